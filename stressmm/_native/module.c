@@ -1,0 +1,412 @@
+/* stressmm._native: the native runtime of stressmm.
+ *
+ * - AtomicCell (atomic_cell.c): a Python-visible atomic integer with C11 memory orders.
+ * - execute() (executor.c): runs a compiled litmus program for many iterations on pinned
+ *   threads with the GIL released, and returns its outcome histogram.
+ * - OPCODES: opcode name -> number, for stressmm/runtime/compile.py.
+ * Set-up and argument checking live here; executor.c holds the threads and the hot loop.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "stressmm.h"
+#include "atomic_cell.c"
+#include "executor.c"
+
+static const char *const STOP_NAMES[] = {"none", "done", "deadline", "table-full", "signal",
+                                         "stuck"};
+
+/* Read one int from a sequence item into [lo, hi]; sets ValueError naming `what` otherwise. */
+static int get_int(PyObject *obj, long long lo, long long hi, const char *what, long long *out)
+{
+    long long v = PyLong_AsLongLong(obj);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < lo || v > hi) {
+        PyErr_Format(PyExc_ValueError, "execute: %s must be in [%lld, %lld], got %lld", what, lo,
+                     hi, v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Check one instruction against its thread's sizes. */
+static int check_insn(const mm_insn *in, int tid, int i, int nvars, int nregs, int nfile)
+{
+    const char *bad = NULL;
+    if (in->code < 0 || in->code >= OP_COUNT)
+        bad = "unknown opcode";
+    else if (in->code < OP_FENCE_ACQUIRE || in->code > OP_FENCE_SEQ_CST) {
+        if (in->loc < 0 || in->loc >= nvars)
+            bad = "variable index out of range";
+    }
+    if (!bad && (in->dst < 0 || in->dst > nregs))   /* registers and the scratch slot */
+        bad = "destination register out of range";
+    if (!bad && (in->a < 0 || in->a >= nfile))
+        bad = "operand slot out of range";
+    if (!bad && (in->code == OP_CAS_RELAXED || in->code == OP_CAS_ACQUIRE
+                 || in->code == OP_CAS_RELEASE || in->code == OP_CAS_ACQ_REL
+                 || in->code == OP_CAS_SEQ_CST || in->code == OP_MUT_CAS_ALWAYS)
+        && (in->b < 0 || in->b >= nfile))
+        bad = "expected-value slot out of range";
+    if (bad) {
+        PyErr_Format(PyExc_ValueError, "execute: thread %d instruction %d: %s", tid, i, bad);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fill `th` from (code, file_init, nregs, delay_lo, delay_hi); code is an int32 buffer. */
+static int load_thread(PyObject *spec, mm_thread *th, int tid, int nvars, mm_insn **code_out)
+{
+    PyObject *code_obj, *file_obj;
+    int nregs, lo, hi;
+    if (!PyArg_ParseTuple(spec, "OOiii:thread", &code_obj, &file_obj, &nregs, &lo, &hi))
+        return -1;
+    Py_buffer view;
+    if (PyObject_GetBuffer(code_obj, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    int rc = -1;
+    PyObject *file = NULL;
+    if (view.itemsize != 4 || view.format == NULL || strcmp(view.format, "i") != 0
+        || view.len % (Py_ssize_t)sizeof(mm_insn) != 0
+        || view.len / (Py_ssize_t)sizeof(mm_insn) > MM_MAX_OPS) {
+        PyErr_Format(PyExc_ValueError, "execute: thread %d code must be an array('i') of at "
+                     "most %d instructions of %d ints", tid, MM_MAX_OPS, MM_INSN_FIELDS);
+        goto done;
+    }
+    file = PySequence_Fast(file_obj, "execute: a register file must be a sequence of ints");
+    if (file == NULL)
+        goto done;
+    Py_ssize_t nfile = PySequence_Fast_GET_SIZE(file);
+    if (nregs < 0 || nfile < nregs + 1 || nfile > MM_MAX_FILE || lo < 0 || hi < lo) {
+        PyErr_Format(PyExc_ValueError, "execute: thread %d: bad register file (%d registers, "
+                     "%zd slots, at most %d) or delay (%d, %d)", tid, nregs, nfile, MM_MAX_FILE,
+                     lo, hi);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nfile; i++) {
+        long long v;
+        if (get_int(PySequence_Fast_GET_ITEM(file, i), INT64_MIN, INT64_MAX, "a constant", &v))
+            goto done;
+        th->file_init[i] = (int64_t)v;
+    }
+    th->ncode = (int)(view.len / (Py_ssize_t)sizeof(mm_insn));
+    mm_insn *code = malloc((size_t)(th->ncode ? th->ncode : 1) * sizeof *code);
+    if (code == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(code, view.buf, (size_t)view.len);
+    *code_out = code;
+    for (int i = 0; i < th->ncode; i++)
+        if (check_insn(&code[i], tid, i, nvars, nregs, (int)nfile) < 0)
+            goto done;
+    th->nregs = nregs;
+    th->nfile = (int)nfile;
+    th->delay_lo = lo;
+    th->delay_hi = hi;
+    rc = 0;
+done:
+    Py_XDECREF(file);
+    PyBuffer_Release(&view);
+    return rc;
+}
+
+/* Merge the per-thread tables into a dict: tuple(key words) -> count. */
+static PyObject *histogram_dict(mm_run *run)
+{
+    PyObject *dict = PyDict_New();
+    if (dict == NULL)
+        return NULL;
+    for (int t = 0; t < run->nthreads; t++) {
+        mm_table *tab = &run->threads[t].table;
+        for (uint32_t i = 0; i <= tab->mask; i++) {
+            if (tab->counts[i] == 0)
+                continue;
+            const int64_t *key = tab->keys + (size_t)i * (size_t)tab->width;
+            PyObject *tuple = PyTuple_New(tab->width);
+            if (tuple == NULL)
+                goto fail;
+            for (int w = 0; w < tab->width; w++) {
+                PyObject *v = PyLong_FromLongLong(key[w]);
+                if (v == NULL) {
+                    Py_DECREF(tuple);
+                    goto fail;
+                }
+                PyTuple_SET_ITEM(tuple, w, v);
+            }
+            PyObject *old = PyDict_GetItemWithError(dict, tuple);
+            unsigned long long n = tab->counts[i];
+            if (old == NULL && PyErr_Occurred()) {
+                Py_DECREF(tuple);
+                goto fail;
+            }
+            if (old != NULL)
+                n += PyLong_AsUnsignedLongLong(old);
+            PyObject *count = PyLong_FromUnsignedLongLong(n);
+            int err = count == NULL ? -1 : PyDict_SetItem(dict, tuple, count);
+            Py_XDECREF(count);
+            Py_DECREF(tuple);
+            if (err < 0)
+                goto fail;
+        }
+    }
+    return dict;
+fail:
+    Py_DECREF(dict);
+    return NULL;
+}
+
+static void run_free(mm_run *run, mm_insn **codes)
+{
+    if (run->threads) {
+        for (int t = 0; t < run->nthreads; t++) {
+            free(run->threads[t].out);
+            table_free(&run->threads[t].table);
+            free(codes[t]);
+        }
+    }
+    free(run->threads);
+    free(run->mem);
+    free(run->flags);
+}
+
+/* Supervise the workers: the GIL is released while waiting; every 20 ms the signal handlers
+ * run, and a pending KeyboardInterrupt (or any signal exception) asks the workers to stop. */
+static int supervise(mm_run *run)
+{
+    int interrupted = 0;
+    for (;;) {
+        bool all;
+        Py_BEGIN_ALLOW_THREADS
+        all = run_join_for(run, 20);
+        Py_END_ALLOW_THREADS
+        if (all)
+            break;
+        if (!interrupted && PyErr_CheckSignals() < 0) {
+            interrupted = 1;
+            __atomic_store_n(&run->ext_stop, 1, __ATOMIC_SEQ_CST);
+        }
+    }
+    return interrupted ? -1 : 0;
+}
+
+PyDoc_STRVAR(execute_doc,
+"execute(threads, init, spread, batch, iterations, seconds, cpus, await_budget, oversubscribe,\n"
+"        seed) -> (counts, iterations_done, elapsed, stop)\n\n"
+"Run a compiled program (see stressmm/runtime/compile.py). threads: one (code, file, nregs,\n"
+"delay_lo, delay_hi) per program thread; init: initial value of each variable; iterations 0\n"
+"means run until `seconds`; cpus: one CPU per thread, or None for unpinned threads.\n"
+"counts maps (registers..., variables..., timeout) tuples to counts; stop is why the run\n"
+"ended: 'done', 'deadline', 'table-full' (too many distinct outcomes: call again).");
+
+static PyObject *native_execute(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *threads_obj, *init_obj, *cpus_obj;
+    int spread, batch, oversubscribe;
+    unsigned long long iterations, seed;
+    double seconds;
+    long await_budget;
+    if (!PyArg_ParseTuple(args, "OOpiKdOlpK:execute", &threads_obj, &init_obj, &spread, &batch,
+                          &iterations, &seconds, &cpus_obj, &await_budget, &oversubscribe, &seed))
+        return NULL;
+
+    mm_run run;
+    memset(&run, 0, sizeof run);
+    mm_insn *codes[MM_MAX_THREADS] = {0};
+    int64_t init[MM_MAX_VARS];
+    PyObject *threads = NULL, *initseq = NULL, *cpus = NULL, *result = NULL;
+
+    threads = PySequence_Fast(threads_obj, "execute: threads must be a sequence");
+    initseq = PySequence_Fast(init_obj, "execute: init must be a sequence of ints");
+    if (threads == NULL || initseq == NULL)
+        goto done;
+    Py_ssize_t nthreads = PySequence_Fast_GET_SIZE(threads);
+    Py_ssize_t nvars = PySequence_Fast_GET_SIZE(initseq);
+    if (nthreads < 1 || nthreads > MM_MAX_THREADS || nvars > MM_MAX_VARS || batch < 1
+        || batch > MM_MAX_BATCH || await_budget < 1 || seconds < 0
+        || (iterations == 0 && seconds <= 0)) {
+        PyErr_Format(PyExc_ValueError, "execute: need 1..%d threads (got %zd), at most %d "
+                     "variables (got %zd), batch in 1..%d (got %d), a positive await budget, "
+                     "and iterations > 0 or seconds > 0", MM_MAX_THREADS, nthreads, MM_MAX_VARS,
+                     nvars, MM_MAX_BATCH, batch);
+        goto done;
+    }
+    for (Py_ssize_t v = 0; v < nvars; v++) {
+        long long x;
+        if (get_int(PySequence_Fast_GET_ITEM(initseq, v), INT64_MIN, INT64_MAX,
+                    "an initial value", &x) < 0)
+            goto done;
+        init[v] = (int64_t)x;
+    }
+    if (cpus_obj != Py_None) {
+        cpus = PySequence_Fast(cpus_obj, "execute: cpus must be a sequence of ints or None");
+        if (cpus == NULL)
+            goto done;
+        if (PySequence_Fast_GET_SIZE(cpus) != nthreads) {
+            PyErr_Format(PyExc_ValueError, "execute: %zd cpus for %zd threads",
+                         PySequence_Fast_GET_SIZE(cpus), nthreads);
+            goto done;
+        }
+    }
+
+    run.nthreads = (int)nthreads;
+    run.nvars = (int)nvars;
+    run.batch = batch;
+    run.loc_stride = spread ? MM_LINE_WORDS : 1;
+    run.inst_stride = nvars ? (int)nvars * run.loc_stride : 1;
+    run.init = init;
+    run.iterations = iterations;
+    run.await_budget = await_budget;
+    run.oversubscribe = oversubscribe;
+    run.threads = calloc((size_t)nthreads, sizeof *run.threads);
+    size_t mem_words = (size_t)batch * (size_t)run.inst_stride;
+    size_t mem_bytes = (mem_words * sizeof(int64_t) + MM_LINE - 1) / MM_LINE * MM_LINE;
+    run.mem = aligned_alloc(MM_LINE, mem_bytes);
+    size_t flag_bytes = ((size_t)nthreads * (size_t)batch * sizeof(int) + MM_LINE - 1) / MM_LINE * MM_LINE;
+    run.flags = aligned_alloc(MM_LINE, flag_bytes);
+    if (run.threads == NULL || run.mem == NULL || run.flags == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(run.flags, 0, flag_bytes);
+    memset(run.mem, 0, mem_bytes);
+    for (int k = 0; k < batch; k++)
+        for (int v = 0; v < run.nvars; v++)
+            run.mem[(size_t)k * (size_t)run.inst_stride + (size_t)v * (size_t)run.loc_stride] =
+                init[v];
+
+    int key_width = 1;   /* the timeout flag */
+    for (int t = 0; t < run.nthreads; t++) {
+        mm_thread *th = &run.threads[t];
+        th->run = &run;
+        th->tid = t;
+        th->cpu = -1;
+        if (load_thread(PySequence_Fast_GET_ITEM(threads, t), th, t, run.nvars, &codes[t]) < 0)
+            goto done;
+        for (int i = 0; i < th->ncode; i++)   /* variable index -> word offset */
+            codes[t][i].loc *= run.loc_stride;
+        th->code = codes[t];
+        if (cpus != NULL) {
+            long long c;
+            if (get_int(PySequence_Fast_GET_ITEM(cpus, t), 0, CPU_SETSIZE - 1, "a cpu", &c) < 0)
+                goto done;
+            th->cpu = (int)c;
+        }
+        th->out = calloc((size_t)batch * (size_t)(th->nregs + 1), sizeof *th->out);
+        if (th->out == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        th->rng = rng_seed(seed, t);
+        key_width += th->nregs;
+    }
+    key_width += run.nvars;
+    if (key_width > MM_MAX_KEY) {
+        PyErr_Format(PyExc_ValueError, "execute: an outcome of %d words is more than %d",
+                     key_width, MM_MAX_KEY);
+        goto done;
+    }
+    run.key_width = key_width;
+    for (int t = 0; t < run.nthreads; t++)
+        if (table_init(&run.threads[t].table, key_width) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+
+    int failed_cpu = -1;
+    run.deadline = seconds > 0 ? mm_now() + seconds : 0;
+    int err = run_start(&run, &failed_cpu);
+    if (err) {
+        errno = err;
+        if (err == EINVAL && failed_cpu >= 0)
+            PyErr_Format(PyExc_OSError, "execute: cannot pin a thread to CPU %d (not available "
+                         "to this process?)", failed_cpu);
+        else
+            PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    if (supervise(&run) < 0)
+        goto done;   /* the exception set by the signal handler propagates */
+    if (run.abort) {
+        PyErr_Format(PyExc_RuntimeError, "execute: a program thread did not reach the barrier "
+                     "within %.0f s (machine overloaded, or threads descheduled); the run was "
+                     "abandoned", MM_STUCK_SECONDS);
+        goto done;
+    }
+    PyObject *counts = histogram_dict(&run);
+    if (counts != NULL)
+        result = Py_BuildValue("(NKds)", counts, (unsigned long long)run.done,
+                               run.ended_at - run.started_at, STOP_NAMES[run.stop]);
+done:
+    run_free(&run, codes);
+    Py_XDECREF(threads);
+    Py_XDECREF(initseq);
+    Py_XDECREF(cpus);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"execute", native_execute, METH_VARARGS, execute_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "stressmm._native",
+    .m_doc = "The native runtime of stressmm: AtomicCell and the litmus executor.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+static int add_opcodes(PyObject *m)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return -1;
+#define MM_OPCODE_ITEM(name)                                                                \
+    {                                                                                       \
+        PyObject *v = PyLong_FromLong(OP_##name);                                           \
+        if (v == NULL || PyDict_SetItemString(d, #name, v) < 0) {                           \
+            Py_XDECREF(v);                                                                  \
+            Py_DECREF(d);                                                                   \
+            return -1;                                                                      \
+        }                                                                                   \
+        Py_DECREF(v);                                                                       \
+    }
+    MM_OPCODES(MM_OPCODE_ITEM)
+#undef MM_OPCODE_ITEM
+    if (PyModule_AddObject(m, "OPCODES", d) < 0) {
+        Py_DECREF(d);
+        return -1;
+    }
+    return 0;
+}
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    if (PyType_Ready(&AtomicCellType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&native_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&AtomicCellType);
+    if (PyModule_AddObject(m, "AtomicCell", (PyObject *)&AtomicCellType) < 0) {
+        Py_DECREF(&AtomicCellType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (add_opcodes(m) < 0 || PyModule_AddIntConstant(m, "INSN_FIELDS", MM_INSN_FIELDS) < 0
+        || PyModule_AddIntConstant(m, "MAX_FILE", MM_MAX_FILE) < 0
+        || PyModule_AddIntConstant(m, "MAX_OPS", MM_MAX_OPS) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,56 @@
+/* Shared definitions of the stressmm._native extension. */
+#ifndef STRESSMM_H
+#define STRESSMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* C11 memory orders, in the order of stressmm.program.Order. */
+typedef enum {
+    MM_RELAXED = 0,
+    MM_ACQUIRE = 1,
+    MM_RELEASE = 2,
+    MM_ACQ_REL = 3,
+    MM_SEQ_CST = 4,
+    MM_ORDER_COUNT = 5
+} mm_order;
+
+/* Opcodes of the executor: an operation and its memory order fused into one small int, so
+ * the hot loop dispatches with one switch whose arms use constant orders. The names are
+ * exported to Python as stressmm._native.OPCODES (stressmm/runtime/compile.py uses them).
+ * MUT_* are the deliberately broken variants ("mutants"), selected when a program is compiled. */
+#define MM_OPCODES(X)                                                                         \
+    X(LOAD_PLAIN) X(LOAD_RELAXED) X(LOAD_ACQUIRE) X(LOAD_SEQ_CST)                             \
+    X(STORE_PLAIN) X(STORE_RELAXED) X(STORE_RELEASE) X(STORE_SEQ_CST)                         \
+    X(ADD_RELAXED) X(ADD_ACQUIRE) X(ADD_RELEASE) X(ADD_ACQ_REL) X(ADD_SEQ_CST)                \
+    X(SWAP_RELAXED) X(SWAP_ACQUIRE) X(SWAP_RELEASE) X(SWAP_ACQ_REL) X(SWAP_SEQ_CST)           \
+    X(CAS_RELAXED) X(CAS_ACQUIRE) X(CAS_RELEASE) X(CAS_ACQ_REL) X(CAS_SEQ_CST)                \
+    X(FENCE_ACQUIRE) X(FENCE_RELEASE) X(FENCE_ACQ_REL) X(FENCE_SEQ_CST)                       \
+    X(AWAIT_PLAIN) X(AWAIT_RELAXED) X(AWAIT_ACQUIRE) X(AWAIT_SEQ_CST)                         \
+    X(MUT_ADD_SPLIT) X(MUT_SWAP_SPLIT) X(MUT_CAS_ALWAYS)
+
+#define MM_OPCODE_ENUM(name) OP_##name,
+typedef enum { MM_OPCODES(MM_OPCODE_ENUM) OP_COUNT } mm_opcode;
+#undef MM_OPCODE_ENUM
+
+/* One instruction, as compile.py lays it out: MM_INSN_FIELDS int32 per instruction.
+ *   code  an mm_opcode
+ *   loc   the variable index (turned into a memory offset by the executor)
+ *   dst   the register-file slot that receives the result
+ *   a     the slot of the value operand (stored value, addend, desired value, awaited value)
+ *   b     CAS: the slot of the expected value; AWAIT: 1 = until equal, 0 = while equal
+ * Register file of a thread: its registers, then one scratch slot, then its constants. */
+typedef struct {
+    int32_t code, loc, dst, a, b;
+} mm_insn;
+#define MM_INSN_FIELDS 5
+
+/* Limits (checked in Python first, and again in C). */
+#define MM_MAX_THREADS 64
+#define MM_MAX_VARS 256
+#define MM_MAX_OPS 4096
+#define MM_MAX_FILE 1024   /* register-file slots per thread (registers + scratch + constants) */
+#define MM_MAX_BATCH 4096
+#define MM_MAX_KEY 1024    /* outcome words: registers of all threads + variables + flags */
+
+#endif

@@ -1,0 +1,87 @@
+"""Checking a program's `expect` lines against the models.
+
+    >>> from stressmm.syntax import parse
+    >>> [sb] = parse('''
+    ... litmus SB
+    ... var x, y int
+    ... P0:
+    ...   x = 1
+    ...   r0 = y
+    ... P1:
+    ...   y = 1
+    ...   r1 = x
+    ... exists (P0:r0 == 0 && P1:r1 == 0)
+    ... expect sc: forbidden
+    ... expect tso: allowed
+    ... ''')
+    >>> report = check(sb, ["sc", "tso"])
+    >>> [(e.expect.model, e.holds) for e in report.expectations]
+    [('sc', True), ('tso', True)]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from .models import MODELS, ModelResult, get_model
+from .outcome import Outcome, evaluate
+from .program import Expect, Program
+
+__all__ = ["ExpectationResult", "CheckReport", "check", "verdict_holds"]
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """One `expect MODEL: VERDICT` line and whether it holds (None: the model was not run)."""
+
+    expect: Expect
+    holds: Optional[bool]
+    why: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    program: Program
+    results: dict  # model name -> ModelResult
+    expectations: tuple
+
+    @property
+    def failed(self) -> tuple:
+        return tuple(e for e in self.expectations if e.holds is False)
+
+    def condition_reachable(self, model: str) -> Optional[bool]:
+        """Whether some outcome `model` allows satisfies the `exists` condition."""
+        if self.program.condition is None or model not in self.results:
+            return None
+        return any(evaluate(self.program.condition, o) for o in self.results[model].outcomes)
+
+
+def verdict_holds(program: Program, verdict: str, result: ModelResult) -> bool:
+    """Whether `verdict` (see stressmm.program.VERDICTS) holds of a model's result."""
+    if verdict in ("allowed", "forbidden"):
+        reachable = any(evaluate(program.condition, o) for o in result.outcomes)
+        return reachable == (verdict == "allowed")
+    if verdict in ("race", "norace"):
+        return bool(result.races) == (verdict == "race")
+    if verdict == "deadlock":
+        return Outcome.flagged("deadlock") in result.outcomes
+    raise ValueError(f"unknown verdict {verdict!r}")
+
+
+def check(program: Program, models: Iterable[str]) -> CheckReport:
+    """Run `models` on `program` and judge its expectations. Expectations naming a model that
+    was not asked for, or that stressmm does not have, are reported with holds=None."""
+    names = list(models)
+    results = {name: get_model(name).allowed(program) for name in names}
+    judged = []
+    for e in program.expects:
+        if e.model in results:
+            ok = verdict_holds(program, e.verdict, results[e.model])
+            judged.append(ExpectationResult(e, ok, "holds" if ok else "FAILS"))
+        elif e.model in MODELS:
+            judged.append(ExpectationResult(e, None, f"not checked (--model leaves out {e.model})"))
+        else:
+            judged.append(ExpectationResult(
+                e, None, f"not checked (stressmm has no model {e.model!r} yet; "
+                         f"known: {', '.join(MODELS)})"))
+    return CheckReport(program, results, tuple(judged))

@@ -1,0 +1,141 @@
+"""pytest plugin (entry point `pytest11: stressmm`): fuzz a runtime from a user's own tests.
+
+    from hypothesis import given
+    from stressmm import strategies as mst
+
+    @given(mst.programs(threads=2, ops=3), mst.schedules())
+    def test_my_runtime(program, schedule, stressmm_check):
+        stressmm_check(program, schedule)            # raises ForbiddenOutcome with a report
+
+Options:
+  --stressmm-minutes M      run every test that uses `stressmm_check` again and again, with
+                            fresh random examples, for M minutes (the `stressmm-fuzz` profile)
+  --stressmm-iterations N   runs per example (default 20,000)
+  --stressmm-mutant NAME    run against a deliberately broken native runtime variant
+  --stressmm-model M        judge outcomes with model M (default: tso)
+
+Hypothesis profiles: `stressmm-dev` (default, quick), `stressmm-ci` (more examples,
+derandomized) and `stressmm-fuzz` (no example limit; the time budget decides). Select one with
+Hypothesis's own `--hypothesis-profile`.
+
+Under pytest-xdist, `-n auto` starts one worker per `threads` CPUs (never more program threads
+than CPUs) and each worker is pinned to CPUs of its own.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from .fuzz import DEFAULT_ITERATIONS, Memo, check_program
+
+PROGRAM_THREADS = 2  # CPUs a worker needs: the threads of the programs it runs
+
+settings.register_profile("stressmm-dev", max_examples=20, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("stressmm-ci", max_examples=100, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("stressmm-fuzz", max_examples=10_000, deadline=None,
+                          suppress_health_check=list(HealthCheck))
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("stressmm", "stressmm memory-model fuzzing")
+    g.addoption("--stressmm-minutes", type=float, default=None, metavar="M",
+                help="fuzz each stressmm test for M minutes")
+    g.addoption("--stressmm-iterations", type=int, default=DEFAULT_ITERATIONS, metavar="N",
+                help="runs of each generated program (default %(default)s)")
+    g.addoption("--stressmm-mutant", default=None, metavar="NAME",
+                help="run against a broken native runtime variant (see `stressmm mutants`)")
+    g.addoption("--stressmm-model", default=None, metavar="M",
+                help="model that judges outcomes (default tso)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "stressmm: a memory-model fuzz test (uses stressmm_check)")
+    minutes = config.getoption("--stressmm-minutes")
+    if minutes is not None and minutes <= 0:
+        raise pytest.UsageError("--stressmm-minutes must be positive")
+    if config.getoption("--stressmm-iterations") < 1:
+        raise pytest.UsageError("--stressmm-iterations must be at least 1")
+    mutant = config.getoption("--stressmm-mutant")
+    if mutant is not None:
+        from .runtime.native import MUTANTS
+
+        if mutant not in MUTANTS:
+            raise pytest.UsageError(f"--stressmm-mutant: unknown mutant {mutant!r} "
+                                    f"(known: {', '.join(MUTANTS)})")
+    model = config.getoption("--stressmm-model")
+    if model is not None:
+        from .models import MODELS
+
+        if model not in MODELS:
+            raise pytest.UsageError(f"--stressmm-model: unknown model {model!r} "
+                                    f"(known: {', '.join(MODELS)})")
+    if minutes is not None and config.getoption("hypothesis_profile", None) in (None, "default"):
+        settings.load_profile("stressmm-fuzz")
+    _pin_xdist_worker()
+
+
+def _pin_xdist_worker():
+    """Under pytest-xdist, pin worker gwK to its own slice of this process's CPUs."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not name.startswith("gw") or not hasattr(os, "sched_setaffinity"):
+        return
+    k = int(name[2:])
+    cpus = sorted(os.sched_getaffinity(0))
+    mine = cpus[k * PROGRAM_THREADS:(k + 1) * PROGRAM_THREADS]
+    if len(mine) == PROGRAM_THREADS:
+        os.sched_setaffinity(0, mine)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: as many workers as fit PROGRAM_THREADS CPUs each (at least one)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // PROGRAM_THREADS)
+
+
+@pytest.fixture(scope="session")
+def stressmm_memo():
+    """Programs that showed a forbidden outcome in this session (keeps replays deterministic)."""
+    return Memo()
+
+
+@pytest.fixture
+def stressmm_check(request, stressmm_memo):
+    """`stressmm_check(program, schedule=Schedule(), backend=None)`: run and judge one example
+    with the session's options; raises `ForbiddenOutcome` with a readable counterexample."""
+    opts = request.config.getoption
+    iterations = opts("--stressmm-iterations")
+    mutant = opts("--stressmm-mutant")
+    model = opts("--stressmm-model")
+
+    def run(program, schedule=None, backend=None):
+        from .schedule import Schedule
+
+        return check_program(program, schedule or Schedule(), backend=backend, model=model,
+                             mutant=mutant if backend is None else None, iterations=iterations,
+                             memo=stressmm_memo)
+
+    return run
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """With --stressmm-minutes, a test that uses stressmm_check runs again and again (Hypothesis
+    draws fresh examples each time) until its share of the time is spent or it fails."""
+    minutes = item.config.getoption("--stressmm-minutes")
+    result = yield  # raises if the first round failed
+    if minutes is None or "stressmm_check" not in getattr(item, "fixturenames", ()):
+        return result
+    deadline = time.monotonic() + minutes * 60.0
+    rounds = 1
+    while time.monotonic() < deadline and rounds < 1_000_000:
+        item.runtest()  # raises on a counterexample: pytest reports it as this test's failure
+        rounds += 1
+    return result

@@ -1,0 +1,71 @@
+"""Backends: implementations under test that run a program many times and return a histogram.
+
+    >>> from stressmm.runtime import available_cpus
+    >>> len(available_cpus()) >= 1
+    True
+
+- `stressmm.runtime.native`: the C executor (pinned pthreads, GIL released); the main backend.
+- `stressmm.runtime.pythreads`: the same programs on plain Python threads; a slow baseline.
+
+Every backend follows the `Backend` protocol and raises `RuntimeUsageError` for bad input
+(the message says what is wrong and what to do).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Protocol, runtime_checkable
+
+from ..outcome import Histogram
+from ..program import Program
+from ..schedule import Schedule
+
+__all__ = ["RuntimeUsageError", "Backend", "available_cpus", "check_budget"]
+
+
+class RuntimeUsageError(ValueError):
+    """A run that cannot be done as asked: an unsupported op, a bad iteration count, more
+    threads than CPUs, an unknown mutant. The message names the culprit and the remedy."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Something that runs a program many times and counts its outcomes."""
+
+    name: str
+
+    def run(self, program: Program, iterations: Optional[int] = None,
+            seconds: Optional[float] = None, schedule: Schedule = Schedule(),
+            mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:
+        ...
+
+
+def available_cpus() -> tuple:
+    """The CPU indices this process may run on, sorted (psutil, falling back to os)."""
+    try:
+        import psutil
+        cpus = psutil.Process().cpu_affinity()
+    except (ImportError, AttributeError, OSError):
+        cpus = None
+    if not cpus:
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return tuple(sorted(cpus))
+
+
+def check_budget(iterations: Optional[int], seconds: Optional[float]) -> None:
+    """Exactly one of `iterations` (an int >= 1) and `seconds` (> 0) must be given.
+
+    >>> check_budget(10, None)
+    >>> check_budget(None, None)
+    Traceback (most recent call last):
+    ...
+    stressmm.runtime.RuntimeUsageError: give exactly one of iterations=N or seconds=S (got neither)
+    """
+    if (iterations is None) == (seconds is None):
+        got = "neither" if iterations is None else "both"
+        raise RuntimeUsageError(f"give exactly one of iterations=N or seconds=S (got {got})")
+    if iterations is not None:
+        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
+            raise RuntimeUsageError(f"iterations must be an int >= 1, got {iterations!r}")
+    elif (not isinstance(seconds, (int, float)) or isinstance(seconds, bool)
+          or not seconds > 0 or seconds != seconds or seconds == float("inf")):
+        raise RuntimeUsageError(f"seconds must be a finite number > 0, got {seconds!r}")

@@ -1,0 +1,139 @@
+"""The native backend: programs run by the C executor on pinned OS threads.
+
+    >>> from stressmm.program import Program, Var, Thread, Store, Load
+    >>> sb = Program("SB", (Var("x"), Var("y")), (
+    ...     Thread((Store("x", 1), Load("r0", "y"))), Thread((Store("y", 1), Load("r1", "x")))))
+    >>> h = run(sb, iterations=1000)                                # doctest: +SKIP
+    >>> sorted(str(o) for o in h.counts)                            # doctest: +SKIP
+    ['P0:r0=0 P1:r1=0 x=1 y=1', 'P0:r0=0 P1:r1=1 x=1 y=1', ...]
+
+Each program thread gets its own pthread pinned to its own CPU (the schedule's `cpus`, else the
+first free CPUs of this process); the GIL is released while the program runs, and Ctrl-C stops
+a run within a few tens of milliseconds (KeyboardInterrupt). An outcome holds every register of
+every thread and the final value of every variable, like the models' outcomes, so a histogram
+compares with a model's outcome set directly; an iteration whose await never came true is the
+outcome `timeout`.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from ..outcome import Histogram
+from ..program import Program
+from ..schedule import Schedule
+from . import RuntimeUsageError, available_cpus, check_budget
+from .compile import MUTANTS, Compiled, check_mutant, compile_program
+
+__all__ = ["run", "MUTANTS", "NativeBackend", "choose_cpus", "await_budget"]
+
+NAME = "native"
+
+
+def choose_cpus(nthreads: int, schedule: Schedule, oversubscribe: bool) -> Optional[tuple]:
+    """The CPU of each program thread, or None for unpinned threads (oversubscription).
+
+    >>> choose_cpus(1, Schedule(cpus=(0,)), False)
+    (0,)
+    """
+    cpus = available_cpus()
+    if schedule.cpus is not None:
+        wanted = tuple(schedule.cpus[:nthreads])
+        if len(wanted) < nthreads:
+            raise RuntimeUsageError(f"the schedule names {len(schedule.cpus)} CPUs for "
+                                    f"{nthreads} threads: give one CPU per thread")
+        missing = [c for c in wanted if c not in cpus]
+        if missing:
+            raise RuntimeUsageError(f"the schedule pins threads to CPUs {missing}, which this "
+                                    f"process may not use (available: {list(cpus)})")
+        if len(set(wanted)) < nthreads and not oversubscribe:
+            raise RuntimeUsageError(f"the schedule puts two threads on one CPU ({list(wanted)}); "
+                                    "that hides weak behaviours: give distinct CPUs or pass "
+                                    "oversubscribe=True")
+        return wanted
+    if nthreads <= len(cpus):
+        return cpus[:nthreads]
+    if oversubscribe:
+        return None
+    raise RuntimeUsageError(f"the program has {nthreads} threads but only {len(cpus)} CPUs are "
+                            f"available: more threads than CPUs hides weak behaviours; use a "
+                            f"smaller program or pass oversubscribe=True (threads then unpinned)")
+
+
+def await_budget(schedule: Schedule, nthreads: int) -> int:
+    """Spins an await may take before its iteration is recorded as `timeout`: well above the
+    longest delay another thread may spin before it writes."""
+    longest = max((schedule.delay(t)[1] for t in range(nthreads)), default=0)
+    return 50_000 + 4 * longest
+
+
+def run(program: Program, iterations: Optional[int] = None, seconds: Optional[float] = None,
+        schedule: Schedule = Schedule(), mutant: Optional[str] = None,
+        oversubscribe: bool = False) -> Histogram:
+    """Run `program` `iterations` times (or for `seconds`) and return its outcome histogram.
+
+    `mutant` selects a deliberately broken variant of the runtime (see MUTANTS). Raises
+    RuntimeUsageError for bad arguments and for programs the native runtime cannot run."""
+    check_budget(iterations, seconds)
+    if not isinstance(schedule, Schedule):
+        raise RuntimeUsageError(f"schedule must be a stressmm.schedule.Schedule, got {schedule!r}")
+    check_mutant(mutant)
+    compiled = compile_program(program, mutant)
+    cpus = choose_cpus(len(program.threads), schedule, oversubscribe)
+    counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, oversubscribe)
+    info = {"cpus": list(cpus) if cpus is not None else None, "layout": schedule.layout,
+            "batch": schedule.batch, "mutant": mutant, "seed": schedule.seed,
+            "oversubscribe": cpus is None}
+    return Histogram(program, counts, elapsed, NAME, info)
+
+
+def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, oversubscribe):
+    """Call the C executor until the budget is spent (it returns early when its outcome tables
+    fill up), and decode its keys into Outcomes."""
+    from .. import _native
+    nthreads = len(compiled.threads)
+    specs = [(th.code_array(), th.file, len(th.regs)) + schedule.delay(t)
+             for t, th in enumerate(compiled.threads)]
+    budget = await_budget(schedule, nthreads)
+    raw: dict = {}
+    elapsed = 0.0
+    done_total = 0
+    end = time.monotonic() + seconds if seconds is not None else None
+    for call in range(1_000_000):   # bounded: each call makes progress or the time runs out
+        if iterations is not None:
+            todo, secs = iterations - done_total, 0.0
+        else:
+            todo, secs = 0, end - time.monotonic()
+            if secs <= 0:
+                break
+        try:
+            counts, done, took, stop = _native.execute(
+                specs, compiled.init, schedule.layout == "spread", schedule.batch, todo, secs,
+                cpus, budget, cpus is None, schedule.seed + call)
+        except RuntimeError as exc:
+            raise RuntimeUsageError(f"{compiled.program.name}: {exc}") from exc
+        except OSError as exc:
+            raise RuntimeUsageError(f"{compiled.program.name}: could not start the program "
+                                    f"threads: {exc}") from exc
+        for key, n in counts.items():
+            raw[key] = raw.get(key, 0) + n
+        elapsed += took
+        done_total += done
+        if stop != "table-full" or (iterations is not None and done_total >= iterations):
+            break
+    decoded: dict = {}
+    for key, n in raw.items():
+        outcome = compiled.decode(key)
+        decoded[outcome] = decoded.get(outcome, 0) + n
+    return decoded, elapsed
+
+
+class NativeBackend:
+    """The native runtime as a `stressmm.runtime.Backend`."""
+
+    name = NAME
+
+    def run(self, program: Program, iterations: Optional[int] = None,
+            seconds: Optional[float] = None, schedule: Schedule = Schedule(),
+            mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:
+        return run(program, iterations, seconds, schedule, mutant, oversubscribe)

@@ -1,0 +1,357 @@
+"""The `go` model, rule by rule (go.dev/ref/mem, 2022), on small programs built with the IR;
+and the relation algebra of the graph engine it stands on."""
+import pytest
+
+from stressmm.models import get_model
+from stressmm.models.base import ModelResult
+from stressmm.models.go import GO, Access, Race
+from stressmm.models.graph import Event, Relation
+from stressmm.outcome import Outcome
+from stressmm.program import (Await, Chan, Close, Load, Lock, Mutex, Once, OnceDo, Order,
+                              Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Thread,
+                              Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait)
+
+
+def prog(decls, *threads, name="t"):
+    return Program(name, tuple(decls), tuple(Thread(tuple(t)) for t in threads))
+
+
+def outcomes(program):
+    return sorted(str(o) for o in GO.allowed(program).outcomes)
+
+
+def allows(program, pattern):
+    return GO.allowed(program).allows(pattern)
+
+
+def racy(program):
+    return bool(GO.allowed(program).races)
+
+
+# ----------------------------------------------------------------------- the interface
+
+
+def test_model_interface():
+    p = prog([Var("x")], [Store("x", 1)], [Load("r0", "x")])
+    res = GO.allowed(p)
+    assert isinstance(res, ModelResult)
+    assert GO.name == "go" and GO.description
+    assert res.states > 0 and res.elapsed >= 0
+    assert outcomes(p) == ["P1:r0=0 x=1", "P1:r0=1 x=1"]
+    assert GO.allowed(p) is res                    # memoised
+
+
+# ----------------------------------------------------------------------- channels
+
+
+def mp_over(chan_capacity):
+    """data = 1; ch <- 1  ||  <-ch; r0 = data."""
+    return prog([Var("data"), Chan("ch", chan_capacity)],
+                [Store("data", 1), Send("ch", 1)],
+                [Recv("ch"), Load("r0", "data")])
+
+
+@pytest.mark.parametrize("capacity", [0, 1, 2])
+def test_send_is_synchronized_before_the_receive(capacity):
+    p = mp_over(capacity)
+    assert outcomes(p) == ["P1:r0=1 data=1"]
+    assert not racy(p)
+    assert not allows(p, "P1:r0=0")
+
+
+def test_unbuffered_receive_is_synchronized_before_the_send_completes():
+    # <-ch; ... the receiver's earlier write is visible after the send completes.
+    p = prog([Var("data"), Chan("ch", 0)],
+             [Send("ch", 1), Load("r0", "data")],
+             [Store("data", 1), Recv("ch")])
+    assert outcomes(p) == ["P0:r0=1 data=1"]
+    assert not racy(p)
+    # With a buffer the send completes without waiting: a race, and 0 may be read.
+    q = prog([Var("data"), Chan("ch", 1)],
+             [Send("ch", 1), Load("r0", "data")],
+             [Store("data", 1), Recv("ch")])
+    assert racy(q) and allows(q, "P0:r0=0")
+
+
+def test_kth_receive_is_synchronized_before_the_k_plus_c_th_send():
+    # Capacity 1: the 2nd send completes only after the 1st receive.
+    def p(capacity):
+        return prog([Var("data"), Chan("ch", capacity)],
+                    [Send("ch", 1), Send("ch", 2), Load("r0", "data")],
+                    [Store("data", 1), Recv("ch")])
+    assert outcomes(p(1)) == ["P0:r0=1 data=1"]
+    assert not racy(p(1))
+    assert racy(p(2)) and allows(p(2), "P0:r0=0")
+
+
+def test_close_is_synchronized_before_a_receive_of_the_zero_value():
+    p = prog([Var("data"), Chan("ch", 1)],
+             [Store("data", 1), Close("ch")],
+             [Recv("ch", "r0", "ok"), Load("r1", "data")])
+    assert outcomes(p) == ["P1:ok=0 P1:r0=0 P1:r1=1 data=1"]
+    assert not racy(p)
+
+
+def test_send_and_close_panics():
+    send_on_closed = prog([Chan("ch", 1)], [Close("ch"), Send("ch", 1)])
+    assert outcomes(send_on_closed) == ["panic"]
+    close_twice = prog([Chan("ch", 1)], [Close("ch")], [Close("ch")])
+    assert outcomes(close_twice) == ["panic"]
+
+
+def test_deadlock_when_every_goroutine_is_blocked():
+    p = prog([Chan("ch", 0), Var("x")], [Store("x", 1), Send("ch", 1)], [Load("r0", "x")])
+    assert outcomes(p) == ["deadlock"]
+    # A race before the deadlock is still a race of the program.
+    assert racy(p)
+
+
+# ----------------------------------------------------------------------- locks
+
+
+def critical(m, *ops):
+    return [Lock(m), *ops, Unlock(m)]
+
+
+def test_unlock_is_synchronized_before_the_next_lock():
+    p = prog([Var("x"), Mutex("mu")],
+             critical("mu", Store("x", 1)),
+             critical("mu", Load("r0", "x")))
+    assert not racy(p)
+    assert outcomes(p) == ["P1:r0=0 x=1", "P1:r0=1 x=1"]
+    unlocked = prog([Var("x")], [Store("x", 1)], [Load("r0", "x")])
+    assert racy(unlocked)
+
+
+def test_rwmutex_rules():
+    # Writer then reader: nth Unlock -> RLock; reader then writer: RUnlock -> next Lock.
+    p = prog([Var("x"), Mutex("rw", rw=True)],
+             [Lock("rw"), Store("x", 1), Unlock("rw")],
+             [RLock("rw"), Load("r0", "x"), RUnlock("rw")])
+    assert not racy(p)
+    assert outcomes(p) == ["P1:r0=0 x=1", "P1:r0=1 x=1"]
+    # Two readers are not ordered with each other: writes under RLock race.
+    q = prog([Var("x"), Mutex("rw", rw=True)],
+             [RLock("rw"), Store("x", 1), RUnlock("rw")],
+             [RLock("rw"), Load("r0", "x"), RUnlock("rw")])
+    assert racy(q)
+    # RUnlock -> Lock: a reader's read happens before a later writer's write: race-free, so
+    # exactly the sequentially consistent outcomes.
+    r = prog([Var("x"), Mutex("rw", rw=True)],
+             [RLock("rw"), Load("r0", "x"), RUnlock("rw")],
+             [Lock("rw"), Store("x", 2), Unlock("rw")],
+             [Lock("rw"), Load("r1", "x"), Unlock("rw")])
+    assert not racy(r)
+    assert outcomes(r) == sorted(str(o) for o in get_model("sc").allowed(r).outcomes)
+
+
+# ----------------------------------------------------------------------- once, waitgroup
+
+
+def test_once_body_completion_is_synchronized_before_every_return():
+    p = prog([Var("x"), Once("once")],
+             [OnceDo("once", (Store("x", 1),)), Load("r0", "x")],
+             [OnceDo("once", (Store("x", 2),)), Load("r1", "x")])
+    assert not racy(p)
+    assert outcomes(p) == ["P0:r0=1 P1:r1=1 x=1", "P0:r0=2 P1:r1=2 x=2"]
+
+
+def test_waitgroup_done_is_synchronized_before_the_wait_it_releases():
+    # The atomic flag orders Add before Wait; Done -> Wait then orders x = 1 before r0 = x.
+    p = prog([Var("x"), Var("f", atomic=True), WaitGroup("wg")],
+             [WgAdd("wg", 1), Store("f", 1, Order.SEQ_CST), Store("x", 1), WgDone("wg")],
+             [Await("f", 1, Order.SEQ_CST), WgWait("wg"), Load("r0", "x")])
+    assert outcomes(p) == ["P1:r0=1 f=1 x=1"]
+    assert not racy(p)
+    # A plain flag orders nothing: Wait may pass before Add, and 0 may be read.
+    q = prog([Var("x"), Var("f"), WaitGroup("wg")],
+             [WgAdd("wg", 1), Store("f", 1), Store("x", 1), WgDone("wg")],
+             [Await("f", 1), WgWait("wg"), Load("r0", "x")])
+    assert racy(q) and allows(q, "P1:r0=0")
+    # Done before Add drives the counter negative: a panic.
+    r = prog([Var("x"), WaitGroup("wg")],
+             [Store("x", 1), WgDone("wg")],
+             [WgAdd("wg", 1), WgWait("wg"), Load("r0", "x")])
+    assert outcomes(r) == ["P1:r0=1 x=1", "panic"]
+    assert not racy(r)
+
+
+def test_wait_on_a_zero_counter_orders_nothing():
+    p = prog([Var("x"), WaitGroup("wg")],
+             [Store("x", 1), WgAdd("wg", 1), WgDone("wg")],
+             [WgWait("wg"), Load("r0", "x")])
+    assert racy(p) and allows(p, "P1:r0=0")
+
+
+# ----------------------------------------------------------------------- atomics
+
+
+@pytest.mark.parametrize("order", [Order.SEQ_CST, Order.RELAXED])
+def test_atomics_are_sequentially_consistent(order):
+    load_order = Order.RELAXED if order is Order.RELAXED else Order.SEQ_CST
+    sb = prog([Var("x", atomic=True), Var("y", atomic=True)],
+              [Store("x", 1, order), Load("r0", "y", load_order)],
+              [Store("y", 1, order), Load("r1", "x", load_order)], name="SB")
+    assert not allows(sb, "P0:r0=0 P1:r1=0")
+    assert not racy(sb)
+    why = GO.why_forbidden(sb, "P0:r0=0 P1:r1=0")
+    assert "W x=1 -po-> R y=0 -fr-> W y=1 -po-> R x=0 -fr-> W x=1" in why
+    assert "atomics-sc" in why
+
+
+def test_observed_atomic_is_synchronized_before_the_observer():
+    p = prog([Var("data"), Var("ready", atomic=True)],
+             [Store("data", 1), Store("ready", 1, Order.SEQ_CST)],
+             [Await("ready", 1, Order.SEQ_CST), Load("r0", "data")])
+    assert outcomes(p) == ["P1:r0=1 data=1 ready=1"]
+    assert not racy(p)
+
+
+def test_atomic_load_then_store_loses_updates():
+    def incr(tmp):      # r = Load(n); Store(tmp, r); r1 = Add(tmp, 1); Store(n, r1)
+        return [Load("r0", "n", Order.SEQ_CST), Store(tmp, "r0", Order.SEQ_CST),
+                Rmw("r1", tmp, RmwOp.ADD, 1), Store("n", "r1", Order.SEQ_CST)]
+    decls = [Var("n", atomic=True), Var("t0", atomic=True), Var("t1", atomic=True)]
+    p = prog(decls, incr("t0"), incr("t1"))
+    assert allows(p, "n=1") and allows(p, "n=2")
+    assert not racy(p)
+    adds = prog([Var("n", atomic=True)], [Rmw(None, "n", RmwOp.ADD, 1)],
+                [Rmw(None, "n", RmwOp.ADD, 1)])
+    assert outcomes(adds) == ["n=2"]
+
+
+def test_compare_and_swap_on_a_racy_value():
+    # The CAS's expected value depends on a racy plain read carried through a register.
+    p = prog([Var("x"), Var("a", atomic=True)],
+             [Store("x", 1)],
+             [Load("r0", "x"), Store("a", "r0", Order.SEQ_CST),
+              Rmw("r1", "a", RmwOp.CAS, 5, expected=1)])
+    assert sorted(outcomes(p)) == ["P1:r0=0 P1:r1=0 a=0 x=1", "P1:r0=1 P1:r1=1 a=5 x=1"]
+
+
+# ----------------------------------------------------------------------- races, racy reads
+
+
+FLAG_RACE = """\
+litmus flag-race "the non-atomic flag spin loop of the seeds"
+var data int
+var ready int
+
+P0:
+  data = 1
+  ready = 1
+
+P1:
+  for ready == 0 {}
+  r0 = data
+exists (P1:r0 == 0)
+"""
+
+
+def test_plain_flag_handoff_is_a_race_and_its_weak_outcome_is_allowed():
+    from stressmm.syntax import parse
+    p = parse(FLAG_RACE)[0]
+    res = GO.allowed(p)
+    assert res.allows("P1:r0=0")
+    assert [str(r) for r in res.races] == [
+        "P0 `data = 1` (line 6) and P1 `r0 = data` (line 11) are not ordered by happens-before",
+        "P0 `ready = 1` (line 7) and P1 `for ready == 0 {}` (line 10) are not ordered by "
+        "happens-before"]
+    assert all(isinstance(r, Race) for r in res.races)
+
+
+def test_channel_fixed_flag_handoff_is_race_free_and_forbids_the_weak_outcome():
+    p = prog([Var("data"), Chan("done", 0)],
+             [Store("data", 1), Send("done", 1)],
+             [Recv("done"), Load("r0", "data")], name="MP+chan")
+    assert not racy(p) and not allows(p, "P1:r0=0")
+    assert GO.explain(p, "P1:r0=0") is None
+    why = GO.why_forbidden(p, "P1:r0=0")
+    assert "W data=1 -po-> P0:done <- 1 -send-> P1:<-done -po-> R data=0 -fr-> W data=1" in why
+    assert "no-overwritten-read" in why
+
+
+def test_a_racy_read_sees_a_preceding_or_concurrent_write():
+    # x = 1; x = 2 || r0 = x : any of the three; hb-ordered after both: only the last.
+    p = prog([Var("x")], [Store("x", 1), Store("x", 2)], [Load("r0", "x")])
+    assert outcomes(p) == ["P1:r0=0 x=2", "P1:r0=1 x=2", "P1:r0=2 x=2"]
+    q = prog([Var("x"), Chan("c", 1)], [Store("x", 1), Store("x", 2), Send("c", 1)],
+             [Recv("c"), Load("r0", "x")])
+    assert outcomes(q) == ["P1:r0=2 x=2"]
+
+
+def test_racy_reads_need_not_be_coherent():
+    # The 2022 rule constrains each read against happens-before only (documented in go.py).
+    p = prog([Var("x")], [Store("x", 1)], [Load("r0", "x"), Load("r1", "x")])
+    assert allows(p, "P1:r0=1 P1:r1=0")
+
+
+def test_write_write_race_final_value_is_either():
+    p = prog([Var("x")], [Store("x", 1)], [Store("x", 2)])
+    assert outcomes(p) == ["x=1", "x=2"]
+    assert [(r.first.thread, r.second.thread) for r in GO.allowed(p).races] == [(0, 1)]
+
+
+def test_load_buffering_is_allowed_but_thin_air_is_not():
+    lb = prog([Var("x"), Var("y")], [Load("r0", "x"), Store("y", 1)],
+              [Load("r1", "y"), Store("x", 1)])
+    assert allows(lb, "P0:r0=1 P1:r1=1")
+    explanation = GO.explain(lb, "P0:r0=1 P1:r1=1")
+    assert "reads 1 from P1 `x = 1`" in str(explanation)
+    thin_air = prog([Var("x"), Var("y")], [Load("r0", "x"), Store("y", "r0")],
+                    [Load("r1", "y"), Store("x", "r1")])
+    assert outcomes(thin_air) == ["P0:r0=0 P1:r1=0 x=0 y=0"]
+
+
+def test_spin_loops_cannot_release_each_other_acausally():
+    p = prog([Var("x"), Var("y")], [Await("x", 1), Store("y", 1)],
+             [Await("y", 1), Store("x", 1)])
+    assert outcomes(p) == ["deadlock"]
+    why = GO.why_forbidden(p, "x=1 y=1")
+    assert "no-acausal" in why and "-ctrl->" in why
+
+
+def test_a_plain_spin_loop_may_miss_a_transient_value():
+    p = prog([Var("x")], [Store("x", 1), Store("x", 0)], [Await("x", 1)])
+    assert outcomes(p) == ["deadlock", "x=0"]
+
+
+# ----------------------------------------------------------------------- explanations
+
+
+def test_explain_shows_reads_from_and_synchronization():
+    p = mp_over(0)
+    e = GO.explain(p, "P1:r0=1")
+    assert e is not None and e.outcome == Outcome.make({(1, "r0"): 1}, {"data": 1})
+    text = str(e)
+    assert "reads 1 from P0 `data = 1`" in text
+    assert "synchronized before" in text and "corresponding receive" in text
+    assert GO.why_forbidden(p, "P1:r0=1") == ""
+
+
+def test_race_text():
+    r = Race(Access(0, 0, 6, "data = 1"), Access(1, 1, 10, "r0 = data"))
+    assert str(r) == ("P0 `data = 1` (line 6) and P1 `r0 = data` (line 10) are not ordered "
+                      "by happens-before")
+    assert str(Access(2, 0, None, "x = 1")) == "P2 `x = 1`"
+
+
+# ----------------------------------------------------------------------- the relation algebra
+
+
+def test_relation_algebra():
+    a, b, c, d = (Event((0, i), "W", "x", i) for i in range(4))
+    r = Relation.of([(a, b), (b, c)])
+    assert (r @ r).pairs == {(a, c)}
+    assert r.inverse().pairs == {(b, a), (c, b)}
+    assert r.plus().pairs == {(a, b), (b, c), (a, c)}
+    assert (a, a) in r.star([d]) and (d, d) in r.star([d])
+    assert (r | Relation.of([(c, d)])).plus().pairs >= {(a, d)}
+    assert (r - Relation.of([(a, b)])).pairs == {(b, c)}
+    assert r.where(dom=lambda e: e.value == 0).pairs == {(a, b)}
+    assert Relation.identity([a]).irreflexive() == a
+    assert r.acyclic() is None and r.irreflexive() is None
+    cycle = (r | Relation.of([(c, a)])).acyclic()
+    assert cycle[0] == cycle[-1] and set(cycle) == {a, b, c}
+    y = Event((1, 0), "W", "y", 1)
+    assert Relation.of([(a, y), (a, b)]).same_loc().pairs == {(a, b)}
