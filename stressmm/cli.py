@@ -115,8 +115,10 @@ def cmd_check(args) -> int:
                     doc.setdefault("explain", {})[m] = (
                         {"outcome": ex.outcome.to_json(), "steps": list(ex.steps)} if ex else None)
                 elif ex is None:
+                    why = getattr(get_model(m), "why_forbidden", None)
+                    reason = why(prog, pattern) if why is not None else ""
                     blocks.append(f"  {m}: no execution of {prog.name} ends in {pattern}: "
-                                  f"{m} forbids it")
+                                  f"{m} forbids it" + "".join(f"\n      {line}" for line in reason.splitlines()))
                 else:
                     blocks.append(f"  {m}: an execution ending in {ex.outcome}:\n"
                                   + "\n".join(f"      {line}" for line in str(ex).splitlines()))
@@ -384,7 +386,7 @@ def _positive_float(text: str) -> float:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
-    from .models import UnknownModelError
+    from .models import StateLimitError, UnknownModelError
     from .outcome import PatternError
     from .program import ProgramError
     from .runtime import RuntimeUsageError
@@ -394,7 +396,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return args.func(args)
     except LitmusSyntaxError as e:
         return _die(e.excerpt())
-    except (UsageError, ProgramError, PatternError, RuntimeUsageError) as e:
+    except (UsageError, ProgramError, PatternError, RuntimeUsageError, StateLimitError) as e:
         return _die(str(e))
     except UnknownModelError as e:
         return _die(e.args[0] if e.args else str(e))

@@ -26,7 +26,7 @@ from typing import Callable, Optional
 from . import __version__
 from .models import get_model
 from .outcome import Histogram, Outcome
-from .program import And, Cmp, Condition, Expect, FlagIs, MemRef, Program, RegRef
+from .program import And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Program, RegRef
 from .schedule import Schedule
 
 __all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "default_model",
@@ -84,6 +84,7 @@ class Counterexample:
     mutant: Optional[str] = None
     verdicts: dict = field(default_factory=dict)   # model name -> is the outcome allowed
     others: tuple = ()                             # other forbidden outcomes seen, (Outcome, n)
+    why: str = ""                                  # the rule the outcome breaks, when known
     machine: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -121,7 +122,7 @@ class Counterexample:
                 "outcome": self.outcome.to_json(), "outcome_text": str(self.outcome),
                 "count": self.count, "total": self.total, "model": self.model,
                 "backend": self.backend, "mutant": self.mutant, "verdicts": self.verdicts,
-                "others": [[o.to_json(), n] for o, n in self.others],
+                "others": [[o.to_json(), n] for o, n in self.others], "why": self.why,
                 "machine": self.machine, "versions": self.versions,
                 "threads": len(self.program.threads), "ops": self.program.size}
 
@@ -135,6 +136,8 @@ class Counterexample:
                  + (f"; allowed by: {', '.join(self.allowed_by)}" if self.allowed_by else ""),
                  f"program: {len(self.program.threads)} threads, {self.program.size} ops; "
                  f"schedule: {self.schedule.to_json()}"]
+        if self.why:
+            lines.append("why: " + self.why)
         for o, n in self.others[:5]:
             lines.append(f"also forbidden: {o} ({n:,} times)")
         lines.append("")
@@ -206,11 +209,30 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
         verdicts[name] = worst in get_model(name).allowed(program).outcomes
     cex = Counterexample(program=program, schedule=schedule, outcome=worst, count=count,
                          total=hist.total, model=model, backend=backend_name, mutant=mutant,
-                         verdicts=verdicts, others=tuple(ranked[1:]), machine=machine_facts(),
-                         versions=versions())
+                         verdicts=verdicts, others=tuple(ranked[1:]), why=why_forbidden(program, worst),
+                         machine=machine_facts(), versions=versions())
     if memo is not None:
         memo.remember(key, cex)
     _fail(cex)
+
+
+def why_forbidden(program: Program, outcome: Outcome) -> str:
+    """The rule `outcome` breaks, with a witness cycle, when a model can say it: the go model
+    explains programs whose atomics are all seq_cst (its atomics are seq_cst ones). "" otherwise."""
+    from .program import Order
+
+    if any(getattr(op, "order", None) not in (None, Order.SEQ_CST) and not isinstance(op, Fence)
+           for _, op in program.ops()):
+        return ""
+    try:
+        go = get_model("go")
+    except KeyError:
+        return ""
+    if outcome in go.allowed(program).outcomes:
+        return ""
+    text = go.why_forbidden(program, outcome)
+    # keep the witness: the last line names the cycle and the rule
+    return text.strip().splitlines()[-1].strip() if text.strip() else ""
 
 
 def _fail(cex: Counterexample):

@@ -3,7 +3,7 @@
     from hypothesis import given
     from stressmm import strategies as mst
 
-    @given(mst.programs(threads=2, ops=3), mst.schedules())
+    @given(program=mst.programs(threads=2, ops=3), schedule=mst.schedules(max_delay=4))
     def test_my_runtime(program, schedule, stressmm_check):
         stressmm_check(program, schedule)            # raises ForbiddenOutcome with a report
 
@@ -106,10 +106,11 @@ def stressmm_memo():
     return Memo()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stressmm_check(request, stressmm_memo):
     """`stressmm_check(program, schedule=Schedule(), backend=None)`: run and judge one example
-    with the session's options; raises `ForbiddenOutcome` with a readable counterexample."""
+    with the session's options; raises `ForbiddenOutcome` with a readable counterexample.
+    Session-scoped: it holds no per-test state, so Hypothesis may call it for every example."""
     opts = request.config.getoption
     iterations = opts("--stressmm-iterations")
     mutant = opts("--stressmm-mutant")

@@ -88,6 +88,9 @@ def render_check(report: CheckReport, source: str = "", verbose: bool = False) -
         lines.append(table(orow, indent="    "))
     else:
         lines.append(f"    ({len(every)} distinct outcomes; --verbose lists them)")
+    for m in models:
+        for race in report.results[m].races:
+            lines.append(f"  DATA RACE ({m}): {race}")
     for e in report.expectations:
         mark = {True: "ok  ", False: "FAIL", None: "--  "}[e.holds]
         lines.append(f"  {mark} expect {e.expect.model}: {e.expect.verdict}  -> {e.why}")

@@ -1,0 +1,60 @@
+"""The pytest plugin, as a user's test suite meets it (inner pytest runs in a subprocess)."""
+import os
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+USER_TEST = '''
+from hypothesis import given, settings
+from stressmm import strategies as mst
+
+@settings(max_examples=15, deadline=None)
+@given(program=mst.programs(threads=2, ops=(2, 2), kinds=("load", "store"), locations=2,
+                            orders=["seq_cst"]),
+       schedule=mst.schedules(max_delay=2, batch=64))
+def test_runtime(program, schedule, stressmm_check):
+    stressmm_check(program, schedule)
+'''
+
+
+def two_cpus():
+    return len(os.sched_getaffinity(0)) >= 2
+
+
+def run_inner(pytester, *args):
+    pytester.makepyfile(test_user=USER_TEST)
+    return pytester.runpytest_subprocess("-p", "stressmm.pytest_plugin", "-p", "no:cacheprovider",
+                                         *args, timeout=240)
+
+
+@pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
+def test_correct_runtime_passes(pytester):
+    result = run_inner(pytester, "--stressmm-iterations", "5000")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
+def test_mutant_fails_with_a_minimal_counterexample(pytester):
+    result = run_inner(pytester, "--stressmm-mutant", "sc-store-no-fence",
+                       "--stressmm-iterations", "20000", "--stressmm-minutes", "1")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "FORBIDDEN outcome" in out
+    assert "Flaky" not in out
+    assert "program: 2 threads, 4 ops" in out
+
+
+def test_bad_options_are_usage_errors(pytester):
+    pytester.makepyfile(test_user="def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "stressmm.pytest_plugin",
+                                           "--stressmm-mutant", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown mutant 'nope'" in result.stderr.str()
+
+
+def test_xdist_auto_does_not_oversubscribe():
+    from stressmm.pytest_plugin import PROGRAM_THREADS, pytest_xdist_auto_num_workers
+
+    cpus = len(os.sched_getaffinity(0))
+    assert pytest_xdist_auto_num_workers(None) == max(1, cpus // PROGRAM_THREADS)
