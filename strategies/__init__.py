@@ -19,3 +19,6 @@ from .schedules import schedules
 
 __all__ = ["programs", "small_programs", "schedules", "MEMORY_KINDS", "SYNC_PRIMITIVES",
            "ORDERS_STRONGEST_FIRST", "LOCATION_NAMES"]
+from .cycles import cycles
+
+__all__ += ["cycles"]

@@ -11,7 +11,6 @@ speed-up over pythreads. The functions return rows; `stressmm bench` prints them
 """
 from __future__ import annotations
 
-import platform
 import statistics
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Optional
@@ -20,7 +19,7 @@ from .outcome import Histogram, Outcome, evaluate
 from .program import Cmp, Condition, And, Load, MemRef, Order, Program, RegRef, Store, Thread, Var
 from .schedule import Schedule
 
-__all__ = ["BENCH_TESTS", "BenchRow", "bench", "weak_judge", "machine_facts"]
+__all__ = ["BENCH_TESTS", "BenchRow", "bench", "weak_judge", "print_bench"]
 
 RLX, SC = Order.RELAXED, Order.SEQ_CST
 
@@ -132,22 +131,6 @@ def bench(seconds: float = 1.0, repeats: int = 3, schedule: Schedule = Schedule(
     return rows
 
 
-def machine_facts() -> dict:
-    """What the numbers depend on: CPU model and count, Python and platform."""
-    from .runtime import available_cpus
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": model, "cpus": len(available_cpus()), "machine": platform.machine(),
-            "python": platform.python_version(), "system": platform.platform()}
-
-
 BENCH_SCHEDULE = Schedule(batch=256, delays=((0, 0), (0, 1)))
 """The schedule `stressmm bench` uses: the best weak-outcome rate measured on 2-core x86-64."""
 
@@ -156,9 +139,11 @@ def print_bench(quick: bool = False) -> None:
     """`stressmm bench`: native runtime vs plain Python threads, in the same run."""
     from .report import fmt_rate, table
 
+    from .runtime import machine_facts
+
     facts = machine_facts()
     seconds, repeats = (0.5, 2) if quick else (1.0, 5)
-    print(f"{facts['cpu']}, {facts['cpus']} CPUs, Python {facts['python']}; "
+    print(f"{facts['cpu']}, {len(facts['affinity'])} CPUs, Python {facts['python']}; "
           f"{repeats} repetitions of {seconds:g}s per test; schedule {BENCH_SCHEDULE.to_json()}")
     print("weak = an outcome sequential consistency forbids; rates are min / median / max")
     rows = bench(seconds=seconds, repeats=repeats, schedule=BENCH_SCHEDULE,

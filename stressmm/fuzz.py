@@ -16,7 +16,6 @@ Hypothesis replays it, so shrinking is stable and Hypothesis never reports a Fla
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from dataclasses import dataclass, field, replace
@@ -26,11 +25,12 @@ from typing import Callable, Optional
 from . import __version__
 from .models import get_model
 from .outcome import Histogram, Outcome
+from .runtime import machine_facts
 from .program import And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Program, RegRef
 from .schedule import Schedule
 
 __all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "default_model",
-           "machine_facts", "save_counterexample", "load_counterexample", "DEFAULT_ITERATIONS"]
+           "save_counterexample", "load_counterexample", "DEFAULT_ITERATIONS"]
 
 DEFAULT_ITERATIONS = 20_000
 
@@ -39,28 +39,6 @@ def default_model(program: Program) -> str:
     """The model a program is judged by when none is named: x86-TSO, the model the native
     runtime implements on this machine (a program whose accesses are all seq_cst gets SC from it)."""
     return "tso"
-
-
-def machine_facts() -> dict:
-    """CPU model, core counts and the CPUs this process may use, for counterexample reports."""
-    import psutil
-
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        affinity = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        affinity = list(range(os.cpu_count() or 1))
-    return {"cpu": model, "machine": platform.machine(), "cores": psutil.cpu_count(logical=False),
-            "logical_cpus": psutil.cpu_count(), "affinity": affinity,
-            "system": f"{platform.system()} {platform.release()}"}
 
 
 def versions() -> dict:

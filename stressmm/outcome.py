@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
-from .program import FLAGS, And, Cmp, Condition, Expr, FlagIs, MemRef, Not, Or, Program, RegRef
+from .program import FLAGS, And, Cmp, Condition, FlagIs, Not, Or, Program, RegRef
 
 __all__ = ["Outcome", "Pattern", "PatternError", "evaluate", "Histogram"]
 

@@ -44,7 +44,7 @@ __all__ = [
     "WgAdd", "WgDone", "WgWait", "Op", "MEMORY_OPS", "SYNC_OPS",
     "RegRef", "MemRef", "Cmp", "FlagIs", "And", "Or", "Not", "Expr", "Condition",
     "Expect", "VERDICTS", "FLAGS", "Thread", "Program", "ProgramError",
-    "walk_ops", "MAX_VALUE",
+    "walk_ops", "kind_name", "MAX_VALUE",
 ]
 
 MAX_VALUE = 2**31 - 1
@@ -529,14 +529,14 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
             if d is None:
                 bad(f"unknown {what} {name!r}: declare it first")
             if not isinstance(d, kinds):
-                bad(f"{name!r} is a {_kind(d)}, not a {what}")
+                bad(f"{name!r} is a {kind_name(d)}, not a {what}")
             return d
 
         def check_reg(r, role="register"):
             if not isinstance(r, str) or not _IDENT.match(r):
                 bad(f"{role} name {r!r} is not an identifier")
             if r in names:
-                bad(f"register {r!r} has the name of a declared {_kind(names[r])}; rename it")
+                bad(f"register {r!r} has the name of a declared {kind_name(names[r])}; rename it")
 
         def check_value(v):
             if isinstance(v, str):
@@ -658,7 +658,8 @@ def _validate_expr(p, names, e, fail):
         fail(f"{e!r} is not a condition expression")
 
 
-def _kind(d) -> str:
+def kind_name(d: Decl) -> str:
+    """What a declaration is, in words: "variable", "atomic variable", "mutex", "channel"..."""
     if isinstance(d, Var):
         return "atomic variable" if d.atomic else "variable"
     if isinstance(d, Mutex):

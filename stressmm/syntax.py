@@ -42,7 +42,8 @@ from .program import (
     FENCE_ORDERS, FLAGS, LOAD_ORDERS, MAX_VALUE, RMW_ORDERS, STORE_ORDERS, VERDICTS, And,
     Await, Chan, Close, Cmp, Condition, Expect, Fence, FlagIs, Load, Lock, MemRef, Mutex, Not,
     Once, OnceDo, Or, Order, Program, ProgramError, Recv, RegRef, RLock, Rmw, RmwOp, RUnlock,
-    Send, Store, Thread, Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait, walk_ops, writes_of,
+    Send, Store, Thread, Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait, kind_name, walk_ops,
+    writes_of,
 )
 
 __all__ = [
@@ -258,12 +259,7 @@ _RMW_NAMES = {"Add": RmwOp.ADD, "Swap": RmwOp.SWAP, "CAS": RmwOp.CAS,
 _KIND_WORD = {Mutex: "mutex", Chan: "chan", Once: "once", WaitGroup: "waitgroup"}
 
 
-def _kind(decl) -> str:
-    if isinstance(decl, Var):
-        return "atomic variable" if decl.atomic else "variable"
-    if isinstance(decl, Mutex):
-        return "rwmutex" if decl.rw else "mutex"
-    return {Chan: "channel", Once: "once", WaitGroup: "waitgroup"}[type(decl)]
+
 
 
 def _declare_hint(name: str, what: str) -> str:
@@ -444,7 +440,7 @@ class _TestParser:
         s.finish(f"the {word} declaration")
         for tok, decl in decls:
             if tok.text in self.names:
-                raise _Fail(f'"{tok.text}" is already declared (as a {_kind(self.names[tok.text])}); '
+                raise _Fail(f'"{tok.text}" is already declared (as a {kind_name(self.names[tok.text])}); '
                             f"pick another name", tok.line, tok.col)
             try:
                 Program("decl", (decl,), (Thread(()),))
@@ -499,7 +495,7 @@ class _TestParser:
         word = tok.text
         if s.at(":", 1) and s.at("=", 2):
             colon = s.peek(1)
-            raise _Fail(f'expected "=", found ":=" (the litmus format assigns with "=" only)',
+            raise _Fail('expected "=", found ":=" (the litmus format assigns with "=" only)',
                         colon.line, colon.col)
         if s.at("=", 1):
             return self._assign(s)
@@ -530,7 +526,7 @@ class _TestParser:
             return Close(chan, line=tok.line)
         if word in self.names:
             nxt = s.peek(1)
-            raise _Fail(f'expected "=", "." or "<-" after {_kind(self.names[word])} "{word}", '
+            raise _Fail(f'expected "=", "." or "<-" after {kind_name(self.names[word])} "{word}", '
                         f"found {_describe(nxt)}", nxt.line, nxt.col)
         raise _Fail(f'expected an op ({_OP_HINT}), found "{word}"', tok.line, tok.col)
 
@@ -542,7 +538,7 @@ class _TestParser:
             raise _Fail(f'unknown {what} "{tok.text}": {_declare_hint(tok.text, what)}',
                         tok.line, tok.col)
         if not isinstance(decl, kinds):
-            raise _Fail(f'"{tok.text}" is a {_kind(decl)}, not a {what}', tok.line, tok.col)
+            raise _Fail(f'"{tok.text}" is a {kind_name(decl)}, not a {what}', tok.line, tok.col)
         return tok.text
 
     def _assign(self, s: _Stream):
@@ -551,7 +547,7 @@ class _TestParser:
         decl = self.names.get(target.text)
         if decl is not None:
             if not isinstance(decl, Var):
-                raise _Fail(f'"{target.text}" is a {_kind(decl)}: only variables and registers '
+                raise _Fail(f'"{target.text}" is a {kind_name(decl)}: only variables and registers '
                             f"can be assigned", target.line, target.col)
             if decl.atomic:
                 raise _Fail(f"{target.text} is atomic: write it with "
@@ -576,7 +572,7 @@ class _TestParser:
                 raise _Fail(f'unknown variable "{rhs.text}": {_declare_hint(rhs.text, "variable")}'
                             f" (a register cannot be copied into another)", rhs.line, rhs.col)
             if not isinstance(decl, Var):
-                raise _Fail(f'"{rhs.text}" is a {_kind(decl)}, not a variable', rhs.line, rhs.col)
+                raise _Fail(f'"{rhs.text}" is a {kind_name(decl)}, not a variable', rhs.line, rhs.col)
             if decl.atomic:
                 raise _Fail(f"{rhs.text} is atomic: read it with "
                             f"`{reg} = atomic.Load(&{rhs.text})`", rhs.line, rhs.col)
@@ -595,11 +591,11 @@ class _TestParser:
         second = s.ident("a register for the receive's ok flag")
         for tok in (first, second):
             if tok.text in self.names:
-                raise _Fail(f'"{tok.text}" is a declared {_kind(self.names[tok.text])}: a '
+                raise _Fail(f'"{tok.text}" is a declared {kind_name(self.names[tok.text])}: a '
                             f"receive writes registers", tok.line, tok.col)
         if s.at(":") and s.at("=", 1):
             colon = s.peek()
-            raise _Fail(f'expected "=", found ":=" (the litmus format assigns with "=" only)',
+            raise _Fail('expected "=", found ":=" (the litmus format assigns with "=" only)',
                         colon.line, colon.col)
         s.expect("=", " in `r, ok = <-ch`")
         s.expect("<-", " in `r, ok = <-ch`")
@@ -650,7 +646,7 @@ class _TestParser:
             raise _Fail(f'unknown variable "{tok.text}": '
                         f'{_declare_hint(tok.text, "atomic variable")}', tok.line, tok.col)
         if not isinstance(decl, Var):
-            raise _Fail(f'"{tok.text}" is a {_kind(decl)}, not an atomic variable',
+            raise _Fail(f'"{tok.text}" is a {kind_name(decl)}, not an atomic variable',
                         tok.line, tok.col)
         if not decl.atomic:
             use = "read it with `r0 = x`" if name == "Load" else (
@@ -695,12 +691,12 @@ class _TestParser:
         else:
             hint = (f"use atomic.Load(&{obj.text}) and friends" if isinstance(decl, Var)
                     else f"use {obj.text} <- v, r = <-{obj.text} or close({obj.text})")
-            raise _Fail(f'"{obj.text}" is a {_kind(decl)}: it has no methods ({hint})',
+            raise _Fail(f'"{obj.text}" is a {kind_name(decl)}: it has no methods ({hint})',
                         obj.line, obj.col)
         if meth.text not in methods:
             extra = (f" (RLock/RUnlock need `rwmutex {obj.text}`)"
                      if meth.text in ("RLock", "RUnlock") else "")
-            raise _Fail(f"expected a method of {_kind(decl)} {obj.text} ({', '.join(methods)}), "
+            raise _Fail(f"expected a method of {kind_name(decl)} {obj.text} ({', '.join(methods)}), "
                         f'found "{meth.text}"{extra}', meth.line, meth.col)
         if isinstance(decl, Once):
             if self.in_once:
@@ -757,7 +753,7 @@ class _TestParser:
         if tok.kind == "ident":
             decl = self.names.get(tok.text)
             if decl is not None:
-                raise _Fail(f'expected a constant or a register, found {_kind(decl)} '
+                raise _Fail(f'expected a constant or a register, found {kind_name(decl)} '
                             f'"{tok.text}"' + (f" (load it first: `r0 = {tok.text}`)"
                                                if isinstance(decl, Var) else ""),
                             tok.line, tok.col)

@@ -10,7 +10,7 @@ import json
 import os
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, find, settings
 
 from stressmm import strategies as mst
 from stressmm.fuzz import (
@@ -20,7 +20,6 @@ from stressmm.models import get_model
 from stressmm.outcome import Histogram
 from stressmm.program import Load, Order, Program, Store, Thread, Var
 from stressmm.schedule import Schedule
-from stressmm.syntax import parse
 
 
 class DemotedStoresBackend:

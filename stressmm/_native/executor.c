@@ -9,7 +9,13 @@
  *     of the instances (outcome = registers of all threads + final memory + flags) into its own
  *     hash table; a second barrier publishes the stop decision.
  * Every wait is bounded: awaits by a spin budget (the iteration is then marked `timeout`),
- * barriers by a wall-clock bound (the run then aborts with MM_ABORT_STUCK). */
+ * blocking Go primitives by the same budget or by deadlock detection (sync.c), barriers by a
+ * wall-clock bound (the run then aborts with MM_ABORT_STUCK).
+ *
+ * Instance memory, in words (each word on its own cache line in the "spread" layout): the
+ * variables of the outcome, then a control block (abort, epoch, one state word per thread:
+ * see sync.c), then the Go primitives; compile.py lays it out, and all of it starts from the
+ * initial values again every iteration. */
 
 #include <errno.h>
 #include <pthread.h>
@@ -58,6 +64,8 @@ static double mm_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+#include "sync.c"
 
 /* ------------------------------------------------------------------ outcome hash table */
 
@@ -134,7 +142,7 @@ typedef struct {
     const mm_insn *code;           /* loc fields already memory offsets */
     int ncode, nregs, nfile;
     int64_t file_init[MM_MAX_FILE];/* zeros, scratch, constants */
-    int64_t *out;                  /* batch x (nregs + 1): registers, then the timeout flag */
+    int64_t *out;                  /* batch x (nregs + 1): registers, then the MM_ST_ status */
     int delay_lo, delay_hi;
     uint64_t rng;
     mm_table table;
@@ -145,8 +153,11 @@ typedef struct {
 
 struct mm_run {
     int nthreads, nvars, batch, loc_stride, inst_stride, key_width;
+    int nshown;                    /* the first nshown words are the outcome's variables */
+    int ctl;                       /* word index of the control block (abort, epoch, states) */
+    bool has_sync;                 /* some thread runs a Go primitive */
     int64_t *mem;                  /* batch x inst_stride, 64-byte aligned */
-    const int64_t *init;           /* nvars initial values */
+    const int64_t *init;           /* nvars initial values (every word of an instance) */
     int *flags;                    /* instance barriers: nthreads x batch round numbers */
     uint64_t iterations;           /* 0: run until the deadline */
     double deadline;               /* absolute mm_now() time, 0: none */
@@ -261,14 +272,20 @@ static bool barrier_instance(mm_thread *th, int k, int round)
     for (long spins = 0;; spins++) {                                                       \
         if (((LOAD) == r[in->a]) == (in->b != 0))                                          \
             break;                                                                         \
-        if (spins >= budget)                                                               \
-            return false;                                                                  \
+        if ((spins & 255) == 255 && __atomic_load_n(sx->abort, __ATOMIC_RELAXED))          \
+            return MM_ST_ABORTED;                                                          \
+        if (spins >= sx->budget) {                                                         \
+            __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);                              \
+            return MM_ST_TIMEOUT;                                                          \
+        }                                                                                  \
         mm_pause();                                                                        \
     }                                                                                      \
     break
 
-/* Run `code` on one instance's memory with register file `r`; false if an await timed out. */
-static bool run_ops(const mm_insn *code, int ncode, int64_t *mem, int64_t *r, long budget)
+/* Run `code` on one instance's memory with register file `r`; returns the thread's MM_ST_
+ * status: MM_ST_OK, or why it stopped early (its await timed out, a primitive panicked or
+ * found a deadlock, or another thread of the instance stopped it). */
+static int run_ops(const mm_insn *code, int ncode, int64_t *mem, int64_t *r, const mm_sync *sx)
 {
     for (int i = 0; i < ncode; i++) {
         const mm_insn *in = &code[i];
@@ -327,10 +344,26 @@ static bool run_ops(const mm_insn *code, int ncode, int64_t *mem, int64_t *r, lo
             r[in->dst] = 1;
             break;
         }
+        case OP_LOCK: case OP_UNLOCK: case OP_RLOCK: case OP_RUNLOCK:
+        case OP_SEND: case OP_RECV: case OP_CLOSE: case OP_ONCE_BEGIN: case OP_ONCE_END:
+        case OP_WG_ADD: case OP_WG_WAIT: case OP_MUT_LOCK_TAS: case OP_MUT_UNLOCK_STORE:
+        case OP_MUT_LOCK_BESIDE_READER: case OP_MUT_SEND_NONATOMIC: case OP_MUT_RECV_NONATOMIC:
+        case OP_MUT_ONCE_TWICE: case OP_MUT_WG_WAIT_EARLY: {
+            int rc = sync_op(sx, in, p, r);
+            if (rc == MM_R_SKIP)
+                i = in->b - 1;   /* past the once body and its ONCE_END */
+            else if (rc != MM_R_DONE) {
+                int status = sync_status(rc);
+                if (status != MM_ST_ABORTED)   /* stop the other threads of this instance */
+                    __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);
+                return status;
+            }
+            break;
+        }
         case OP_COUNT: break;   /* never compiled: validated before the run */
         }
     }
-    return true;
+    return MM_ST_OK;
 }
 
 /* ------------------------------------------------------------------ rounds */
@@ -345,30 +378,34 @@ static int64_t *thread_out(mm_thread *th, int k)
     return th->out + (size_t)k * (size_t)(th->nregs + 1);
 }
 
-/* Tally instances tid, tid + n, ... < active into this thread's table, then reset them. */
+/* Tally instances tid, tid + n, ... < active into this thread's table, then reset them.
+ * The key's last word is the instance's status: the highest of its threads' MM_ST_ codes
+ * (panic over deadlock over timeout; a thread stopped by another one only ever adds
+ * MM_ST_ABORTED, which compile.py decodes as timeout should it stand alone). */
 static void tally_and_reset(mm_thread *me, int active)
 {
     mm_run *run = me->run;
     int64_t key[MM_MAX_KEY];
     for (int k = me->tid; k < active; k += run->nthreads) {
         int w = 0;
-        int64_t timeout = 0;
+        int64_t status = MM_ST_OK;
         for (int t = 0; t < run->nthreads; t++) {
             mm_thread *th = &run->threads[t];
             int64_t *out = thread_out(th, k);
             memcpy(key + w, out, (size_t)th->nregs * sizeof *key);
             w += th->nregs;
-            timeout |= out[th->nregs];
-            out[th->nregs] = 0;
+            if (out[th->nregs] > status)
+                status = out[th->nregs];
+            out[th->nregs] = MM_ST_OK;
         }
         int64_t *mem = instance_mem(run, k);
-        for (int v = 0; v < run->nvars; v++) {
+        for (int v = 0; v < run->nshown; v++)
             key[w++] = mem[(size_t)v * (size_t)run->loc_stride];
+        for (int v = 0; v < run->nvars; v++)
             mem[(size_t)v * (size_t)run->loc_stride] = run->init[v];
-        }
-        if (timeout)   /* a stuck iteration says nothing of the program: flag alone */
+        if (status != MM_ST_OK)   /* a stopped iteration says nothing of the program: flag alone */
             memset(key, 0, (size_t)w * sizeof *key);
-        key[w] = timeout;
+        key[w] = status;
         table_add(&me->table, key);
     }
 }
@@ -395,8 +432,17 @@ static void *worker(void *arg)
             memcpy(r, me->file_init, (size_t)me->nfile * sizeof *r);
             delay(me);
             int64_t *out = thread_out(me, k);
-            if (!run_ops(me->code, me->ncode, instance_mem(run, k), r, run->await_budget))
-                out[me->nregs] = 1;
+            int64_t *mem = instance_mem(run, k);
+            int64_t *ctl = mem + (size_t)run->ctl * (size_t)run->loc_stride;
+            mm_sync sx = {
+                .abort = ctl, .epoch = ctl + run->loc_stride, .state = ctl + 2 * run->loc_stride,
+                .stride = run->loc_stride, .tid = me->tid, .nthreads = run->nthreads,
+                .budget = run->await_budget, .yield = run->oversubscribe,
+            };
+            out[me->nregs] = run_ops(me->code, me->ncode, mem, r, &sx);
+            if (run->has_sync)   /* finished (or stopped): no longer running, for sync.c */
+                __atomic_store_n(sx.state + (size_t)me->tid * (size_t)run->loc_stride,
+                                 MM_STATE_DONE, __ATOMIC_SEQ_CST);
             memcpy(out, r, (size_t)me->nregs * sizeof *r);
         }
         if (!barrier_all(me))

@@ -34,8 +34,15 @@ static int get_int(PyObject *obj, long long lo, long long hi, const char *what, 
     return 0;
 }
 
-/* Check one instruction against its thread's sizes. */
-static int check_insn(const mm_insn *in, int tid, int i, int nvars, int nregs, int nfile)
+static bool is_chan_op(int code)
+{
+    return code == OP_SEND || code == OP_RECV || code == OP_CLOSE || code == OP_MUT_SEND_NONATOMIC
+        || code == OP_MUT_RECV_NONATOMIC;
+}
+
+/* Check one instruction against its thread's sizes (nvars: words of an instance). */
+static int check_insn(const mm_insn *in, int tid, int i, int ncode, int nvars, int nregs,
+                      int nfile)
 {
     const char *bad = NULL;
     if (in->code < 0 || in->code >= OP_COUNT)
@@ -53,6 +60,21 @@ static int check_insn(const mm_insn *in, int tid, int i, int nvars, int nregs, i
                  || in->code == OP_CAS_SEQ_CST || in->code == OP_MUT_CAS_ALWAYS)
         && (in->b < 0 || in->b >= nfile))
         bad = "expected-value slot out of range";
+    if (!bad && is_chan_op(in->code)) {
+        if (in->b < 0 || in->b > MM_MAX_CAPACITY)
+            bad = "channel capacity out of range";
+        else if ((in->code == OP_MUT_SEND_NONATOMIC || in->code == OP_MUT_RECV_NONATOMIC)
+                 && in->b == 0)
+            bad = "the non-atomic ring buffer needs a capacity";
+        else if ((long)in->loc + CH_BUF + (in->b > 0 ? in->b : 1) > nvars)
+            bad = "channel words out of range";
+        else if (in->code == OP_RECV || in->code == OP_MUT_RECV_NONATOMIC) {
+            if (in->a > nregs)
+                bad = "ok register out of range";
+        }
+    }
+    if (!bad && in->code == OP_ONCE_BEGIN && (in->b <= i || in->b > ncode))
+        bad = "once jump target out of range";
     if (bad) {
         PyErr_Format(PyExc_ValueError, "execute: thread %d instruction %d: %s", tid, i, bad);
         return -1;
@@ -104,7 +126,7 @@ static int load_thread(PyObject *spec, mm_thread *th, int tid, int nvars, mm_ins
     memcpy(code, view.buf, (size_t)view.len);
     *code_out = code;
     for (int i = 0; i < th->ncode; i++)
-        if (check_insn(&code[i], tid, i, nvars, nregs, (int)nfile) < 0)
+        if (check_insn(&code[i], tid, i, th->ncode, nvars, nregs, (int)nfile) < 0)
             goto done;
     th->nregs = nregs;
     th->nfile = (int)nfile;
@@ -197,30 +219,33 @@ static int supervise(mm_run *run)
 }
 
 PyDoc_STRVAR(execute_doc,
-"execute(threads, init, spread, batch, iterations, seconds, cpus, await_budget, oversubscribe,\n"
-"        seed) -> (counts, iterations_done, elapsed, stop)\n\n"
+"execute(threads, init, nshown, ctl, spread, batch, iterations, seconds, cpus, await_budget,\n"
+"        oversubscribe, seed) -> (counts, iterations_done, elapsed, stop)\n\n"
 "Run a compiled program (see stressmm/runtime/compile.py). threads: one (code, file, nregs,\n"
-"delay_lo, delay_hi) per program thread; init: initial value of each variable; iterations 0\n"
-"means run until `seconds`; cpus: one CPU per thread, or None for unpinned threads.\n"
-"counts maps (registers..., variables..., timeout) tuples to counts; stop is why the run\n"
-"ended: 'done', 'deadline', 'table-full' (too many distinct outcomes: call again).");
+"delay_lo, delay_hi) per program thread; init: initial value of each word of an instance, of\n"
+"which the first nshown are the outcome's variables; ctl: the word index of the control\n"
+"block (abort, epoch, one state per thread); iterations 0 means run until `seconds`; cpus:\n"
+"one CPU per thread, or None for unpinned threads. counts maps (registers..., variables...,\n"
+"status) tuples to counts, status 0 ok, 1-2 timeout, 3 deadlock, 4 panic; stop is why the\n"
+"run ended: 'done', 'deadline', 'table-full' (too many distinct outcomes: call again).");
 
 static PyObject *native_execute(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *threads_obj, *init_obj, *cpus_obj;
-    int spread, batch, oversubscribe;
+    int nshown, ctl, spread, batch, oversubscribe;
     unsigned long long iterations, seed;
     double seconds;
     long await_budget;
-    if (!PyArg_ParseTuple(args, "OOpiKdOlpK:execute", &threads_obj, &init_obj, &spread, &batch,
-                          &iterations, &seconds, &cpus_obj, &await_budget, &oversubscribe, &seed))
+    if (!PyArg_ParseTuple(args, "OOiipiKdOlpK:execute", &threads_obj, &init_obj, &nshown, &ctl,
+                          &spread, &batch, &iterations, &seconds, &cpus_obj, &await_budget,
+                          &oversubscribe, &seed))
         return NULL;
 
     mm_run run;
     memset(&run, 0, sizeof run);
     mm_insn *codes[MM_MAX_THREADS] = {0};
-    int64_t init[MM_MAX_VARS];
+    static _Thread_local int64_t init[MM_MAX_WORDS];
     PyObject *threads = NULL, *initseq = NULL, *cpus = NULL, *result = NULL;
 
     threads = PySequence_Fast(threads_obj, "execute: threads must be a sequence");
@@ -229,13 +254,20 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
         goto done;
     Py_ssize_t nthreads = PySequence_Fast_GET_SIZE(threads);
     Py_ssize_t nvars = PySequence_Fast_GET_SIZE(initseq);
-    if (nthreads < 1 || nthreads > MM_MAX_THREADS || nvars > MM_MAX_VARS || batch < 1
+    if (nthreads < 1 || nthreads > MM_MAX_THREADS || nvars > MM_MAX_WORDS || batch < 1
         || batch > MM_MAX_BATCH || await_budget < 1 || seconds < 0
         || (iterations == 0 && seconds <= 0)) {
         PyErr_Format(PyExc_ValueError, "execute: need 1..%d threads (got %zd), at most %d "
-                     "variables (got %zd), batch in 1..%d (got %d), a positive await budget, "
-                     "and iterations > 0 or seconds > 0", MM_MAX_THREADS, nthreads, MM_MAX_VARS,
+                     "words (got %zd), batch in 1..%d (got %d), a positive await budget, "
+                     "and iterations > 0 or seconds > 0", MM_MAX_THREADS, nthreads, MM_MAX_WORDS,
                      nvars, MM_MAX_BATCH, batch);
+        goto done;
+    }
+    if (nshown < 0 || nshown > MM_MAX_VARS || nshown > ctl || ctl < 0
+        || (Py_ssize_t)ctl + 2 + nthreads > nvars) {
+        PyErr_Format(PyExc_ValueError, "execute: %d outcome variables and a control block at "
+                     "word %d (%zd words for %zd threads) do not fit in %zd words", nshown, ctl,
+                     2 + nthreads, nthreads, nvars);
         goto done;
     }
     for (Py_ssize_t v = 0; v < nvars; v++) {
@@ -258,6 +290,8 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
 
     run.nthreads = (int)nthreads;
     run.nvars = (int)nvars;
+    run.nshown = nshown;
+    run.ctl = ctl;
     run.batch = batch;
     run.loc_stride = spread ? MM_LINE_WORDS : 1;
     run.inst_stride = nvars ? (int)nvars * run.loc_stride : 1;
@@ -282,7 +316,7 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
             run.mem[(size_t)k * (size_t)run.inst_stride + (size_t)v * (size_t)run.loc_stride] =
                 init[v];
 
-    int key_width = 1;   /* the timeout flag */
+    int key_width = 1;   /* the status */
     for (int t = 0; t < run.nthreads; t++) {
         mm_thread *th = &run.threads[t];
         th->run = &run;
@@ -293,6 +327,9 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
         for (int i = 0; i < th->ncode; i++)   /* variable index -> word offset */
             codes[t][i].loc *= run.loc_stride;
         th->code = codes[t];
+        for (int i = 0; i < th->ncode; i++)
+            if (codes[t][i].code >= OP_FIRST_SYNC)
+                run.has_sync = true;
         if (cpus != NULL) {
             long long c;
             if (get_int(PySequence_Fast_GET_ITEM(cpus, t), 0, CPU_SETSIZE - 1, "a cpu", &c) < 0)
@@ -307,7 +344,7 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
         th->rng = rng_seed(seed, t);
         key_width += th->nregs;
     }
-    key_width += run.nvars;
+    key_width += run.nshown;
     if (key_width > MM_MAX_KEY) {
         PyErr_Format(PyExc_ValueError, "execute: an outcome of %d words is more than %d",
                      key_width, MM_MAX_KEY);
@@ -404,7 +441,9 @@ PyMODINIT_FUNC PyInit__native(void)
     }
     if (add_opcodes(m) < 0 || PyModule_AddIntConstant(m, "INSN_FIELDS", MM_INSN_FIELDS) < 0
         || PyModule_AddIntConstant(m, "MAX_FILE", MM_MAX_FILE) < 0
-        || PyModule_AddIntConstant(m, "MAX_OPS", MM_MAX_OPS) < 0) {
+        || PyModule_AddIntConstant(m, "MAX_OPS", MM_MAX_OPS) < 0
+        || PyModule_AddIntConstant(m, "MAX_WORDS", MM_MAX_WORDS) < 0
+        || PyModule_AddIntConstant(m, "MAX_CAPACITY", MM_MAX_CAPACITY) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -27,7 +27,14 @@ typedef enum {
     X(CAS_RELAXED) X(CAS_ACQUIRE) X(CAS_RELEASE) X(CAS_ACQ_REL) X(CAS_SEQ_CST)                \
     X(FENCE_ACQUIRE) X(FENCE_RELEASE) X(FENCE_ACQ_REL) X(FENCE_SEQ_CST)                       \
     X(AWAIT_PLAIN) X(AWAIT_RELAXED) X(AWAIT_ACQUIRE) X(AWAIT_SEQ_CST)                         \
-    X(MUT_ADD_SPLIT) X(MUT_SWAP_SPLIT) X(MUT_CAS_ALWAYS)
+    X(MUT_ADD_SPLIT) X(MUT_SWAP_SPLIT) X(MUT_CAS_ALWAYS)                                     \
+    X(LOCK) X(UNLOCK) X(RLOCK) X(RUNLOCK) X(SEND) X(RECV) X(CLOSE)                            \
+    X(ONCE_BEGIN) X(ONCE_END) X(WG_ADD) X(WG_WAIT)                                            \
+    X(MUT_LOCK_TAS) X(MUT_UNLOCK_STORE) X(MUT_LOCK_BESIDE_READER) X(MUT_SEND_NONATOMIC)       \
+    X(MUT_RECV_NONATOMIC) X(MUT_ONCE_TWICE) X(MUT_WG_WAIT_EARLY)
+
+/* The first synchronisation opcode: every opcode from here on is a Go primitive (sync.c). */
+#define OP_FIRST_SYNC OP_LOCK
 
 #define MM_OPCODE_ENUM(name) OP_##name,
 typedef enum { MM_OPCODES(MM_OPCODE_ENUM) OP_COUNT } mm_opcode;
@@ -39,6 +46,10 @@ typedef enum { MM_OPCODES(MM_OPCODE_ENUM) OP_COUNT } mm_opcode;
  *   dst   the register-file slot that receives the result
  *   a     the slot of the value operand (stored value, addend, desired value, awaited value)
  *   b     CAS: the slot of the expected value; AWAIT: 1 = until equal, 0 = while equal
+ * Go primitives (sync.c): loc is the first word of the object; SEND: a = the value slot,
+ * b = the capacity; RECV: dst = the value register, a = the ok register, b = the capacity;
+ * CLOSE: b = the capacity; ONCE_BEGIN: b = the instruction to jump to when the body is
+ * skipped (just after the matching ONCE_END); WG_ADD: a = the slot of the delta.
  * Register file of a thread: its registers, then one scratch slot, then its constants. */
 typedef struct {
     int32_t code, loc, dst, a, b;
@@ -47,7 +58,9 @@ typedef struct {
 
 /* Limits (checked in Python first, and again in C). */
 #define MM_MAX_THREADS 64
-#define MM_MAX_VARS 256
+#define MM_MAX_VARS 256   /* variables in an outcome */
+#define MM_MAX_WORDS 8192  /* words of a test instance: variables, control block, primitives */
+#define MM_MAX_CAPACITY 64
 #define MM_MAX_OPS 4096
 #define MM_MAX_FILE 1024   /* register-file slots per thread (registers + scratch + constants) */
 #define MM_MAX_BATCH 4096

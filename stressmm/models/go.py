@@ -70,7 +70,7 @@ from typing import NamedTuple, Optional
 
 from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
-                       RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, Var, WaitGroup,
+                       RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup,
                        WgAdd, WgDone, WgWait, walk_ops)
 from .base import Explanation, ModelResult, matcher
 from .explorer import StateLimitError

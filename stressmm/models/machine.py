@@ -46,6 +46,7 @@ from __future__ import annotations
 from typing import Hashable, Optional, Protocol
 
 from ..outcome import Outcome
+from ..syntax import print_op
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Order,
                        Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock,
                        WaitGroup, WgAdd, WgDone, WgWait)
@@ -535,55 +536,12 @@ def _compile(ops, code, texts, regs, loc_index, prim_index, program) -> None:
 
 
 def op_text(op) -> str:
-    """One op in the litmus text style, for explanations.
+    """One op in the litmus text style, on one line, for explanations (a once.Do shows only
+    its head: the body's ops are steps of their own).
 
     >>> op_text(Store("x", 1)), op_text(Rmw("r0", "a", RmwOp.ADD, 1, order=Order.RELAXED))
     ('x = 1', 'r0 = atomic.Add(&a, 1, relaxed)')
     """
-    def order(o, default=Order.SEQ_CST):
-        return "" if o is None or o == default else f", {o.value}"
-
-    if isinstance(op, Load):
-        if op.order is None:
-            return f"{op.reg} = {op.loc}"
-        return f"{op.reg} = atomic.Load(&{op.loc}{order(op.order)})"
-    if isinstance(op, Store):
-        if op.order is None:
-            return f"{op.loc} = {op.value}"
-        return f"atomic.Store(&{op.loc}, {op.value}{order(op.order)})"
-    if isinstance(op, Rmw):
-        lhs = f"{op.reg} = " if op.reg is not None else ""
-        if op.op is RmwOp.ADD:
-            call = f"atomic.Add(&{op.loc}, {op.operand}"
-        elif op.op is RmwOp.SWAP:
-            call = f"atomic.Swap(&{op.loc}, {op.operand}"
-        else:
-            call = f"atomic.CAS(&{op.loc}, {op.expected}, {op.operand}"
-        return f"{lhs}{call}{order(op.order)})"
-    if isinstance(op, Fence):
-        return f"fence({op.order.value})"
-    if isinstance(op, Await):
-        test = "!=" if op.until_equal else "=="
-        read = op.loc if op.order is None else f"atomic.Load(&{op.loc}{order(op.order)})"
-        return f"for {read} {test} {op.value} {{}}"
-    if isinstance(op, (Lock, Unlock, RLock, RUnlock)):
-        return f"{op.mutex}.{type(op).__name__}()"
-    if isinstance(op, Send):
-        return f"{op.chan} <- {op.value}"
-    if isinstance(op, Recv):
-        if op.ok is not None:
-            return f"{op.reg or '_'}, {op.ok} = <-{op.chan}"
-        if op.reg is not None:
-            return f"{op.reg} = <-{op.chan}"
-        return f"<-{op.chan}"
-    if isinstance(op, Close):
-        return f"close({op.chan})"
     if isinstance(op, OnceDo):
         return f"{op.once}.Do {{"
-    if isinstance(op, WgAdd):
-        return f"{op.wg}.Add({op.delta})"
-    if isinstance(op, WgDone):
-        return f"{op.wg}.Done()"
-    if isinstance(op, WgWait):
-        return f"{op.wg}.Wait()"
-    return repr(op)
+    return print_op(op)

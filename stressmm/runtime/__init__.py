@@ -69,3 +69,24 @@ def check_budget(iterations: Optional[int], seconds: Optional[float]) -> None:
     elif (not isinstance(seconds, (int, float)) or isinstance(seconds, bool)
           or not seconds > 0 or seconds != seconds or seconds == float("inf")):
         raise RuntimeUsageError(f"seconds must be a finite number > 0, got {seconds!r}")
+
+
+def machine_facts() -> dict:
+    """What hardware results depend on: CPU model, core counts, the CPUs this process may use,
+    Python and the system. Recorded with counterexamples and printed by the benchmarks."""
+    import platform
+
+    import psutil
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": model, "machine": platform.machine(), "cores": psutil.cpu_count(logical=False),
+            "logical_cpus": psutil.cpu_count(), "affinity": list(available_cpus()),
+            "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}"}
