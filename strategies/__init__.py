@@ -22,3 +22,6 @@ __all__ = ["programs", "small_programs", "schedules", "MEMORY_KINDS", "SYNC_PRIM
 from .cycles import cycles
 
 __all__ += ["cycles"]
+from .go import GO_ACCESSES, GO_MECHANISMS, go_programs
+
+__all__ += ["go_programs", "GO_MECHANISMS", "GO_ACCESSES"]

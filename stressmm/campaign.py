@@ -92,9 +92,22 @@ def plan_workers(threads: int, requested: Optional[int] = None) -> list:
 
 
 def strategies_for(cfg: CampaignConfig):
+    """The programs and schedules a campaign draws. Memory-model campaigns mix random programs
+    with programs built from critical cycles (SB, MP, LB, ... with fences and orders), which reach
+    the shapes that expose fence and ordering bugs far more often than uniform draws; Go
+    campaigns draw Go-style programs (handoffs through channels, locks, once, waitgroups)."""
+    from hypothesis import strategies as st
+
     from . import strategies as mst
 
-    progs = mst.programs(threads=(1, cfg.threads), ops=(1, cfg.ops), locations=cfg.locations)
+    if cfg.go:
+        progs = mst.go_programs(threads=(2, max(2, cfg.threads)), ops=(1, cfg.ops))
+    elif cfg.threads >= 2:
+        progs = st.one_of(
+            mst.programs(threads=(1, cfg.threads), ops=(1, cfg.ops), locations=cfg.locations),
+            mst.cycles(threads=(2, min(cfg.threads, 4)), atomic="mixed"))
+    else:
+        progs = mst.programs(threads=1, ops=(1, cfg.ops), locations=cfg.locations)
     # Small start delays: weak outcomes need the threads' windows to overlap, and on this kind
     # of machine a few pause steps of skew is what surfaces them (see `stressmm bench`).
     return progs, mst.schedules(threads=cfg.threads, max_delay=4, batch=(64, 256))

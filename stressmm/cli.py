@@ -181,7 +181,7 @@ def cmd_fuzz(args) -> int:
 
         if args.mutant not in MUTANTS:
             raise UsageError(f"--mutant: unknown mutant {args.mutant!r} (known: {', '.join(MUTANTS)})")
-    model = model_names(args.model, ["tso"])
+    model = model_names(args.model, ["go" if args.go else "tso"])
     if len(model) != 1:
         raise UsageError("--model: a campaign judges with one model, e.g. --model tso")
     try:
@@ -191,7 +191,7 @@ def cmd_fuzz(args) -> int:
     cfg = CampaignConfig(minutes=args.minutes, examples=args.examples, mutant=args.mutant,
                          model=model[0], seed=args.seed, threads=args.threads, ops=args.ops,
                          workers=args.workers, iterations=args.iterations,
-                         corpus=args.corpus or None)
+                         corpus=args.corpus or None, go=args.go)
     tty = sys.stderr.isatty() and not args.json
     last = [0.0]
 
@@ -205,7 +205,8 @@ def cmd_fuzz(args) -> int:
                 f"{len(res.counterexamples)}  worker failures {len(res.failures)}")
         print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    what = f"mutant {args.mutant}" if args.mutant else "the native runtime"
+    what = (f"mutant {args.mutant}" if args.mutant else "the native runtime") + (
+        " with Go-style programs" if args.go else "")
     if not args.json:
         budget = f"{args.minutes:g} min" if args.minutes is not None else f"{args.examples:,} examples"
         print(f"fuzzing {what} for {budget}: programs of up to {args.threads} threads x "
@@ -324,6 +325,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--minutes", type=_positive_float, help="time budget (default 1)")
     g.add_argument("--examples", type=_positive_int, help="number of generated programs")
     f.add_argument("--mutant", help="fuzz a deliberately broken runtime variant")
+    f.add_argument("--go", action="store_true",
+                   help="Go-style programs (channels, mutexes, once, waitgroups) judged by the go model")
     f.add_argument("--model", help="model that judges outcomes (default tso)")
     f.add_argument("--seed", type=_nonneg_int, help="seed for reproducible generation")
     f.add_argument("--threads", type=_positive_int, default=2, help="max threads per program")

@@ -55,6 +55,23 @@ SANITIZED_RUN = textwrap.dedent("""
     assert run(many, iterations=5000).total == 5000
     stuck = Program("stuck", (Var("x", atomic=True),), (Thread((Await("x", 1, R),)),))
     assert run(stuck, iterations=3).total == 3
+    from stressmm.program import (Chan, Close, Mutex, Once, OnceDo, Recv, Send, Lock, Unlock,
+                                  WaitGroup, WgAdd, WgDone, WgWait)
+    from stressmm.outcome import Outcome
+    go = Program("go", (Var("d"), Chan("u", 0), Chan("b", 3), Mutex("m"), Once("o"),
+                        WaitGroup("wg")), (
+        Thread((Store("d", 1), WgAdd("wg", 1), Send("u", 1), Send("b", 2), OnceDo("o", (
+            Store("d", 2),)), Lock("m"), Unlock("m"), WgWait("wg"), Close("b"))),
+        Thread((Recv("u", "r0"), Load("r1", "d"), Recv("b", "r2", "ok"), Lock("m"),
+                Unlock("m"), OnceDo("o", (Store("d", 3),)), WgDone("wg")))))
+    for layout in ("spread", "packed"):
+        h = run(go, iterations=20000, schedule=Schedule(layout=layout, batch=37))
+        assert h.total == 20000, h.total
+    flagged = Program("flagged", (Chan("c", 0),), (Thread((Close("c"), Close("c"))),
+                                                   Thread((Send("c", 1),))))
+    assert run(flagged, iterations=2000).total == 2000
+    dead = Program("dead", (Chan("c", 0),), (Thread((Recv("c"),)), Thread((Recv("c"),))))
+    assert run(dead, iterations=500).counts == {Outcome.flagged("deadlock"): 500}
     c = _native.AtomicCell(1)
     assert c.compare_exchange(1, 2, "acq_rel") == (True, 1)
     print("sanitized run ok")

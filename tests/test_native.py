@@ -13,7 +13,7 @@ import time
 import pytest
 
 from stressmm.outcome import Outcome, Pattern
-from stressmm.program import (Await, Fence, Load, Lock, Mutex, Order, Program, Rmw, RmwOp,
+from stressmm.program import (Await, Fence, Load, Lock, Mutex, Order, Program, Rmw, RmwOp, Unlock,
                               Store, Thread, Var)
 from stressmm.runtime import RuntimeUsageError, available_cpus, pythreads
 from stressmm.runtime.compile import compile_program, opcode_name
@@ -105,7 +105,9 @@ def test_mutants_rewrite_opcodes_only_when_selected(mutant, program, before, aft
 
 def test_every_mutant_is_documented():
     assert set(MUTANTS) == {"sc-store-no-fence", "sc-fence-noop", "add-not-atomic",
-                            "cas-ignores-failure", "swap-not-atomic"}
+                            "cas-ignores-failure", "swap-not-atomic", "mutex-nonatomic-tas",
+                            "chan-unbuffered-as-buffered", "chan-slot-nonatomic", "once-twice",
+                            "wg-early", "rwmutex-writer-beside-reader"}
     assert all(isinstance(d, str) and d for d in MUTANTS.values())
 
 
@@ -235,13 +237,12 @@ def test_schedule_cpus_must_be_usable():
         run(CORR, iterations=10, schedule=Schedule(cpus=(0, 100_000)))
 
 
-def test_go_primitives_are_rejected_with_their_line():
+def test_go_primitives_run_natively_and_pythreads_rejects_them_with_their_line():
     p = Program("locked", (Mutex("mu"),) + atomics("x"), (
-        Thread((Store("x", 1, RLX), Lock("mu", line=12))),))
-    with pytest.raises(RuntimeUsageError, match=r"P0 op 1, line 12: the native runtime does not "
-                                                r"run Lock yet \(Go primitives"):
-        run(p, iterations=1)
-    with pytest.raises(RuntimeUsageError, match="pythreads runtime does not run Lock"):
+        Thread((Lock("mu", line=12), Store("x", 1, RLX), Unlock("mu"))),))
+    assert run(p, iterations=10).counts == {Outcome.make({}, {"x": 1}): 10}
+    with pytest.raises(RuntimeUsageError, match=r"P0 op 0, line 12: the pythreads runtime does "
+                                                r"not run Lock: it runs memory ops only"):
         pythreads.run(p, iterations=1)
 
 

@@ -16,6 +16,18 @@ value is a constant or a register. An opcode fuses the operation and its memory 
     (0, 1)
 
 A mutant is applied here, by rewriting opcodes, so the correct path pays nothing for it.
+
+Go primitives. Each test instance's memory holds, in words: the program's variables (the
+outcome's memory), a control block (an abort flag, a change epoch, one state word per thread:
+see stressmm/_native/sync.c), then one object per declared primitive: a mutex or rwmutex is
+one word, a once one word, a waitgroup one word, a channel of capacity C is 5 + max(C, 1)
+words. A `once.Do { body }` compiles to ONCE_BEGIN, the body's ops, ONCE_END; ONCE_BEGIN
+jumps past ONCE_END when the body already ran (or waits while another thread runs it)::
+
+    >>> from stressmm.program import Once, OnceDo
+    >>> p = Program("once", (Var("x"), Once("o")), (Thread((OnceDo("o", (Store("x", 1),)),)),))
+    >>> [(opcode_name(i[0]), i[4]) for i in compile_program(p).threads[0].instructions()]
+    [('ONCE_BEGIN', 3), ('STORE_PLAIN', 0), ('ONCE_END', 0)]
 """
 from __future__ import annotations
 
@@ -24,8 +36,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..outcome import Outcome
-from ..program import (Await, Fence, Load, Order, Program, Rmw, RmwOp, Store, SYNC_OPS,
-                       walk_ops)
+from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Order,
+                       Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, Var,
+                       WaitGroup, WgAdd, WgDone, WgWait)
 from . import RuntimeUsageError
 
 __all__ = ["MUTANTS", "CompiledThread", "Compiled", "compile_program", "opcode_name",
@@ -38,6 +51,17 @@ MUTANTS = {
     "cas-ignores-failure": "compare_exchange stores even when the comparison fails, "
                            "and reports success",
     "swap-not-atomic": "exchange is a separate load and store, with a window between them",
+    "mutex-nonatomic-tas": "Mutex.Lock waits until free, then stores 'locked' (a load and a "
+                           "store, not a test-and-set): two threads can both get in",
+    "chan-unbuffered-as-buffered": "an unbuffered channel behaves as capacity 1: a send "
+                                   "completes without waiting for its receiver",
+    "chan-slot-nonatomic": "a buffered channel's head and tail indices are read, then written "
+                           "back: two senders can claim one slot, two receivers take one value",
+    "once-twice": "Once checks 'not done yet', then marks itself running: two callers can "
+                  "both run the body",
+    "wg-early": "WaitGroup.Wait returns while one Done is still missing",
+    "rwmutex-writer-beside-reader": "RWMutex.Lock only waits for other writers: a writer gets "
+                                    "in while a reader holds the lock",
 }
 
 _ORDERS = {None: "PLAIN", Order.RELAXED: "RELAXED", Order.ACQUIRE: "ACQUIRE",
@@ -56,6 +80,18 @@ _REWRITES = {
 MAX_THREADS = 64
 MAX_VARS = 256
 MAX_KEY = 1024
+
+# Opcodes of the Go primitives that mutants rewrite, by the kind of object they act on.
+_SYNC_REWRITES = {
+    "mutex-nonatomic-tas": {("mutex", "LOCK"): "MUT_LOCK_TAS", ("mutex", "UNLOCK"): "MUT_UNLOCK_STORE"},
+    "rwmutex-writer-beside-reader": {("rwmutex", "LOCK"): "MUT_LOCK_BESIDE_READER"},
+    "chan-slot-nonatomic": {("buffered", "SEND"): "MUT_SEND_NONATOMIC",
+                            ("buffered", "RECV"): "MUT_RECV_NONATOMIC"},
+    "once-twice": {("once", "ONCE_BEGIN"): "MUT_ONCE_TWICE"},
+    "wg-early": {("waitgroup", "WG_WAIT"): "MUT_WG_WAIT_EARLY"},
+}
+CHAN_HEADER = 5     # channel words before its buffer (see stressmm/_native/sync.c)
+STATUS_FLAGS = {1: "timeout", 2: "timeout", 3: "deadlock", 4: "panic"}
 
 
 def _native():
@@ -106,13 +142,14 @@ class Compiled:
     program: Program
     threads: tuple    # CompiledThread per program thread
     var_names: tuple
-    init: tuple
+    init: tuple       # initial value of every word of an instance (variables first)
     mutant: Optional[str] = None
+    ctl: int = 0      # word index of the control block (just after the variables)
 
     def decode(self, key: tuple) -> Outcome:
-        """The Outcome of an executor key (registers of every thread, variables, timeout)."""
+        """The Outcome of an executor key (registers of every thread, variables, status)."""
         if key[-1]:
-            return Outcome.flagged("timeout")
+            return Outcome.flagged(STATUS_FLAGS.get(key[-1], "timeout"))
         regs, w = {}, 0
         for t, th in enumerate(self.threads):
             for name in th.regs:
@@ -128,16 +165,41 @@ def _where(program: Program, t: int, i: int, op) -> str:
     return f"{name}P{t} op {i}{line}"
 
 
+def layout(program: Program) -> tuple:
+    """(word index of every variable and primitive by name, control block index, total words).
+
+    >>> from stressmm.program import Chan
+    >>> p = Program("l", (Var("x"), Chan("c", 2)), (Thread(()),))
+    >>> layout(p)
+    ({'x': 0, 'c': 4}, 1, 11)
+    """
+    index = {v.name: i for i, v in enumerate(program.vars)}
+    ctl = len(index)
+    words = ctl + 2 + len(program.threads)
+    for d in program.decls:
+        if isinstance(d, Var):
+            continue
+        index[d.name] = words
+        words += CHAN_HEADER + max(d.capacity, 1) if isinstance(d, Chan) else 1
+    return index, ctl, words
+
+
 def compile_program(program: Program, mutant: Optional[str] = None) -> Compiled:
     """Compile `program` for the native executor, applying `mutant` (a MUTANTS name) if given.
     Raises RuntimeUsageError for ops the native runtime does not run and for oversized programs."""
     check_mutant(mutant)
     codes = _native().OPCODES
     rewrite = _REWRITES.get(mutant, {})
-    var_index = {v.name: i for i, v in enumerate(program.vars)}
-    if len(program.threads) > MAX_THREADS or len(var_index) > MAX_VARS:
+    sync_rewrite = _SYNC_REWRITES.get(mutant, {})
+    nvars = len(program.vars)
+    if len(program.threads) > MAX_THREADS or nvars > MAX_VARS:
         raise RuntimeUsageError(f"{program.name}: the native runtime runs at most {MAX_THREADS} "
                                 f"threads and {MAX_VARS} variables")
+    index, ctl, nwords = layout(program)
+    if nwords > _native().MAX_WORDS:
+        raise RuntimeUsageError(f"{program.name}: its variables and primitives need {nwords} "
+                                f"words per test instance; at most {_native().MAX_WORDS} are "
+                                f"supported (use fewer or smaller channels)")
     threads = []
     for t, thread in enumerate(program.threads):
         regs = program.registers(t)
@@ -150,14 +212,11 @@ def compile_program(program: Program, mutant: Optional[str] = None) -> Compiled:
                 return slots[v]
             return consts.setdefault(v, scratch + 1 + len(consts))
 
+        insns: list = []
+        _emit(program, thread.ops, insns, slots, scratch, value, index, mutant)
         words = array("i")
-        for i, op in enumerate(walk_ops(thread.ops)):
-            if isinstance(op, SYNC_OPS):
-                raise RuntimeUsageError(
-                    f"{_where(program, t, i, op)}: the native runtime does not run "
-                    f"{type(op).__name__} yet (Go primitives come with the Go-model issue)")
-            name, loc, dst, a, b = _encode(op, slots, scratch, value, var_index)
-            name = rewrite.get(name, name)
+        for name, loc, dst, a, b, kind in insns:
+            name = sync_rewrite.get((kind, name), rewrite.get(name, name))
             words.extend((codes[name], loc, dst, a, b))
         if len(words) // 5 > _native().MAX_OPS:
             raise RuntimeUsageError(f"{program.name}: P{t} has {len(words) // 5} ops; the native "
@@ -167,15 +226,75 @@ def compile_program(program: Program, mutant: Optional[str] = None) -> Compiled:
             raise RuntimeUsageError(f"{program.name}: P{t} needs {len(file)} register and "
                                     f"constant slots; at most {_native().MAX_FILE} are supported")
         threads.append(CompiledThread(words.tobytes(), file, regs))
-    width = sum(len(th.regs) for th in threads) + len(var_index) + 1
+    width = sum(len(th.regs) for th in threads) + nvars + 1
     if width > MAX_KEY:
         raise RuntimeUsageError(f"{program.name}: an outcome of {width} values is too large "
                                 f"(at most {MAX_KEY} registers and variables)")
-    return Compiled(program, tuple(threads), tuple(var_index),
-                    tuple(v.init for v in program.vars), mutant)
+    init = tuple(v.init for v in program.vars) + (0,) * (nwords - nvars)
+    return Compiled(program, tuple(threads), tuple(v.name for v in program.vars), init, mutant,
+                    ctl)
 
 
-def _encode(op, slots, scratch, value, var_index) -> tuple:
+def _kind(program: Program, name: str, mutant: Optional[str]) -> tuple:
+    """(kind used to pick mutant rewrites, capacity the runtime gives it) of a primitive."""
+    d = program.decl(name)
+    if isinstance(d, Mutex):
+        return ("rwmutex" if d.rw else "mutex"), 0
+    if isinstance(d, Chan):
+        capacity = d.capacity
+        if capacity == 0 and mutant == "chan-unbuffered-as-buffered":
+            capacity = 1
+        return ("buffered" if capacity else "unbuffered"), capacity
+    return ("once" if isinstance(d, Once) else "waitgroup"), 0
+
+
+def _emit(program, ops, out, slots, scratch, value, index, mutant) -> None:
+    """Append the instructions of `ops` to `out` as (opcode name, loc, dst, a, b, kind)."""
+    for op in ops:
+        if isinstance(op, OnceDo):
+            begin = len(out)
+            out.append(["ONCE_BEGIN", index[op.once], scratch, 0, 0, "once"])
+            _emit(program, op.body, out, slots, scratch, value, index, mutant)
+            out.append(("ONCE_END", index[op.once], scratch, 0, 0, "once"))
+            out[begin][4] = len(out)
+            out[begin] = tuple(out[begin])
+            continue
+        out.append(_encode(program, op, slots, scratch, value, index, mutant))
+
+
+def _encode(program, op, slots, scratch, value, var_index, mutant) -> tuple:
+    """(opcode name, loc, dst, a, b, kind) of one op (kind: what a sync op acts on, else "")."""
+    if _is_sync(op):
+        return _encode_sync(program, op, slots, scratch, value, var_index, mutant)
+    return _encode_memory(op, slots, scratch, value, var_index) + ("",)
+
+
+def _is_sync(op) -> bool:
+    return isinstance(op, (Lock, Unlock, RLock, RUnlock, Send, Recv, Close, WgAdd, WgDone, WgWait))
+
+
+def _encode_sync(program, op, slots, scratch, value, index, mutant) -> tuple:
+    if isinstance(op, (Lock, Unlock, RLock, RUnlock)):
+        kind, _ = _kind(program, op.mutex, mutant)
+        name = {Lock: "LOCK", Unlock: "UNLOCK", RLock: "RLOCK", RUnlock: "RUNLOCK"}[type(op)]
+        return name, index[op.mutex], scratch, 0, 0, kind
+    if isinstance(op, (Send, Recv, Close)):
+        kind, capacity = _kind(program, op.chan, mutant)
+        loc = index[op.chan]
+        if isinstance(op, Send):
+            return "SEND", loc, scratch, value(op.value), capacity, kind
+        if isinstance(op, Recv):
+            dst = slots[op.reg] if op.reg is not None else scratch
+            ok = slots[op.ok] if op.ok is not None else scratch
+            return "RECV", loc, dst, ok, capacity, kind
+        return "CLOSE", loc, scratch, 0, capacity, kind
+    if isinstance(op, (WgAdd, WgDone)):
+        delta = op.delta if isinstance(op, WgAdd) else -1
+        return "WG_ADD", index[op.wg], scratch, value(delta), 0, "waitgroup"
+    return "WG_WAIT", index[op.wg], scratch, 0, 0, "waitgroup"
+
+
+def _encode_memory(op, slots, scratch, value, var_index) -> tuple:
     """(opcode name, loc, dst, a, b) of one memory op."""
     if isinstance(op, Load):
         return f"LOAD_{_ORDERS[op.order]}", var_index[op.loc], slots[op.reg], 0, 0

@@ -108,7 +108,8 @@ def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, 
                 break
         try:
             counts, done, took, stop = _native.execute(
-                specs, compiled.init, schedule.layout == "spread", schedule.batch, todo, secs,
+                specs, compiled.init, len(compiled.var_names), compiled.ctl,
+                schedule.layout == "spread", schedule.batch, todo, secs,
                 cpus, budget, cpus is None, schedule.seed + call)
         except RuntimeError as exc:
             raise RuntimeUsageError(f"{compiled.program.name}: {exc}") from exc

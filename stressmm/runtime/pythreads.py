@@ -14,6 +14,11 @@ slowly, and under the GIL every execution is sequentially consistent::
 Mutants: the read-modify-write mutants (add-not-atomic, swap-not-atomic, cas-ignores-failure)
 break the interpreter's atomic section the same way as in C; sc-store-no-fence and
 sc-fence-noop change nothing here (there is no store buffer to expose).
+
+Go primitives (mutex, channels, once, waitgroup) are not run here: a program using one is
+rejected with a RuntimeUsageError naming the op. Under the GIL a Python implementation of them
+would only ever show sequentially consistent outcomes, so it would add nothing the sc model
+does not already say; the native runtime is where they are implemented and tested.
 """
 from __future__ import annotations
 
@@ -46,7 +51,9 @@ def _check_program(program: Program) -> None:
                 line = f", line {op.line}" if op.line is not None else ""
                 raise RuntimeUsageError(
                     f"{program.name}: P{t} op {i}{line}: the pythreads runtime does not run "
-                    f"{type(op).__name__} yet (Go primitives come with the Go-model issue)")
+                    f"{type(op).__name__}: it runs memory ops only (loads, stores, "
+                    f"read-modify-writes, fences, awaits); run Go primitives on the native "
+                    f"runtime (stressmm.runtime.native)")
 
 
 def _interpret(ops, mem: dict, regs: dict, rmw_lock: threading.Lock, mutant: Optional[str]):

@@ -1,0 +1,184 @@
+"""Go-style programs: valid by construction, never stuck under sc, quick for the `go` model,
+racy and race-free ones both drawn, DRF-SC on every race-free one, each handoff orders what
+it promises, and shrinking ends on message passing over a channel."""
+import doctest
+import importlib
+import time
+
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis.errors import InvalidArgument
+
+from stressmm import strategies as mst
+from stressmm.models import get_model
+from stressmm.program import (
+    Await, Chan, Close, Load, Lock, Mutex, Once, OnceDo, Order, Recv, RLock, Rmw, Send, Store,
+    Unlock, WaitGroup, WgAdd, WgDone, WgWait,
+)
+from stressmm.syntax import parse, print_program
+
+go_module = importlib.import_module("stressmm.strategies.go")
+go_programs, GO_MECHANISMS = go_module.go_programs, go_module.GO_MECHANISMS
+
+SC, GO = get_model("sc"), get_model("go")
+
+MANY = settings(max_examples=150, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(max_examples=40, derandomize=True, database=None, deadline=None,
+               suppress_health_check=[HealthCheck.too_slow])
+FIND = settings(max_examples=2000, derandomize=True, database=None, deadline=None)
+
+# Mechanisms that order the destination's read after the source's write (the others, mutex,
+# rwmutex and once, exclude each other but either side may go first).
+SEQUENCING = ("chan", "atomic", "close", "waitgroup", "chan-sync")
+
+
+def draw_all(strategy, settings_=MANY) -> list:
+    seen = []
+
+    @settings_
+    @given(strategy)
+    def collect(p):
+        seen.append(p)
+
+    collect()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return draw_all(go_programs())
+
+
+def test_programs_are_within_their_knobs_and_print_back(sample):
+    for p in sample:
+        assert 2 <= len(p.threads) <= 3
+        assert parse(print_program(p)) == [p], print_program(p)
+        for _, op in p.ops():
+            if isinstance(op, (Load, Store, Await, Rmw)) and p.decl(op.loc).atomic:
+                assert op.order is Order.SEQ_CST      # Go's atomics are seq_cst
+        assert 1 <= p.description.count("->") <= 4            # 1..4 steps, the first a handoff
+        assert all(t.ops for t in p.threads)
+
+
+def test_sc_never_deadlocks_nor_panics_and_go_is_quick(sample):
+    slowest = 0.0
+    for p in sample:
+        flags = {f for o in SC.allowed(p).outcomes for f in o.flags}
+        assert not flags & {"deadlock", "panic"}, print_program(p)
+        start = time.perf_counter()
+        GO.allowed(p)
+        slowest = max(slowest, time.perf_counter() - start)
+    assert slowest < 1.0, slowest
+
+
+def test_drf_sc_and_both_kinds_occur(sample):
+    racy = 0
+    for p in sample:
+        go = GO.allowed(p)
+        if go.races:
+            racy += 1
+        else:
+            assert go.outcomes == SC.allowed(p).outcomes, print_program(p)
+    assert 0.1 * len(sample) < racy < 0.9 * len(sample), (racy, len(sample))
+
+
+def test_every_mechanism_and_primitive_occurs(sample):
+    text = " ".join(p.description for p in sample)
+    for mech in GO_MECHANISMS:
+        assert f"-{mech}->" in text and f"-{mech} (racy)->" in text, mech
+    kinds = {type(op) for p in sample for _, op in p.ops()}
+    assert {Send, Recv, Close, Lock, RLock, OnceDo, WgAdd, WgDone, WgWait, Await, Rmw} <= kinds
+    decls = {type(d) for p in sample for d in p.decls}
+    assert {Chan, Mutex, Once, WaitGroup} <= decls
+    assert {d.capacity for p in sample for d in p.decls if isinstance(d, Chan)} == {0, 1, 2}
+
+
+def single(mechanism, racy):
+    """One handoff of `mechanism` whose source writes x and whose destination reads x."""
+    return [p for p in draw_all(go_programs(ops=1, locations=1, sync=[mechanism], racy=racy),
+                                FEW)
+            if any(isinstance(op, Store) and op.loc == "x" for _, op in p.ops())]
+
+
+@pytest.mark.parametrize("mechanism", GO_MECHANISMS)
+def test_a_proper_handoff_is_race_free_and_sequencing_ones_pass_the_value(mechanism):
+    programs = single(mechanism, racy=False)
+    assert programs
+    for p in programs:
+        go = GO.allowed(p)
+        assert not go.races, print_program(p)
+        if mechanism in SEQUENCING:
+            reader = next(i for i, t in enumerate(p.threads)
+                          if any(isinstance(op, Load) and op.loc == "x" for op in t.ops))
+            assert {o.reg(reader, "r0") for o in go.outcomes} == {1}, print_program(p)
+
+
+@pytest.mark.parametrize("mechanism", GO_MECHANISMS)
+def test_a_racy_handoff_races(mechanism):
+    programs = single(mechanism, racy="always")
+    assert programs
+    for p in programs:
+        assert GO.allowed(p).races, print_program(p)
+
+
+# ---------------------------------------------------------------- shrinking
+
+
+def test_the_minimal_program_is_message_passing_over_a_channel():
+    p = find(go_programs(), lambda p: True, settings=FIND)
+    assert p.description == "P0 -chan-> P1"
+    assert [[type(op) for op in t.ops] for t in p.threads] == [[Store, Send], [Recv, Load]]
+    assert p.decl("c0").capacity == 0
+
+
+def test_the_minimal_racy_program_is_tiny():
+    p = find(go_programs(), lambda p: bool(GO.allowed(p).races), settings=FIND)
+    assert len(p.threads) == 2 and p.size <= 4
+    assert "(racy)" in p.description
+
+
+def test_a_chain_of_three_threads_shrinks_to_two_channel_handoffs():
+    p = find(go_programs(), lambda p: len(p.threads) == 3, settings=FIND)
+    assert p.description == "P0 -chan-> P1; P1 -chan-> P2"
+    assert not GO.allowed(p).races
+
+
+# ---------------------------------------------------------------- knobs
+
+
+@FEW
+@given(go_programs(sync=["mutex"], accesses=False, racy=False, threads=2, ops=(2, 3)))
+def test_sync_and_accesses_knobs(p):
+    assert {type(op) for _, op in p.ops()} <= {Lock, Unlock, Load, Store}
+    assert not GO.allowed(p).races
+
+
+@FEW
+@given(go_programs(accesses=["atomic-add"], condition=True, name="fuzz"))
+def test_condition_and_name_knobs(p):
+    assert p.name == "fuzz" and p.condition is not None
+    assert not any(isinstance(op, Load) and op.loc == "a" for _, op in p.ops())
+
+
+@pytest.mark.parametrize("knobs, words", [
+    (dict(threads=1), "threads=1"),
+    (dict(ops=0), "ops=0"),
+    (dict(sync=["spinlock"]), "spinlock"),
+    (dict(accesses=["fence"]), "fence"),
+    (dict(racy="often"), "racy="),
+    (dict(condition="yes"), "condition="),
+    (dict(name=""), "name="),
+])
+def test_bad_knobs_are_refused_at_once(knobs, words):
+    with pytest.raises(InvalidArgument, match=words):
+        go_programs(**knobs)
+
+
+def test_exported_from_the_package():
+    assert mst.go_programs is go_programs and mst.GO_MECHANISMS == GO_MECHANISMS
+
+
+def test_doctests():
+    result = doctest.testmod(go_module)
+    assert result.attempted > 0 and result.failed == 0
