@@ -8,20 +8,23 @@ Installed as `stressmm.strategies`::
     def test_something(program, schedule):
         ...
 
-Both shrink towards the most damning small example: few threads, few ops, seq_cst, value 1,
-no schedule delays (see `programs` and `schedules`).
+- `programs`: random straight-line programs of loads, stores, rmws, fences (and, with `sync`,
+  Go primitives), shrinking to few threads, few ops, seq_cst, value 1.
+- `cycles`: programs built from critical cycles (SB, MP, LB, 2+2W, S, R and longer ones, with
+  fences and memory orders), each with the `exists` condition that closes its cycle: the shapes
+  that expose ordering and fence bugs, reached far more often than by uniform draws.
+- `go_programs`: Go-style programs of handoffs through channels, mutexes, once, waitgroups and
+  seq_cst atomics, race-free or (sometimes) racy, for checking against the `go` model.
+- `schedules`: start delays, layout, batch and seed of a run, shrinking to no delays.
 """
+from .cycles import cycles
+from .go import GO_ACCESSES, GO_MECHANISMS, go_programs
 from .programs import (
     LOCATION_NAMES, MEMORY_KINDS, ORDERS_STRONGEST_FIRST, SYNC_PRIMITIVES, programs,
     small_programs,
 )
 from .schedules import schedules
 
-__all__ = ["programs", "small_programs", "schedules", "MEMORY_KINDS", "SYNC_PRIMITIVES",
-           "ORDERS_STRONGEST_FIRST", "LOCATION_NAMES"]
-from .cycles import cycles
-
-__all__ += ["cycles"]
-from .go import GO_ACCESSES, GO_MECHANISMS, go_programs
-
-__all__ += ["go_programs", "GO_MECHANISMS", "GO_ACCESSES"]
+__all__ = ["programs", "small_programs", "cycles", "go_programs", "schedules", "MEMORY_KINDS",
+           "SYNC_PRIMITIVES", "ORDERS_STRONGEST_FIRST", "LOCATION_NAMES", "GO_MECHANISMS",
+           "GO_ACCESSES"]

@@ -71,7 +71,8 @@ SANITIZED_RUN = textwrap.dedent("""
                                                    Thread((Send("c", 1),))))
     assert run(flagged, iterations=2000).total == 2000
     dead = Program("dead", (Chan("c", 0),), (Thread((Recv("c"),)), Thread((Recv("c"),))))
-    assert run(dead, iterations=500).counts == {Outcome.flagged("deadlock"): 500}
+    h = run(dead, iterations=500)   # timeout only if a thread was descheduled for long
+    assert set(h.counts) <= {Outcome.flagged("deadlock"), Outcome.flagged("timeout")}, h.counts
     c = _native.AtomicCell(1)
     assert c.compare_exchange(1, 2, "acq_rel") == (True, 1)
     print("sanitized run ok")
