@@ -13,8 +13,8 @@ import time
 import pytest
 
 from stressmm.outcome import Outcome, Pattern
-from stressmm.program import (Await, Fence, Load, Lock, Mutex, Order, Program, Rmw, RmwOp, Unlock,
-                              Store, Thread, Var)
+from stressmm.program import (Await, Fence, Load, Lock, Mutex, Order, Program, Rmw, RmwOp,
+                              Store, Thread, Unlock, Var)
 from stressmm.runtime import RuntimeUsageError, available_cpus, pythreads
 from stressmm.runtime.compile import compile_program, opcode_name
 from stressmm.runtime.native import MUTANTS, run

@@ -38,7 +38,7 @@ from typing import Optional
 from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Order,
                        Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, Var,
-                       WaitGroup, WgAdd, WgDone, WgWait)
+                       WgAdd, WgDone, WgWait)
 from . import RuntimeUsageError
 
 __all__ = ["MUTANTS", "CompiledThread", "Compiled", "compile_program", "opcode_name",
@@ -83,7 +83,8 @@ MAX_KEY = 1024
 
 # Opcodes of the Go primitives that mutants rewrite, by the kind of object they act on.
 _SYNC_REWRITES = {
-    "mutex-nonatomic-tas": {("mutex", "LOCK"): "MUT_LOCK_TAS", ("mutex", "UNLOCK"): "MUT_UNLOCK_STORE"},
+    "mutex-nonatomic-tas": {("mutex", "LOCK"): "MUT_LOCK_TAS",
+                            ("mutex", "UNLOCK"): "MUT_UNLOCK_STORE"},
     "rwmutex-writer-beside-reader": {("rwmutex", "LOCK"): "MUT_LOCK_BESIDE_READER"},
     "chan-slot-nonatomic": {("buffered", "SEND"): "MUT_SEND_NONATOMIC",
                             ("buffered", "RECV"): "MUT_RECV_NONATOMIC"},
@@ -168,7 +169,7 @@ def _where(program: Program, t: int, i: int, op) -> str:
 def layout(program: Program) -> tuple:
     """(word index of every variable and primitive by name, control block index, total words).
 
-    >>> from stressmm.program import Chan
+    >>> from stressmm.program import Chan, Thread
     >>> p = Program("l", (Var("x"), Chan("c", 2)), (Thread(()),))
     >>> layout(p)
     ({'x': 0, 'c': 4}, 1, 11)

@@ -13,6 +13,15 @@ a run within a few tens of milliseconds (KeyboardInterrupt). An outcome holds ev
 every thread and the final value of every variable, like the models' outcomes, so a histogram
 compares with a model's outcome set directly; an iteration whose await never came true is the
 outcome `timeout`.
+
+The Go primitives (mutex, rwmutex, channels, once, waitgroup) are implemented in C
+(stressmm/_native/sync.c), with fresh state every iteration. An iteration in which a
+primitive panics (send on or close of a closed channel, a negative WaitGroup counter, unlock
+of an unlocked mutex) is the outcome `panic`; one in which every unfinished thread is blocked
+in a primitive is `deadlock`; one where a thread waited past the spin budget while another was
+still running (or spinning in an await) is `timeout`. The other threads of such an iteration
+stop at once, and the next iteration starts clean. MUTANTS lists broken variants of the
+atomics and of every primitive.
 """
 from __future__ import annotations
 
