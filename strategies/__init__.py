@@ -18,7 +18,7 @@ Installed as `stressmm.strategies`::
 - `schedules`: start delays, layout, batch and seed of a run, shrinking to no delays.
 """
 from .cycles import cycles
-from .go import GO_ACCESSES, GO_MECHANISMS, go_programs
+from .go import GO_ACCESSES, GO_CONTENTIONS, GO_MECHANISMS, go_programs
 from .programs import (
     LOCATION_NAMES, MEMORY_KINDS, ORDERS_STRONGEST_FIRST, SYNC_PRIMITIVES, programs,
     small_programs,
@@ -27,4 +27,4 @@ from .schedules import schedules
 
 __all__ = ["programs", "small_programs", "cycles", "go_programs", "schedules", "MEMORY_KINDS",
            "SYNC_PRIMITIVES", "ORDERS_STRONGEST_FIRST", "LOCATION_NAMES", "GO_MECHANISMS",
-           "GO_ACCESSES"]
+           "GO_ACCESSES", "GO_CONTENTIONS"]

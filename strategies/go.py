@@ -28,6 +28,12 @@ A program is a list of *steps* in one global order. A step is either
   two mutexes `mu` and `rw` are shared (their sections never nest).
 - an **access** by one thread: a plain load or store of a data location, or a seq_cst atomic
   load, store or add of the atomic counter `a`.
+- a **contention** between two threads inside one primitive, where a broken primitive shows
+  (`GO_CONTENTIONS`), on variables of its own (v<j>, w<j>): both threads
+  ``mu.Lock(); r = v0; v0 = k; mu.Unlock()`` (mutual exclusion: one of them reads the other's
+  write; likewise with ``rw.Lock()``), a reader ``rw.RLock(); r0 = v0; r1 = w0; rw.RUnlock()``
+  beside a writer ``rw.Lock(); v0 = 1; w0 = 1; rw.Unlock()`` (no torn reads), and both threads
+  ``c <- k; r = <-c`` on one buffered channel (no value received twice, none lost).
 
 Each write writes the next value of its location (1, 2, ...), so a read tells which write it
 saw. Threads run their steps in program order; the global order is one schedule in which
@@ -70,11 +76,14 @@ from .programs import (
     LOCATION_NAMES, _FRESH, _condition, _condition_choices, _name_registers, _used,
 )
 
-__all__ = ["go_programs", "GO_MECHANISMS", "GO_ACCESSES"]
+__all__ = ["go_programs", "GO_MECHANISMS", "GO_ACCESSES", "GO_CONTENTIONS"]
 
 GO_MECHANISMS = ("chan", "mutex", "atomic", "close", "rwmutex", "once", "waitgroup",
                  "chan-sync")
 """The synchronisations of a handoff, in the order the shrinker prefers them."""
+
+GO_CONTENTIONS = ("mutex", "rwmutex", "rwmutex-reader", "chan")
+"""The primitives a contention step puts two threads inside at once."""
 
 GO_ACCESSES = ("load", "store", "atomic-load", "atomic-store", "atomic-add")
 """The kinds of an access step: plain load/store of a data location, or a seq_cst atomic op
@@ -163,6 +172,35 @@ def _handoffs(knobs: _Knobs) -> st.SearchStrategy:
                      st.integers(0, (locs + 1) * locs * _CAPACITIES - 1)).map(build)
 
 
+@dataclass(frozen=True)
+class _Contention:
+    primitive: str
+    first: int         # offset from the current thread
+    second: int        # offset from the first, minus one
+    loc: int           # unused: a contention has variables of its own (v<j>, w<j>)
+    capacity: int      # for channels: capacity 1 + capacity
+
+
+_CONTENTION_NEEDS = {"mutex": "mutex", "rwmutex": "rwmutex", "rwmutex-reader": "rwmutex",
+                     "chan": "chan"}
+
+
+def _contention_kinds(knobs: _Knobs) -> tuple:
+    """The contentions whose primitive the `sync` knob allows."""
+    return tuple(c for c in GO_CONTENTIONS if _CONTENTION_NEEDS[c] in knobs.sync)
+
+
+def _contentions(knobs: _Knobs) -> st.SearchStrategy:
+    kinds, n_max = _contention_kinds(knobs), knobs.threads[1]
+
+    def build(c):
+        first, second = divmod(c[1], n_max - 1)
+        return _Contention(kinds[c[0]], first, second, 0, c[2])
+
+    return st.tuples(st.integers(0, len(kinds) - 1), st.integers(0, n_max * (n_max - 1) - 1),
+                     st.integers(0, _CAPACITIES - 2)).map(build)
+
+
 def _accesses(knobs: _Knobs) -> st.SearchStrategy:
     kinds = knobs.accesses
     return st.tuples(st.integers(0, len(kinds) - 1), st.integers(0, knobs.threads[1] - 1),
@@ -209,6 +247,29 @@ class _Builder:
                   "atomic-add": lambda: Rmw(_FRESH, loc, RmwOp.ADD, 1, order=_SC)}[step.kind]()
         self.threads[t].append(op)
         self.current = t
+
+    def contention(self, step: _Contention, j: int) -> None:
+        a = (self.current + step.first) % self.n
+        b = (a + 1 + step.second % (self.n - 1)) % self.n
+        # Variables of its own, so that the contention adds no race with the other steps.
+        x, y = self.declare(Var(f"v{j}")), self.declare(Var(f"w{j}"))
+        if step.primitive == "chan":
+            c = self.declare(Chan(f"c{j}", 1 + step.capacity))
+            ops_a = (Send(c, 1), Recv(c, _FRESH))
+            ops_b = (Send(c, 2), Recv(c, _FRESH))
+        elif step.primitive == "rwmutex-reader":
+            rw = self.declare(Mutex("rw", rw=True))
+            ops_a = (RLock(rw), Load(_FRESH, x), Load(_FRESH, y), RUnlock(rw))
+            ops_b = (Lock(rw), Store(x, self.next_value(x)), Store(y, self.next_value(y)),
+                     Unlock(rw))
+        else:
+            m = self.declare(Mutex("mu") if step.primitive == "mutex" else Mutex("rw", rw=True))
+            ops_a = (Lock(m), Load(_FRESH, x), Store(x, self.next_value(x)), Unlock(m))
+            ops_b = (Lock(m), Load(_FRESH, x), Store(x, self.next_value(x)), Unlock(m))
+        self.threads[a].extend(ops_a)
+        self.threads[b].extend(ops_b)
+        self.story.append(f"P{a} <-{step.primitive}-> P{b}")
+        self.current = b
 
     def handoff(self, step: _Handoff, j: int) -> None:
         src = (self.current + step.source) % self.n
@@ -301,6 +362,8 @@ def _program(knobs: _Knobs, n: int, steps: list) -> Program:
     for j, step in enumerate(steps):
         if isinstance(step, _Handoff):
             b.handoff(step, j)
+        elif isinstance(step, _Contention):
+            b.contention(step, j)
         else:
             b.access(step)
     # Threads no step used are dropped (the others keep their relative order).
@@ -311,7 +374,8 @@ def _program(knobs: _Knobs, n: int, steps: list) -> Program:
 
 
 def go_programs(threads=(2, 3), ops=(1, 4), locations=(1, 2), sync=None, accesses=True,
-                racy=True, condition=False, name="go") -> st.SearchStrategy:
+                racy=True, contention=True, condition=False,
+                name="go") -> st.SearchStrategy:
     """A strategy of Go-style programs for the `go` model (see the module docstring).
 
     - `threads`: how many threads the steps are spread over, an int or a (min, max) pair in
@@ -323,6 +387,8 @@ def go_programs(threads=(2, 3), ops=(1, 4), locations=(1, 2), sync=None, accesse
     - `accesses`: True for every kind of `GO_ACCESSES`, False for none, or some of them.
     - `racy`: True for the racy variant of a handoff now and then (1 in 4), False for
       never, "always" for only racy variants (the classic bugs, for race reports).
+    - `contention`: also draw contention steps (two threads inside one mutex, rwmutex or
+      buffered channel at once; see `GO_CONTENTIONS`).
     - `condition`: add an `exists (...)` over some registers.
     - `name`: the programs' name; the description lists the handoffs.
 
@@ -335,13 +401,19 @@ def go_programs(threads=(2, 3), ops=(1, 4), locations=(1, 2), sync=None, accesse
         ('P0 -atomic-> P1', [2, 2])
     """
     knobs = _check(threads, ops, locations, sync, accesses, racy, condition, name)
-    kinds = [_handoffs(knobs)] + ([_accesses(knobs)] if knobs.accesses else [])
+    if not isinstance(contention, bool):
+        raise InvalidArgument(f"contention={contention!r}: use True or False")
+    # Steps that involve two threads (any of them can open a program) and one-thread accesses.
+    two_thread = [_handoffs(knobs)] + (
+        [_contentions(knobs)] if contention and _contention_kinds(knobs) else [])
+    kinds = two_thread + ([_accesses(knobs)] if knobs.accesses else [])
 
     @st.composite
     def draw_program(draw):
         n = draw(st.integers(*knobs.threads))
-        # The first step is a handoff, so every program has two threads talking.
-        first = draw(kinds[0])
+        # The first step involves two threads (a handoff, or a contention), so every program
+        # has two threads talking.
+        first = draw(st.one_of(two_thread))
         rest = draw(st.lists(st.one_of(kinds), min_size=knobs.ops[0] - 1,
                              max_size=knobs.ops[1] - 1))
         program = _program(knobs, n, [first] + rest)

@@ -3,7 +3,6 @@ racy and race-free ones both drawn, DRF-SC on every race-free one, each handoff 
 it promises, and shrinking ends on message passing over a channel."""
 import doctest
 import importlib
-import time
 
 import pytest
 from hypothesis import HealthCheck, find, given, settings
@@ -19,6 +18,7 @@ from stressmm.syntax import parse, print_program
 
 go_module = importlib.import_module("stressmm.strategies.go")
 go_programs, GO_MECHANISMS = go_module.go_programs, go_module.GO_MECHANISMS
+GO_CONTENTIONS = go_module.GO_CONTENTIONS
 
 SC, GO = get_model("sc"), get_model("go")
 
@@ -61,15 +61,13 @@ def test_programs_are_within_their_knobs_and_print_back(sample):
         assert all(t.ops for t in p.threads)
 
 
-def test_sc_never_deadlocks_nor_panics_and_go_is_quick(sample):
-    slowest = 0.0
+def test_sc_never_deadlocks_nor_panics_and_go_stays_small(sample):
+    # The size of the go model's search, not its time, is asserted: a deterministic bound that
+    # keeps fuzzing examples cheap (`stressmm bench --models` measures the time).
     for p in sample:
         flags = {f for o in SC.allowed(p).outcomes for f in o.flags}
         assert not flags & {"deadlock", "panic"}, print_program(p)
-        start = time.perf_counter()
-        GO.allowed(p)
-        slowest = max(slowest, time.perf_counter() - start)
-    assert slowest < 1.0, slowest
+        assert GO.allowed(p).states < 20_000, print_program(p)
 
 
 def test_drf_sc_and_both_kinds_occur(sample):
@@ -83,7 +81,8 @@ def test_drf_sc_and_both_kinds_occur(sample):
     assert 0.1 * len(sample) < racy < 0.9 * len(sample), (racy, len(sample))
 
 
-def test_every_mechanism_and_primitive_occurs(sample):
+def test_every_mechanism_and_primitive_occurs():
+    sample = draw_all(go_programs(contention=False))
     text = " ".join(p.description for p in sample)
     for mech in GO_MECHANISMS:
         assert f"-{mech}->" in text and f"-{mech} (racy)->" in text, mech
@@ -92,6 +91,16 @@ def test_every_mechanism_and_primitive_occurs(sample):
     decls = {type(d) for p in sample for d in p.decls}
     assert {Chan, Mutex, Once, WaitGroup} <= decls
     assert {d.capacity for p in sample for d in p.decls if isinstance(d, Chan)} == {0, 1, 2}
+
+
+def test_every_contention_occurs_and_is_race_free():
+    sample = draw_all(go_programs(ops=2, racy=False, accesses=False))
+    text = " ".join(p.description for p in sample)
+    for kind in GO_CONTENTIONS:
+        assert f"<-{kind}->" in text, kind
+    for p in sample:
+        if "<-" in p.description:
+            assert not GO.allowed(p).races, print_program(p)
 
 
 def single(mechanism, racy):

@@ -24,8 +24,8 @@ def two_cpus():
 
 def run_inner(pytester, *args):
     pytester.makepyfile(test_user=USER_TEST)
-    return pytester.runpytest_subprocess("-p", "stressmm.pytest_plugin", "-p", "no:cacheprovider",
-                                         *args, timeout=240)
+    # the plugin is loaded through its pytest11 entry point, as in a user's suite
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=240)
 
 
 @pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
@@ -47,8 +47,7 @@ def test_mutant_fails_with_a_minimal_counterexample(pytester):
 
 def test_bad_options_are_usage_errors(pytester):
     pytester.makepyfile(test_user="def test_nothing():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "stressmm.pytest_plugin",
-                                           "--stressmm-mutant", "nope")
+    result = pytester.runpytest_subprocess("--stressmm-mutant", "nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unknown mutant 'nope'" in result.stderr.str()
 
