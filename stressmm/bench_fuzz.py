@@ -1,6 +1,7 @@
 """`stressmm bench --mutants`: how fast fuzzing finds each broken runtime variant, and how small
 the counterexample it shrinks to is. The reference in the same run is the correct runtime under
-the same campaign settings, which must find nothing."""
+the same campaign settings (memory-model programs, and Go-style programs), which must find
+nothing. Mutants of the Go primitives are fuzzed with Go-style programs judged by `go`."""
 from __future__ import annotations
 
 from typing import Optional
@@ -13,14 +14,17 @@ __all__ = ["bench_mutants", "print_bench"]
 def bench_mutants(minutes: float = 2.0, seed: int = 1, mutants: Optional[list] = None) -> list:
     """One campaign per mutant (and one on the correct runtime); rows of dicts."""
     from .campaign import CampaignConfig, run_campaign
-    from .runtime.native import MUTANTS
+    from .runtime.native import MUTANTS, SYNC_MUTANTS
 
     rows = []
-    for name in [None] + list(mutants or MUTANTS):
-        res = run_campaign(CampaignConfig(minutes=minutes, mutant=name, seed=seed, corpus=None))
+    for name, go in [(None, False), (None, True)] + [(m, m in SYNC_MUTANTS)
+                                                     for m in (mutants or MUTANTS)]:
+        res = run_campaign(CampaignConfig(minutes=minutes, mutant=name, seed=seed, corpus=None,
+                                          go=go))
         cex = res.counterexamples[0] if res.counterexamples else None
         rows.append({
-            "mutant": name or "(correct runtime)",
+            "mutant": name or ("(correct, Go programs)" if go else "(correct runtime)"),
+            "programs": "go" if go else "memory",
             "found": cex is not None,
             "first_detection_s": res.first_detection,
             "total_s": res.elapsed,
@@ -39,12 +43,12 @@ def print_bench(quick: bool = False) -> None:
     print(f"fuzz campaigns of at most {minutes:g} min each (seed 1); "
           f"first detection = seconds until a forbidden outcome was first seen")
     rows = bench_mutants(minutes=minutes)
-    out = [("mutant", "found", "first detection", "campaign", "examples", "runs", "shrunk to",
-            "outcome")]
+    out = [("mutant", "programs", "found", "first detection", "campaign", "examples", "runs",
+            "shrunk to", "outcome")]
     for r in rows:
-        out.append((r["mutant"], "yes" if r["found"] else "no",
+        out.append((r["mutant"], r["programs"], "yes" if r["found"] else "no",
                     f"{r['first_detection_s']:.1f}s" if r["first_detection_s"] is not None else "-",
                     f"{r['total_s']:.1f}s", f"{r['examples']:,}", f"{r['runs']:,}",
                     f"{r['threads']} threads, {r['ops']} ops" if r["found"] else "-",
                     r["outcome"]))
-    print(table(out, align="llrrrrll"))
+    print(table(out, align="lllrrrrll"))

@@ -135,7 +135,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .models import get_model, MODELS
+    from .models import get_model
     from .report import render_run, run_json
     from .runtime import native
     from .schedule import Schedule
@@ -146,13 +146,15 @@ def cmd_run(args) -> int:
     if len(checked) != 1:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
     checked = checked[0]
-    shown = [m for m in MODELS if m in ("sc", "tso")] + ([checked] if checked not in ("sc", "tso") else [])
     schedule = Schedule(layout=args.layout, batch=args.batch, seed=args.seed)
     progs = load_programs(args.paths)
     seen_forbidden, docs = 0, []
     for source, prog in progs:
         hist = native.run(prog, iterations=args.iterations, seconds=args.seconds,
                           schedule=schedule, mutant=args.mutant, oversubscribe=args.oversubscribe)
+        # sc and tso always; go too for programs written for it (Go primitives or expectations)
+        wants_go = prog.uses_sync or any(e.model == "go" for e in prog.expects)
+        shown = list(dict.fromkeys(["sc", "tso"] + (["go"] if wants_go else []) + [checked]))
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
         forbidden = sum(hist.outside(verdicts[checked]).values())
         seen_forbidden += forbidden
@@ -177,10 +179,14 @@ def cmd_fuzz(args) -> int:
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0
     if args.mutant is not None:
-        from .runtime.native import MUTANTS
+        from .runtime.native import MUTANTS, SYNC_MUTANTS
 
         if args.mutant not in MUTANTS:
             raise UsageError(f"--mutant: unknown mutant {args.mutant!r} (known: {', '.join(MUTANTS)})")
+        if args.mutant in SYNC_MUTANTS and not args.go:
+            args.go = True  # a broken Go primitive shows only in programs that use it
+            print(f"{args.mutant} breaks a Go primitive: fuzzing with Go-style programs (--go)",
+                  file=sys.stderr)
     model = model_names(args.model, ["go" if args.go else "tso"])
     if len(model) != 1:
         raise UsageError("--model: a campaign judges with one model, e.g. --model tso")

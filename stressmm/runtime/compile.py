@@ -41,7 +41,7 @@ from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceD
                        WgAdd, WgDone, WgWait)
 from . import RuntimeUsageError
 
-__all__ = ["MUTANTS", "CompiledThread", "Compiled", "compile_program", "opcode_name",
+__all__ = ["MUTANTS", "SYNC_MUTANTS", "CompiledThread", "Compiled", "compile_program", "opcode_name",
            "check_mutant"]
 
 MUTANTS = {
@@ -63,6 +63,11 @@ MUTANTS = {
     "rwmutex-writer-beside-reader": "RWMutex.Lock only waits for other writers: a writer gets "
                                     "in while a reader holds the lock",
 }
+
+SYNC_MUTANTS = frozenset({"mutex-nonatomic-tas", "chan-unbuffered-as-buffered",
+                          "chan-slot-nonatomic", "once-twice", "wg-early",
+                          "rwmutex-writer-beside-reader"})
+"""The mutants that break a Go primitive (the others break the atomics)."""
 
 _ORDERS = {None: "PLAIN", Order.RELAXED: "RELAXED", Order.ACQUIRE: "ACQUIRE",
            Order.RELEASE: "RELEASE", Order.ACQ_REL: "ACQ_REL", Order.SEQ_CST: "SEQ_CST"}

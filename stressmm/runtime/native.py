@@ -32,9 +32,9 @@ from ..outcome import Histogram
 from ..program import Program
 from ..schedule import Schedule
 from . import RuntimeUsageError, available_cpus, check_budget
-from .compile import MUTANTS, Compiled, check_mutant, compile_program
+from .compile import MUTANTS, SYNC_MUTANTS, Compiled, check_mutant, compile_program
 
-__all__ = ["run", "MUTANTS", "NativeBackend", "choose_cpus", "await_budget"]
+__all__ = ["run", "MUTANTS", "SYNC_MUTANTS", "NativeBackend", "choose_cpus", "await_budget"]
 
 NAME = "native"
 
