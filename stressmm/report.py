@@ -43,7 +43,8 @@ def table(rows: Sequence[Sequence], align: str = "", indent: str = "") -> str:
 
 
 def _outcome_cell(o: Outcome, shown_locs) -> str:
-    return o.show(shown_locs)
+    text = o.show(shown_locs)
+    return "completed" if text == "(empty)" else text  # a finished run with nothing to show
 
 
 def shown_locations(program) -> Optional[list]:
