@@ -151,8 +151,10 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     chunk = 0
     while time.monotonic() < deadline and (examples_budget is None or stats["examples"] < examples_budget):
         n = CHUNK if examples_budget is None else max(1, min(CHUNK, examples_budget - stats["examples"]))
+        # derandomize=False: under a CI environment Hypothesis would otherwise inherit its `ci`
+        # profile and draw the same examples in every chunk; `hseed` keeps runs reproducible.
         test = settings(max_examples=n, deadline=None, database=None, verbosity=Verbosity.quiet,
-                        phases=(Phase.generate, Phase.shrink),
+                        derandomize=False, phases=(Phase.generate, Phase.shrink),
                         suppress_health_check=list(HealthCheck))(
             hseed(seed * 100_003 + chunk)(given(progs, scheds)(prop)))
         chunk += 1

@@ -37,8 +37,10 @@ settings.register_profile("stressmm-dev", max_examples=20, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("stressmm-ci", max_examples=100, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
+# derandomize=False explicitly: Hypothesis loads its own `ci` profile (derandomized) when it
+# sees a CI environment, and a derandomized fuzz round would draw the same examples each time.
 settings.register_profile("stressmm-fuzz", max_examples=10_000, deadline=None,
-                          suppress_health_check=list(HealthCheck))
+                          derandomize=False, suppress_health_check=list(HealthCheck))
 
 
 def pytest_addoption(parser):

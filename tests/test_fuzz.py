@@ -119,9 +119,10 @@ def two_cpus():
 
 
 @pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
-def test_campaign_on_native_mutant_finds_and_shrinks(tmp_path):
+def test_campaign_on_native_mutant_finds_and_shrinks(tmp_path, monkeypatch):
     from stressmm.campaign import CampaignConfig, run_campaign
 
+    monkeypatch.setenv("CI", "true")  # workers must not inherit Hypothesis's derandomized profile
     res = run_campaign(CampaignConfig(minutes=2, mutant="sc-store-no-fence", seed=3,
                                       corpus=str(tmp_path)))
     assert not res.failures

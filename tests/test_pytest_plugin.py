@@ -35,7 +35,10 @@ def test_correct_runtime_passes(pytester):
 
 
 @pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
-def test_mutant_fails_with_a_minimal_counterexample(pytester):
+def test_mutant_fails_with_a_minimal_counterexample(pytester, monkeypatch):
+    # As on a CI machine, where Hypothesis would load its derandomized `ci` profile: each fuzz
+    # round must still draw fresh examples, or the SB shape is never reached.
+    monkeypatch.setenv("CI", "true")
     result = run_inner(pytester, "--stressmm-mutant", "sc-store-no-fence",
                        "--stressmm-iterations", "20000", "--stressmm-minutes", "1")
     result.assert_outcomes(failed=1)
