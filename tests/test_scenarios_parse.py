@@ -21,7 +21,8 @@ CLASSIC = {
 }
 GO = {"Ready+plain", "Ready+atomic", "MP+close", "MP+unbuffered", "MP+unbuffered-recv",
       "Ready+mutex", "Ready+rwmutex", "MP+once", "MP+waitgroup", "Close+twice",
-      "Deadlock+lockorder"}
+      "Deadlock+lockorder", "MP+buffered", "Chan+kC", "Close+zero", "SB+atomics",
+      "Atomic+lost-update", "Atomic+add", "TOCTOU+atomic", "TOCTOU+cas"}
 SOURCES = ("Intel SDM", "x86-TSO", "Herding cats", "The Go Memory Model",
            "The Go Programming Language Specification", "System Deadlocks")
 
