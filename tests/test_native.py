@@ -20,6 +20,8 @@ from stressmm.runtime.compile import compile_program, opcode_name
 from stressmm.runtime.native import MUTANTS, run
 from stressmm.schedule import Schedule
 
+from hardware import until
+
 RLX, ACQ, REL, SC = Order.RELAXED, Order.ACQUIRE, Order.RELEASE, Order.SEQ_CST
 TWO_CPUS = pytest.mark.skipif(len(available_cpus()) < 2,
                               reason="needs 2 CPUs to run two pinned program threads")
@@ -59,17 +61,6 @@ def rmw_pair(kind, operand, expected=None):
 
 def weak_sb(h):
     return h.count(Pattern.parse("P0:r0=0 P1:r1=0"))
-
-
-def until(program, predicate, seconds=20.0, **kw):
-    """Run in short slices until `predicate(histogram)` holds or the budget is spent."""
-    end, total = time.monotonic() + seconds, None
-    while time.monotonic() < end:
-        h = run(program, seconds=0.2, **kw)
-        total = h if total is None else total.merged(h)
-        if predicate(total):
-            break
-    return total
 
 
 def tso_allowed(program):

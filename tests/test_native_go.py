@@ -25,6 +25,8 @@ from stressmm.runtime import RuntimeUsageError, available_cpus
 from stressmm.runtime.compile import compile_program, opcode_name
 from stressmm.runtime.native import MUTANTS, run
 from stressmm.schedule import Schedule
+
+from hardware import until
 from stressmm.syntax import parse, parse_file
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios" / "go").glob("*.litmus"))
@@ -44,17 +46,6 @@ def reference(program):
 def forbidden(histogram, allowed):
     """Observed outcomes outside `allowed`, timeouts aside."""
     return {str(o): n for o, n in histogram.outside(allowed).items() if o != TIMEOUT}
-
-
-def until(program, predicate, seconds=30.0, **kw):
-    """Run in short slices until `predicate(histogram)` holds or the budget is spent."""
-    end, total = time.monotonic() + seconds, None
-    while time.monotonic() < end:
-        h = run(program, seconds=0.2, **kw)
-        total = h if total is None else total.merged(h)
-        if predicate(total):
-            break
-    return total
 
 
 def scenario(name):

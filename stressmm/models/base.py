@@ -93,6 +93,40 @@ class Explanation:
         return "\n".join([head] + lines)
 
 
+class ResultCache:
+    """A small thread-safe LRU of model results, keyed by a program's declarations and threads
+    (its name, condition and expectations do not change what a model allows). Each model object
+    owns one: no global state.
+
+        >>> cache = ResultCache(size=1)
+        >>> cache.get(None) is None
+        True
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(program: Program):
+        return None if program is None else (program.decls, program.threads)
+
+    def get(self, program: Program):
+        key = self.key(program)
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+            return hit
+
+    def put(self, program: Program, result) -> None:
+        with self._lock:
+            self._data[self.key(program)] = result
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
 class OperationalModel:
     """A model given by an operational machine: the shared thread machine (`machine.py`) run
     over a memory system (`sc.ScMemory`, `tso.TsoMemory`) and searched exhaustively.
@@ -109,8 +143,7 @@ class OperationalModel:
         self.memory = memory
         self.max_states = max_states
         self.cache_size = cache_size
-        self._cache: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = ResultCache(cache_size)
 
     def __repr__(self) -> str:
         full = "" if self.reduce else " (unreduced)"
@@ -137,22 +170,16 @@ class OperationalModel:
     def allowed(self, program: Program) -> ModelResult:
         """Every outcome of `program` this model allows, found by exhaustive search."""
         _check_program(program, self.name)
-        key = (program.decls, program.threads)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
+        hit = self._cache.get(program)
+        if hit is not None:
+            return hit
         start = time.perf_counter()
         machine = self.machine(program)
         found = explore(machine.initial, machine.successors, max_states=self.max_states,
                         what=f"{program.name or 'the program'} under {self.name}")
         outcomes = frozenset(machine.outcome(s) for s in found.terminals)
         result = ModelResult(outcomes, (), found.states, time.perf_counter() - start)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        self._cache.put(program, result)
         return result
 
     def explain(self, program: Program, pattern: Query) -> Optional[Explanation]:

@@ -62,9 +62,7 @@ Decisions, documented here once:
 from __future__ import annotations
 
 import itertools
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -72,7 +70,7 @@ from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
                        RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup,
                        WgAdd, WgDone, WgWait, walk_ops)
-from .base import Explanation, ModelResult, matcher
+from .base import Explanation, ModelResult, ResultCache, matcher
 from .explorer import StateLimitError
 from .graph import Relation, show_cycle
 from .machine import op_text
@@ -938,8 +936,7 @@ class GoModel:
     def __init__(self, *, max_states: int = DEFAULT_MAX_STATES, cache_size: int = 128):
         self.max_states = max_states
         self.cache_size = cache_size
-        self._cache: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = ResultCache(cache_size)
 
     def __repr__(self) -> str:
         return f"<model {self.name}: {self.description}>"
@@ -960,12 +957,9 @@ class GoModel:
 
     def allowed(self, program: Program) -> ModelResult:
         """Every outcome of `program` the Go memory model allows, and its data races."""
-        key = (program.decls, program.threads)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
+        hit = self._cache.get(program)
+        if hit is not None:
+            return hit
         start = time.perf_counter()
         execs, states = self._executions(program, record=False)
         outcomes, races = set(), set()
@@ -975,10 +969,7 @@ class GoModel:
             races |= judged.races
         result = ModelResult(frozenset(outcomes), tuple(sorted(races)), states,
                              time.perf_counter() - start)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        self._cache.put(program, result)
         return result
 
     def explain(self, program: Program, pattern) -> Optional[Explanation]:
