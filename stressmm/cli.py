@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .schedule import MAX_BATCH, MAX_DELAY
+
 __all__ = ["main", "UsageError"]
 
 
@@ -146,10 +148,11 @@ def cmd_run(args) -> int:
     if len(checked) != 1:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
     checked = checked[0]
-    schedule = Schedule(layout=args.layout, batch=args.batch, seed=args.seed)
     progs = load_programs(args.paths)
     seen_forbidden, docs = 0, []
     for source, prog in progs:
+        schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
+                            layout=args.layout, batch=args.batch, seed=args.seed)
         hist = native.run(prog, iterations=args.iterations, seconds=args.seconds,
                           schedule=schedule, mutant=args.mutant, oversubscribe=args.oversubscribe)
         # sc and tso always; go too for programs written for it (Go primitives or expectations)
@@ -319,7 +322,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--model", help="the model outcomes are checked against (default tso)")
     r.add_argument("--layout", choices=("spread", "packed"), default="spread",
                    help="locations on separate cache lines (spread) or together (packed)")
-    r.add_argument("--batch", type=_positive_int, default=64, help="test instances per round")
+    r.add_argument("--batch", type=_batch, default=1024,
+                   help=f"test instances per round (1..{MAX_BATCH})")
+    r.add_argument("--delay", type=_delay, default=1,
+                   help="each thread pauses 0..DELAY steps before each iteration (default 1)")
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the per-thread delays")
     r.add_argument("--oversubscribe", action="store_true",
                    help="allow more program threads than CPUs (unpinned; hides weak behaviour)")
@@ -379,6 +385,8 @@ def _number(parse, ok, what):
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "a non-negative integer")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number of seconds")
+_batch = _number(int, lambda v: 1 <= v <= MAX_BATCH, f"an integer in 1..{MAX_BATCH}")
+_delay = _number(int, lambda v: 0 <= v <= MAX_DELAY, f"an integer in 0..{MAX_DELAY}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -252,19 +252,31 @@ def save_counterexample(cex: Counterexample, directory) -> Path:
 
 
 def load_counterexample(path) -> tuple:
-    """(Program, replay metadata dict) from a counterexample .litmus file."""
+    """(Program, replay metadata dict) from a counterexample .litmus file. A malformed
+    `# stressmm-replay:` header is a LitmusSyntaxError pointing at it."""
     from .syntax import LitmusSyntaxError, parse
 
     text = Path(path).read_text()
     meta = None
+    prefix = "# stressmm-replay: "
     for n, line in enumerate(text.splitlines(), 1):
-        if line.startswith("# stressmm-replay: "):
+        if line.startswith(prefix):
             try:
-                meta = json.loads(line[len("# stressmm-replay: "):])
+                meta = json.loads(line[len(prefix):])
+                if not isinstance(meta, dict):
+                    raise ValueError("the header must be a JSON object")
+                if meta.get("schedule") is not None:
+                    Schedule.from_json(meta["schedule"])
+                if meta.get("outcome") is not None:
+                    Outcome.from_json(meta["outcome"])
             except json.JSONDecodeError as e:
-                raise LitmusSyntaxError(f"{path}:{n}:{e.pos + 20}: the replay header is not "
-                                        f"valid JSON ({e.msg})")
+                raise LitmusSyntaxError(f"the replay header is not valid JSON ({e.msg})",
+                                        str(path), n, len(prefix) + e.pos + 1, line)
+            except (ValueError, TypeError, AttributeError, KeyError) as e:
+                raise LitmusSyntaxError(f"the replay header does not describe a run ({e})",
+                                        str(path), n, len(prefix) + 1, line)
     progs = parse(text, filename=str(path))
     if len(progs) != 1:
-        raise LitmusSyntaxError(f"{path}: a counterexample file holds one test, found {len(progs)}")
+        raise LitmusSyntaxError(f"a counterexample file holds one test, found {len(progs)}",
+                                str(path))
     return progs[0], (meta or {})

@@ -78,6 +78,8 @@ def test_parse_error_names_file_line_column(tmp_path):
     (("check", SB, "--explain", "P7:r0=0"), "P7:r0, which SB does not have"),
     (("run", SB, "--iterations", "0"), "expected a positive integer"),
     (("run", SB, "--seconds", "-1"), "expected a positive number of seconds"),
+    (("run", SB, "--delay", "20000"), "expected an integer in 0..10000"),
+    (("run", SB, "--batch", "5000"), "expected an integer in 1..4096"),
     (("run", SB, "--mutant", "no-such-mutant"), "no-such-mutant"),
     (("fuzz", "--threads", "64", "--examples", "1"), "CPUs"),
     (("fuzz", "--mutant", "nope", "--examples", "1"), "unknown mutant 'nope'"),

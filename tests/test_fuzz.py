@@ -140,3 +140,25 @@ def test_campaign_on_correct_runtime_reports_nothing():
     res = run_campaign(CampaignConfig(examples=30, seed=11, corpus=None, iterations=5000))
     assert not res.counterexamples and not res.failures
     assert res.examples >= 30 and res.runs >= 30 * 5000
+
+
+@pytest.mark.parametrize("edit,expected", [
+    (lambda h: h.replace(": {", ": {{", 1), "the replay header is not valid JSON"),
+    (lambda h: h.replace('"spread"', '"diagonal"'), "schedule layout must be one of spread, packed"),
+    (lambda h: h.replace('"delays": [', '"delays": ["soon", '),
+     "the replay header does not describe a run"),
+])
+def test_a_damaged_replay_header_is_a_clear_error(tmp_path, edit, expected):
+    from stressmm.syntax import LitmusSyntaxError
+
+    with pytest.raises(ForbiddenOutcome) as err:
+        check_program(sb_sc(), backend=DemotedStoresBackend(), model="tso")
+    path = save_counterexample(err.value.counterexample, tmp_path)
+    lines = path.read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if line.startswith("# stressmm-replay: "))
+    lines[n] = edit(lines[n])
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LitmusSyntaxError) as bad:
+        load_counterexample(path)
+    assert expected in str(bad.value)
+    assert f"{path}:{n + 1}:" in str(bad.value)

@@ -136,16 +136,20 @@ static void table_add(mm_table *t, const int64_t *key)
 
 typedef struct mm_run mm_run;
 
+/* Cache-line aligned, allocated with aligned_alloc, with the one field a thread writes every
+ * iteration (rng) on a line of its own: otherwise thread t's rng can share a line with the
+ * fields thread t+1 reads every iteration, and a run is 3x slower or not depending on where
+ * the heap put the array. */
 typedef struct {
-    mm_run *run;
+    _Alignas(MM_LINE) mm_run *run;
     int tid, cpu;                  /* cpu < 0: not pinned */
     const mm_insn *code;           /* loc fields already memory offsets */
     int ncode, nregs, nfile;
     int64_t file_init[MM_MAX_FILE];/* zeros, scratch, constants */
     int64_t *out;                  /* batch x (nregs + 1): registers, then the MM_ST_ status */
     int delay_lo, delay_hi;
-    uint64_t rng;
-    mm_table table;
+    _Alignas(MM_LINE) uint64_t rng;
+    _Alignas(MM_LINE) mm_table table;
     bool sense;
     pthread_t handle;
     bool started;

@@ -299,7 +299,9 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
     run.iterations = iterations;
     run.await_budget = await_budget;
     run.oversubscribe = oversubscribe;
-    run.threads = calloc((size_t)nthreads, sizeof *run.threads);
+    run.threads = aligned_alloc(MM_LINE, (size_t)nthreads * sizeof *run.threads);
+    if (run.threads != NULL)
+        memset(run.threads, 0, (size_t)nthreads * sizeof *run.threads);
     size_t mem_words = (size_t)batch * (size_t)run.inst_stride;
     size_t mem_bytes = (mem_words * sizeof(int64_t) + MM_LINE - 1) / MM_LINE * MM_LINE;
     run.mem = aligned_alloc(MM_LINE, mem_bytes);
@@ -336,7 +338,12 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
                 goto done;
             th->cpu = (int)c;
         }
-        th->out = calloc((size_t)batch * (size_t)(th->nregs + 1), sizeof *th->out);
+        /* each thread's outputs on lines of their own (see mm_thread) */
+        size_t out_bytes = ((size_t)batch * (size_t)(th->nregs + 1) * sizeof *th->out + MM_LINE - 1)
+                           / MM_LINE * MM_LINE;
+        th->out = aligned_alloc(MM_LINE, out_bytes);
+        if (th->out != NULL)
+            memset(th->out, 0, out_bytes);
         if (th->out == NULL) {
             PyErr_NoMemory();
             goto done;
