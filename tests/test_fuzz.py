@@ -145,8 +145,7 @@ def test_campaign_on_correct_runtime_reports_nothing():
 @pytest.mark.parametrize("edit,expected", [
     (lambda h: h.replace(": {", ": {{", 1), "the replay header is not valid JSON"),
     (lambda h: h.replace('"spread"', '"diagonal"'), "schedule layout must be one of spread, packed"),
-    (lambda h: h.replace('"delays": [', '"delays": ["soon", '),
-     "the replay header does not describe a run"),
+    (lambda h: h.replace('"batch": 64', '"batch": -1'), "the replay header does not describe a run"),
 ])
 def test_a_damaged_replay_header_is_a_clear_error(tmp_path, edit, expected):
     from stressmm.syntax import LitmusSyntaxError
