@@ -1,11 +1,10 @@
 """The native backend: programs run by the C executor on pinned OS threads.
 
-    >>> from stressmm.program import Program, Var, Thread, Store, Load
-    >>> sb = Program("SB", (Var("x"), Var("y")), (
-    ...     Thread((Store("x", 1), Load("r0", "y"))), Thread((Store("y", 1), Load("r1", "x")))))
-    >>> h = run(sb, iterations=1000)                                # doctest: +SKIP
-    >>> sorted(str(o) for o in h.counts)                            # doctest: +SKIP
-    ['P0:r0=0 P1:r1=0 x=1 y=1', 'P0:r0=0 P1:r1=1 x=1 y=1', ...]
+    from stressmm.program import Program, Var, Thread, Store, Load
+    sb = Program("SB", (Var("x"), Var("y")), (
+        Thread((Store("x", 1), Load("r0", "y"))), Thread((Store("y", 1), Load("r1", "x")))))
+    h = run(sb, iterations=1000)          # needs 2 CPUs (one per thread)
+    sorted(str(o) for o in h.counts)      # ['P0:r0=0 P1:r1=0 x=1 y=1', 'P0:r0=0 P1:r1=1 ...', ...]
 
 Each program thread gets its own pthread pinned to its own CPU (the schedule's `cpus`, else the
 first free CPUs of this process); the GIL is released while the program runs, and Ctrl-C stops
