@@ -177,7 +177,6 @@ class _Contention:
     primitive: str
     first: int         # offset from the current thread
     second: int        # offset from the first, minus one
-    loc: int           # unused: a contention has variables of its own (v<j>, w<j>)
     capacity: int      # for channels: capacity 1 + capacity
 
 
@@ -195,7 +194,7 @@ def _contentions(knobs: _Knobs) -> st.SearchStrategy:
 
     def build(c):
         first, second = divmod(c[1], n_max - 1)
-        return _Contention(kinds[c[0]], first, second, 0, c[2])
+        return _Contention(kinds[c[0]], first, second, c[2])
 
     return st.tuples(st.integers(0, len(kinds) - 1), st.integers(0, n_max * (n_max - 1) - 1),
                      st.integers(0, _CAPACITIES - 2)).map(build)

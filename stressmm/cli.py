@@ -182,10 +182,9 @@ def cmd_fuzz(args) -> int:
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0
     if args.mutant is not None:
-        from .runtime.native import MUTANTS, SYNC_MUTANTS
+        from .runtime.compile import SYNC_MUTANTS, check_mutant
 
-        if args.mutant not in MUTANTS:
-            raise UsageError(f"--mutant: unknown mutant {args.mutant!r} (known: {', '.join(MUTANTS)})")
+        check_mutant(args.mutant)   # RuntimeUsageError listing the known mutants
         if args.mutant in SYNC_MUTANTS and not args.go:
             args.go = True  # a broken Go primitive shows only in programs that use it
             print(f"{args.mutant} breaks a Go primitive: fuzzing with Go-style programs (--go)",

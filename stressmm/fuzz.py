@@ -29,16 +29,15 @@ from .runtime import machine_facts
 from .program import And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Program, RegRef
 from .schedule import Schedule
 
-__all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "default_model",
+__all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
            "save_counterexample", "load_counterexample", "DEFAULT_ITERATIONS"]
 
 DEFAULT_ITERATIONS = 20_000
 
 
-def default_model(program: Program) -> str:
-    """The model a program is judged by when none is named: x86-TSO, the model the native
-    runtime implements on this machine (a program whose accesses are all seq_cst gets SC from it)."""
-    return "tso"
+DEFAULT_MODEL = "tso"
+"""The model a program is judged by when none is named: x86-TSO, the model the native runtime
+implements on this machine (a program whose accesses are all seq_cst gets SC from it)."""
 
 
 def versions() -> dict:
@@ -165,7 +164,7 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
 
     `backend` is anything with `run(program, iterations=..., schedule=..., mutant=...)` (or
     without `mutant`) returning a Histogram, or a plain callable with that signature."""
-    model = model or default_model(program)
+    model = model or DEFAULT_MODEL
     backend_name = getattr(backend, "name", None) or ("native" if backend is None else
                                                       getattr(backend, "__name__", "custom"))
     key = (program, model, backend_name, mutant)

@@ -62,13 +62,13 @@ def pytest_configure(config):
         raise pytest.UsageError("--stressmm-minutes must be positive")
     if config.getoption("--stressmm-iterations") < 1:
         raise pytest.UsageError("--stressmm-iterations must be at least 1")
-    mutant = config.getoption("--stressmm-mutant")
-    if mutant is not None:
-        from .runtime.native import MUTANTS
+    from .runtime import RuntimeUsageError
+    from .runtime.compile import check_mutant
 
-        if mutant not in MUTANTS:
-            raise pytest.UsageError(f"--stressmm-mutant: unknown mutant {mutant!r} "
-                                    f"(known: {', '.join(MUTANTS)})")
+    try:
+        check_mutant(config.getoption("--stressmm-mutant"))
+    except RuntimeUsageError as e:
+        raise pytest.UsageError(f"--stressmm-mutant: {e}")
     model = config.getoption("--stressmm-model")
     if model is not None:
         from .models import MODELS

@@ -161,3 +161,40 @@ def test_a_damaged_replay_header_is_a_clear_error(tmp_path, edit, expected):
         load_counterexample(path)
     assert expected in str(bad.value)
     assert f"{path}:{n + 1}:" in str(bad.value)
+
+
+def _worker_process():
+    """A campaign worker of this process (a multiprocess spawn child), or None."""
+    import psutil
+
+    for child in psutil.Process().children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
+@pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
+@pytest.mark.parametrize("how,what", [("kill", "crashed"), ("suspend", "hung")])
+def test_a_crashed_or_hung_worker_is_reported_and_the_campaign_goes_on(how, what):
+    from stressmm.campaign import CampaignConfig, run_campaign
+
+    struck = {}
+
+    def progress(res):
+        if not struck and res.examples > 0:
+            worker = _worker_process()
+            if worker is not None:
+                getattr(worker, how)()
+                struck["examples"] = res.examples
+
+    res = run_campaign(CampaignConfig(minutes=0.3, seed=4, corpus=None, iterations=2000,
+                                      hang_seconds=3), progress)
+    assert struck, "no worker was seen"
+    assert len(res.failures) == 1, res.failures
+    assert what in res.failures[0].what
+    assert res.failures[0].program_text.startswith("litmus")  # the program it was running
+    assert res.examples > struck["examples"]  # a fresh worker went on
+    assert not res.counterexamples

@@ -260,3 +260,27 @@ def test_pythreads_agrees_with_sc_on_sb():
     h = pythreads.run(sb(), iterations=300)
     assert h.total == 300 and h.backend == "pythreads"
     assert h.outside(models.get_model("sc").allowed(sb()).outcomes) == {}
+
+
+def test_a_stuck_await_does_not_hold_a_timed_run_past_its_deadline():
+    # Every instance of a 1024-instance round would spin its whole budget: the deadline (and
+    # Ctrl-C) must cut the round short, and the unfinished waits count as timeouts.
+    stuck = Program("stuck", (Var("f", atomic=True),), (
+        Thread((Await("f", 1, Order.SEQ_CST),)),))
+    start = time.monotonic()
+    h = run(stuck, seconds=0.1, schedule=Schedule(batch=1024))
+    assert time.monotonic() - start < 1.0
+    assert set(h.counts) == {Outcome.flagged("timeout")}
+
+
+@pytest.mark.skipif(len(available_cpus()) < 1, reason="needs a CPU")
+def test_two_threads_pinned_to_one_cpu_yield_instead_of_timing_out():
+    cpu = available_cpus()[0]
+    a = Var("f", atomic=True)
+    mp = Program("MP+await", (Var("x"), a), (
+        Thread((Store("x", 1), Store("f", 1, Order.RELEASE))),
+        Thread((Await("f", 1, Order.ACQUIRE), Load("r0", "x")))))
+    h = run(mp, iterations=2000, schedule=Schedule(cpus=(cpu, cpu), batch=64), oversubscribe=True)
+    assert h.info["oversubscribe"] is True
+    assert h.count(Outcome.flagged("timeout")) == 0
+    assert h.total == 2000

@@ -174,6 +174,7 @@ struct mm_run {
     _Alignas(MM_LINE) int stop;    /* written between the two end-of-round barriers only */
     _Alignas(MM_LINE) int ext_stop;/* set by the supervising Python thread (Ctrl-C) */
     _Alignas(MM_LINE) int abort;   /* a barrier timed out: everyone leaves at once */
+    _Alignas(MM_LINE) int hurry;   /* deadline passed or Ctrl-C: a wait still going is a timeout */
     uint64_t done;                 /* iterations completed (all threads agree) */
     double started_at, ended_at;
 };
@@ -278,11 +279,14 @@ static bool barrier_instance(mm_thread *th, int k, int round)
             break;                                                                         \
         if ((spins & 255) == 255 && __atomic_load_n(sx->abort, __ATOMIC_RELAXED))          \
             return MM_ST_ABORTED;                                                          \
-        if (spins >= sx->budget) {                                                         \
+        if (spins >= sx->budget                                                            \
+            || ((spins & 255) == 255 && __atomic_load_n(sx->hurry, __ATOMIC_RELAXED))) {   \
             __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);                              \
             return MM_ST_TIMEOUT;                                                          \
         }                                                                                  \
         mm_pause();                                                                        \
+        if (sx->yield && (spins & 63) == 63)   /* as sync_wait: let the writer run */      \
+            sched_yield();                                                                 \
     }                                                                                      \
     break
 
@@ -441,7 +445,7 @@ static void *worker(void *arg)
             mm_sync sx = {
                 .abort = ctl, .epoch = ctl + run->loc_stride, .state = ctl + 2 * run->loc_stride,
                 .stride = run->loc_stride, .tid = me->tid, .nthreads = run->nthreads,
-                .budget = run->await_budget, .yield = run->oversubscribe,
+                .budget = run->await_budget, .yield = run->oversubscribe, .hurry = &run->hurry,
             };
             out[me->nregs] = run_ops(me->code, me->ncode, mem, r, &sx);
             if (run->has_sync)   /* finished (or stopped): no longer running, for sync.c */

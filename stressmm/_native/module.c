@@ -210,8 +210,13 @@ static int supervise(mm_run *run)
         Py_END_ALLOW_THREADS
         if (all)
             break;
+        /* Past the deadline, or interrupted: waits still going end now (as timeouts), so a
+         * round of stuck instances cannot hold the run for batch x budget spins. */
+        if (run->deadline > 0 && mm_now() >= run->deadline)
+            __atomic_store_n(&run->hurry, 1, __ATOMIC_RELAXED);
         if (!interrupted && PyErr_CheckSignals() < 0) {
             interrupted = 1;
+            __atomic_store_n(&run->hurry, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&run->ext_stop, 1, __ATOMIC_SEQ_CST);
         }
     }

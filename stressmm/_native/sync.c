@@ -59,6 +59,7 @@ typedef struct {
     int stride, tid, nthreads;
     long budget;                      /* spins before a wait is a timeout */
     bool yield;                       /* oversubscribed: yield the CPU while waiting */
+    const int *hurry;                 /* set at the run's deadline or on Ctrl-C: stop waiting */
 } mm_sync;
 
 static inline int64_t *field(const mm_sync *sx, int64_t *p, int k)
@@ -391,7 +392,7 @@ static int sync_wait(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *
             rc = MM_R_DEADLOCK;
             break;
         }
-        if (spins >= sx->budget) {
+        if (spins >= sx->budget || __atomic_load_n(sx->hurry, __ATOMIC_RELAXED)) {
             rc = published && deadlocked(sx) ? MM_R_DEADLOCK : MM_R_TIMEOUT;
             break;
         }

@@ -88,14 +88,17 @@ def run(program: Program, iterations: Optional[int] = None, seconds: Optional[fl
     check_mutant(mutant)
     compiled = compile_program(program, mutant)
     cpus = choose_cpus(len(program.threads), schedule, oversubscribe)
-    counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, oversubscribe)
+    # Threads share a CPU when unpinned, or when the schedule pins two to one CPU: then every
+    # wait must yield, or a waiter burns its budget while the thread it waits for cannot run.
+    shared = cpus is None or len(set(cpus)) < len(cpus)
+    counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, shared)
     info = {"cpus": list(cpus) if cpus is not None else None, "layout": schedule.layout,
             "batch": schedule.batch, "mutant": mutant, "seed": schedule.seed,
-            "oversubscribe": cpus is None}
+            "oversubscribe": shared}
     return Histogram(program, counts, elapsed, NAME, info)
 
 
-def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, oversubscribe):
+def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, shared):
     """Call the C executor until the budget is spent (it returns early when its outcome tables
     fill up), and decode its keys into Outcomes."""
     from .. import _native
@@ -118,7 +121,7 @@ def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, 
             counts, done, took, stop = _native.execute(
                 specs, compiled.init, len(compiled.var_names), compiled.ctl,
                 schedule.layout == "spread", schedule.batch, todo, secs,
-                cpus, budget, cpus is None, schedule.seed + call)
+                cpus, budget, shared, schedule.seed + call)
         except RuntimeError as exc:
             raise RuntimeUsageError(f"{compiled.program.name}: {exc}") from exc
         except OSError as exc:

@@ -1,0 +1,59 @@
+"""`stressmm bench`: each mode measures what it claims, beside its reference, in one run.
+(Rates are printed, never asserted: these tests check the rows, not the machine's speed.)"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from stressmm.bench_models import bench as bench_models
+from stressmm.bench_models import classic_programs
+
+two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2,
+                              reason="needs 2 CPUs to run 2 pinned threads")
+
+
+def test_models_bench_counts_states_of_the_classics_and_random_programs():
+    rows = bench_models(random_sizes=[(2, 2)], plain_sizes=[], per_size=1)
+    names = {r.name for r in rows}
+    assert {p.name for p in classic_programs()} <= names
+    assert any(n.startswith("random-2x2") for n in names)
+    assert {r.model for r in rows} == {"sc", "tso"}
+    sb = {r.model: r for r in rows if r.name == "SB"}
+    assert sb["tso"].outcomes == sb["sc"].outcomes + 1  # the store-buffering outcome
+    assert all(r.states > 0 and r.seconds >= 0 and not r.error for r in rows)
+
+
+@two_cpus
+def test_native_bench_compares_with_python_threads_and_counts_weak_outcomes():
+    from stressmm.bench_native import bench
+
+    rows = bench(seconds=0.1, repeats=1, tests=["SB", "MP"])
+    by = {(r.test, r.backend): r for r in rows}
+    assert set(by) == {("SB", "native"), ("SB", "pythreads"), ("MP", "native"), ("MP", "pythreads")}
+    assert by["SB", "native"].speedup > 1            # native against the baseline, same run
+    assert by["MP", "native"].weak_per_s == (0, 0, 0)  # x86-TSO forbids MP's weak outcome
+    assert by["SB", "pythreads"].weak_per_s == (0, 0, 0)  # under the GIL: only SC outcomes
+    with pytest.raises(ValueError, match="unknown bench test"):
+        bench(tests=["nope"])
+
+
+@two_cpus
+def test_mutant_bench_reports_detection_and_shrunk_size():
+    from stressmm.bench_fuzz import bench_mutants
+
+    rows = bench_mutants(minutes=0.2, mutants=["cas-ignores-failure", "mutex-nonatomic-tas"])
+    by = {r["mutant"]: r for r in rows}
+    assert not by["(correct runtime)"]["found"] and not by["(correct, Go programs)"]["found"]
+    for name, programs in (("cas-ignores-failure", "memory"), ("mutex-nonatomic-tas", "go")):
+        assert by[name]["found"] and by[name]["programs"] == programs
+        assert by[name]["first_detection_s"] <= by[name]["total_s"]
+        assert by[name]["threads"] <= 2
+
+
+@pytest.mark.parametrize("args", [["bench", "--models", "--quick"]])
+def test_bench_command_prints_a_table(args):
+    proc = subprocess.run([sys.executable, "-m", "stressmm", *args], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "tso" in proc.stdout and "SB" in proc.stdout
