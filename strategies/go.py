@@ -380,7 +380,7 @@ def go_programs(threads=(2, 3), ops=(1, 4), locations=(1, 2), sync=None, accesse
     - `threads`: how many threads the steps are spread over, an int or a (min, max) pair in
       [2, 8]. A thread no step lands in is dropped, so a one-step program has two threads.
     - `ops`: how many steps the whole program has (a handoff touches two threads); the
-      first step is always a handoff.
+      first step is a handoff or a contention, so two threads always talk.
     - `locations`: how many plain data locations (x, y, ...) the steps choose from.
     - `sync`: None for every mechanism of `GO_MECHANISMS`, or the ones to use.
     - `accesses`: True for every kind of `GO_ACCESSES`, False for none, or some of them.

@@ -19,10 +19,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from .fuzz import DEFAULT_ITERATIONS
+
 __all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers"]
 
 HEARTBEAT = 0.5          # seconds between progress messages from a worker
 CHUNK = 8                # Hypothesis examples per chunk: bounds the overshoot past the deadline
+MAX_RESPAWNS = 3         # fresh workers per slot after crashes or hangs; then the slot stays empty
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class CampaignConfig:
     ops: int = 4
     locations: int = 2
     workers: Optional[int] = None
-    iterations: int = 20_000
+    iterations: int = DEFAULT_ITERATIONS
     corpus: Optional[str] = ".stressmm/counterexamples"
     hang_seconds: float = 120.0
     go: bool = False
@@ -90,6 +93,11 @@ def plan_workers(threads: int, requested: Optional[int] = None) -> list:
     return [cpus[i * threads:(i + 1) * threads] for i in range(n)]
 
 
+def program_threads(cfg: CampaignConfig) -> int:
+    """The most threads a campaign's programs have (Go programs have at least 2)."""
+    return max(2, cfg.threads) if cfg.go else cfg.threads
+
+
 def strategies_for(cfg: CampaignConfig):
     """The programs and schedules a campaign draws. Memory-model campaigns mix random programs
     with programs built from critical cycles (SB, MP, LB, ... with fences and orders), which reach
@@ -100,7 +108,7 @@ def strategies_for(cfg: CampaignConfig):
     from . import strategies as mst
 
     if cfg.go:
-        progs = mst.go_programs(threads=(2, max(2, cfg.threads)), ops=(1, cfg.ops))
+        progs = mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops))
     elif cfg.threads >= 2:
         progs = st.one_of(
             mst.programs(threads=(1, cfg.threads), ops=(1, cfg.ops), locations=cfg.locations),
@@ -162,6 +170,9 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except ForbiddenOutcome as e:
             out.put(("found", index, e.counterexample))
             break
+        except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
+            out.put(("error", index, f"{type(e).__name__}: {e}"))
+            return
     out.put(("done", index, dict(stats)))
 
 
@@ -174,7 +185,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
 
     if cfg.minutes is None and cfg.examples is None:
         raise ValueError("give a budget: minutes or examples")
-    plans = plan_workers(cfg.threads, cfg.workers)
+    plans = plan_workers(program_threads(cfg), cfg.workers)
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     start = time.monotonic()
     wall_start = time.time()
@@ -198,6 +209,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
         totals[i] = {"examples": 0, "runs": 0}
 
     totals: dict = {}
+    respawns = dict.fromkeys(range(len(plans)), 0)
     banked = {"examples": 0, "runs": 0}
     for i in range(len(plans)):
         spawn(i)
@@ -216,11 +228,16 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     current[i] = payload
                 elif kind == "first" and result.first_detection is None:
                     result.first_detection = payload - wall_start
+                elif kind == "error":
+                    # Not a crash of the runtime under test: a fresh worker would fail the same
+                    # way, so the campaign stops with the error instead of respawning.
+                    result.failures.append(WorkerFailure(i, f"failed: {payload}", current.get(i, "")))
+                    deadline = now
                 elif kind == "found":
                     result.counterexamples.append(payload)
                     if cfg.corpus:
                         result.saved.append(str(save_counterexample(payload, cfg.corpus)))
-                if kind in ("done", "found"):
+                if kind in ("done", "found", "error"):
                     if kind == "found":
                         deadline = now  # the first counterexample ends the campaign
                         for j, proc in list(live.items()):
@@ -243,7 +260,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     result.failures.append(WorkerFailure(j, what, current.get(j, "")))
                     banked["examples"] += totals[j]["examples"]
                     banked["runs"] += totals[j]["runs"]
-                    if time.monotonic() < deadline - 1 and not result.counterexamples:
+                    if (time.monotonic() < deadline - 1 and not result.counterexamples
+                            and respawns[j] < MAX_RESPAWNS):
+                        respawns[j] += 1
                         spawn(j)
             result.examples = banked["examples"] + sum(t["examples"] for t in totals.values())
             result.runs = banked["runs"] + sum(t["runs"] for t in totals.values())

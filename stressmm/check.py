@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from .models import MODELS, ModelResult, get_model
-from .outcome import Outcome, evaluate
+from .outcome import Outcome
 from .program import Expect, Program
 
 __all__ = ["ExpectationResult", "CheckReport", "check", "verdict_holds"]
@@ -53,13 +53,13 @@ class CheckReport:
         """Whether some outcome `model` allows satisfies the `exists` condition."""
         if self.program.condition is None or model not in self.results:
             return None
-        return any(evaluate(self.program.condition, o) for o in self.results[model].outcomes)
+        return self.results[model].allows(self.program.condition)
 
 
 def verdict_holds(program: Program, verdict: str, result: ModelResult) -> bool:
     """Whether `verdict` (see stressmm.program.VERDICTS) holds of a model's result."""
     if verdict in ("allowed", "forbidden"):
-        reachable = any(evaluate(program.condition, o) for o in result.outcomes)
+        reachable = result.allows(program.condition)
         return reachable == (verdict == "allowed")
     if verdict in ("race", "norace"):
         return bool(result.races) == (verdict == "race")

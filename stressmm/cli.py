@@ -176,11 +176,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_fuzz(args) -> int:
-    from .campaign import CampaignConfig, plan_workers, run_campaign
+    from .campaign import CampaignConfig, plan_workers, program_threads, run_campaign
+    from .fuzz import DEFAULT_ITERATIONS
     from .report import fmt_rate
 
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0
+    args.iterations = args.iterations or DEFAULT_ITERATIONS
     if args.mutant is not None:
         from .runtime.compile import SYNC_MUTANTS, check_mutant
 
@@ -192,14 +194,16 @@ def cmd_fuzz(args) -> int:
     model = model_names(args.model, ["go" if args.go else "tso"])
     if len(model) != 1:
         raise UsageError("--model: a campaign judges with one model, e.g. --model tso")
-    try:
-        plan_workers(args.threads, args.workers)
-    except ValueError as e:
-        raise UsageError(str(e))
+    if args.go and not 2 <= args.threads <= 8:
+        raise UsageError(f"--threads {args.threads}: Go-style programs have 2 to 8 threads")
     cfg = CampaignConfig(minutes=args.minutes, examples=args.examples, mutant=args.mutant,
                          model=model[0], seed=args.seed, threads=args.threads, ops=args.ops,
                          workers=args.workers, iterations=args.iterations,
                          corpus=args.corpus or None, go=args.go)
+    try:
+        plan_workers(program_threads(cfg), args.workers)
+    except ValueError as e:
+        raise UsageError(str(e))
     tty = sys.stderr.isatty() and not args.json
     last = [0.0]
 
@@ -343,7 +347,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--threads", type=_positive_int, default=2, help="max threads per program")
     f.add_argument("--ops", type=_positive_int, default=4, help="max ops per thread")
     f.add_argument("--workers", type=_positive_int, help="worker processes (default: as many as fit the CPUs)")
-    f.add_argument("--iterations", type=_positive_int, default=20_000, help="runs per program")
+    f.add_argument("--iterations", type=_positive_int, default=None,
+                   help="runs per program (default 20,000)")
     f.add_argument("--corpus", default=".stressmm/counterexamples",
                    help="where counterexamples are saved ('' to not save)")
     f.add_argument("--json", action="store_true")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -167,7 +168,9 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
     model = model or DEFAULT_MODEL
     backend_name = getattr(backend, "name", None) or ("native" if backend is None else
                                                       getattr(backend, "__name__", "custom"))
-    key = (program, model, backend_name, mutant)
+    # Keyed by the backend itself: two implementations judged in one session never share
+    # an entry (backend_name is only what reports show).
+    key = (program, model, "native" if backend is None else backend, mutant)
     if memo is not None:
         known = memo.get(key)
         if known is not None:
@@ -240,9 +243,13 @@ def save_counterexample(cex: Counterexample, directory) -> Path:
 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    from .syntax import print_program
+
     text = cex.as_litmus()
-    ident = hashlib.sha1(text.split("\n", 4)[-1].encode()).hexdigest()[:12]
-    path = d / f"{cex.program.name}-{ident}.litmus"
+    shown = replace(cex.program, condition=outcome_condition(cex.outcome))
+    ident = hashlib.sha1(print_program(shown).encode()).hexdigest()[:12]
+    stem = re.sub(r"[^\w+.-]", "_", cex.program.name) or "counterexample"
+    path = d / f"{stem}-{ident}.litmus"
     path.write_text(text)
     entry = dict(cex.to_json(), id=ident, file=str(path), time=time.time())
     with open(d / "counterexamples.jsonl", "a") as f:
@@ -268,6 +275,9 @@ def load_counterexample(path) -> tuple:
                     Schedule.from_json(meta["schedule"])
                 if meta.get("outcome") is not None:
                     Outcome.from_json(meta["outcome"])
+                for field_ in ("count", "total"):
+                    if not isinstance(meta.get(field_, 0), int):
+                        raise ValueError(f"{field_} must be an integer, got {meta[field_]!r}")
             except json.JSONDecodeError as e:
                 raise LitmusSyntaxError(f"the replay header is not valid JSON ({e.msg})",
                                         str(path), n, len(prefix) + e.pos + 1, line)

@@ -39,7 +39,9 @@ settings.register_profile("stressmm-ci", max_examples=100, deadline=None, derand
                           suppress_health_check=[HealthCheck.too_slow])
 # derandomize=False explicitly: Hypothesis loads its own `ci` profile (derandomized) when it
 # sees a CI environment, and a derandomized fuzz round would draw the same examples each time.
-settings.register_profile("stressmm-fuzz", max_examples=10_000, deadline=None,
+# Small rounds: --stressmm-minutes repeats them until the time is spent, so the budget is kept
+# to within a round (each example runs the program thousands of times).
+settings.register_profile("stressmm-fuzz", max_examples=20, deadline=None,
                           derandomize=False, suppress_health_check=list(HealthCheck))
 
 
@@ -131,7 +133,7 @@ def stressmm_check(request, stressmm_memo):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """With --stressmm-minutes, a test that uses stressmm_check runs again and again (Hypothesis
-    draws fresh examples each time) until its share of the time is spent or it fails."""
+    draws fresh examples each time) until its M minutes are spent or it fails."""
     minutes = item.config.getoption("--stressmm-minutes")
     result = yield  # raises if the first round failed
     if minutes is None or "stressmm_check" not in getattr(item, "fixturenames", ()):

@@ -8,7 +8,7 @@ Nothing here computes a verdict: it only shows what check/run/bench produced.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 from .check import CheckReport
 from .outcome import Histogram, Outcome, evaluate
@@ -154,7 +154,3 @@ def run_json(hist: Histogram, verdicts: dict, checked: str, source: str = "") ->
                          if "timeout" not in o.flags and checked in verdicts
                          and o not in verdicts[checked]),
     }
-
-
-def rows_text(rows: Iterable[Sequence], align: str = "") -> str:
-    return table(list(rows), align=align, indent="  ")

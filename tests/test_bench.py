@@ -24,6 +24,12 @@ def test_models_bench_counts_states_of_the_classics_and_random_programs():
     assert all(r.states > 0 and r.seconds >= 0 and not r.error for r in rows)
 
 
+def test_models_bench_times_the_go_model_too():
+    rows = bench_models(models=("sc", "go"), random_sizes=[(2, 2)], plain_sizes=[], per_size=1,
+                        classics=False, unreduced=True)
+    assert {r.model for r in rows} == {"sc", "sc/full", "go"}
+
+
 @two_cpus
 def test_native_bench_compares_with_python_threads_and_counts_weak_outcomes():
     from stressmm.bench_native import bench

@@ -83,6 +83,7 @@ def test_parse_error_names_file_line_column(tmp_path):
     (("run", SB, "--mutant", "no-such-mutant"), "no-such-mutant"),
     (("fuzz", "--threads", "64", "--examples", "1"), "CPUs"),
     (("fuzz", "--mutant", "nope", "--examples", "1"), "unknown mutant 'nope'"),
+    (("fuzz", "--go", "--threads", "1", "--examples", "1"), "Go-style programs have 2 to 8 threads"),
     (("frobnicate",), "invalid choice"),
 ])
 def test_usage_errors_exit_2_without_traceback(args, fragment):

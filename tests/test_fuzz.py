@@ -6,6 +6,7 @@ runtime whose seq_cst stores lack their fence). A judge that expects real TSO th
 forbidden outcome exactly when the program has a store-buffering shape with seq_cst stores.
 """
 import dataclasses
+import time
 import json
 import os
 
@@ -146,6 +147,7 @@ def test_campaign_on_correct_runtime_reports_nothing():
     (lambda h: h.replace(": {", ": {{", 1), "the replay header is not valid JSON"),
     (lambda h: h.replace('"spread"', '"diagonal"'), "schedule layout must be one of spread, packed"),
     (lambda h: h.replace('"batch": 64', '"batch": -1'), "the replay header does not describe a run"),
+    (lambda h: h.replace('"total": 20000', '"total": "lots"'), "total must be an integer"),
 ])
 def test_a_damaged_replay_header_is_a_clear_error(tmp_path, edit, expected):
     from stressmm.syntax import LitmusSyntaxError
@@ -198,3 +200,24 @@ def test_a_crashed_or_hung_worker_is_reported_and_the_campaign_goes_on(how, what
     assert res.failures[0].program_text.startswith("litmus")  # the program it was running
     assert res.examples > struck["examples"]  # a fresh worker went on
     assert not res.counterexamples
+
+
+def test_a_campaign_that_cannot_work_stops_with_the_error_instead_of_respawning():
+    from stressmm.campaign import CampaignConfig, run_campaign
+
+    start = time.monotonic()
+    res = run_campaign(CampaignConfig(examples=4, model="no-such-model", corpus=None))
+    assert time.monotonic() - start < 60
+    assert len(res.failures) == 1 and "failed: UnknownModelError" in res.failures[0].what
+
+
+def test_two_backends_never_share_a_memo_entry():
+    class Correct:
+        def run(self, program, iterations, schedule):
+            outcomes = get_model("tso").allowed(program).outcomes
+            return Histogram(program, {o: 1 for o in outcomes})
+
+    memo = Memo()
+    with pytest.raises(ForbiddenOutcome):
+        check_program(sb_sc(), backend=DemotedStoresBackend(), model="tso", memo=memo)
+    assert check_program(sb_sc(), backend=Correct(), model="tso", memo=memo).total > 0

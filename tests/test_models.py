@@ -353,6 +353,9 @@ def test_explain_accepts_conditions_and_outcomes():
     assert TSO.allowed(SB).allows(cond) and not SC.allowed(SB).allows(cond)
 
 
-def test_models_reject_non_programs():
+@pytest.mark.parametrize("name", ["sc", "tso", "go"])
+def test_models_reject_non_programs(name):
+    from stressmm.models import get_model
+
     with pytest.raises(TypeError, match="Program"):
-        SC.allowed("x = 1")
+        get_model(name).allowed("x = 1")

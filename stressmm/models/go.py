@@ -70,7 +70,7 @@ from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
                        RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup,
                        WgAdd, WgDone, WgWait, walk_ops)
-from .base import Explanation, ModelResult, ResultCache, matcher
+from .base import Explanation, ModelResult, ResultCache, _check_program, matcher
 from .explorer import StateLimitError
 from .graph import Relation, show_cycle
 from .machine import op_text
@@ -946,9 +946,7 @@ class GoModel:
         return GoModel(max_states=max_states, cache_size=self.cache_size)
 
     def _executions(self, program: Program, record: bool = True):
-        if not isinstance(program, Program):
-            raise TypeError(f"go.allowed needs a stressmm Program, got {type(program).__name__};"
-                            f" parse text with stressmm.syntax.parse")
+        _check_program(program, self.name)
         c = _Compiled(program, record=record)
         terminals, states = _terminals(c, self.max_states,
                                        f"{program.name or 'the program'} under go")
@@ -957,6 +955,7 @@ class GoModel:
 
     def allowed(self, program: Program) -> ModelResult:
         """Every outcome of `program` the Go memory model allows, and its data races."""
+        _check_program(program, self.name)
         hit = self._cache.get(program)
         if hit is not None:
             return hit
@@ -995,8 +994,9 @@ class GoModel:
             return ""
         execs, _ = self._executions(program)
         broken: dict = {}
+        budget = [WHY_BUDGET]
         for x in execs:
-            for rule, witness in _broken_rules(x, match):
+            for rule, witness in _broken_rules(x, match, budget):
                 broken.setdefault(rule, witness)
         name = program.name or "the program"
         if not broken:
@@ -1023,33 +1023,42 @@ def _term_key(term):
     return (flag or "", repr(s))
 
 
-def _broken_rules(x: Execution, match) -> list:
+WHY_BUDGET = 20_000
+"""Candidate executions `why_forbidden` examines at most; past it, it explains in general terms
+(it runs on every counterexample a campaign reports, so it must stay cheap)."""
+
+
+def _broken_rules(x: Execution, match, budget: list) -> list:
     """For candidate executions of `x` that give a matching outcome when the plain reads may
-    read any write of their location: the first axiom each breaks and its witness."""
+    read any write of their location: the first axiom each breaks and its witness. Each
+    candidate spends one unit of `budget` ([n], shared by the caller); none is left: stop."""
     r0 = relations(x)
     hb = r0["hb"]
     reads = x.plain_reads()
     found = []
     for combo in itertools.product(*[x.writes(rd.loc) for rd in reads]):
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
         choice = dict(zip(reads, combo))
         y = x.with_rf(choice)
         value_of = _resolve(y, choice)
-        rel = dict(r0, rf=y.rf | r0["sw-atomic"], causal=r0["causal"] | y.rf)
-        if value_of is None:                         # no values: gives no outcome
-            continue
-        if not _holds(value_of, x.state.cons):
+        if value_of is None or not _holds(value_of, x.state.cons):   # gives no outcome
             continue
         # Outcomes of this candidate when the final value may be any write's.
-        if not any(match(o) for o in _all_finals(y, value_of)):
+        finals = [o for o in _all_finals(y, value_of) if match(o)]
+        if not finals:
             continue
+        rel = dict(r0, rf=y.rf | r0["sw-atomic"], causal=r0["causal"] | y.rf)
         for name, check, _ in AXIOMS:
             cycle = check(y, rel)
             if cycle is not None:
                 found.append(_witness(y, rel, value_of, name, cycle))
                 break
         else:
-            for o in _all_finals(y, value_of):
-                if match(o) and o not in set(_outcomes(y, value_of, hb)):
+            allowed_here = set(_outcomes(y, value_of, hb))
+            for o in finals:
+                if o not in allowed_here:
                     found.append(("final-value", _final_witness(y, value_of, hb, o)))
                     break
     return found
