@@ -4,6 +4,7 @@ the same campaign settings (memory-model programs, and Go-style programs), which
 nothing. Mutants of the Go primitives are fuzzed with Go-style programs judged by `go`."""
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 from .report import table
@@ -38,10 +39,12 @@ def bench_mutants(minutes: float = 2.0, seed: int = 1, mutants: Optional[list] =
     return rows
 
 
-def print_bench(quick: bool = False) -> None:
+def print_bench(quick: bool = False, file=None) -> list:
+    """Run the campaigns, write the table to `file` (stdout by default), return the rows."""
+    file = file or sys.stdout
     minutes = 0.5 if quick else 2.0
     print(f"fuzz campaigns of at most {minutes:g} min each (seed 1); "
-          f"first detection = seconds until a forbidden outcome was first seen")
+          f"first detection = seconds until a forbidden outcome was first seen", file=file)
     rows = bench_mutants(minutes=minutes)
     out = [("mutant", "programs", "found", "first detection", "campaign", "examples", "runs",
             "shrunk to", "outcome")]
@@ -51,4 +54,5 @@ def print_bench(quick: bool = False) -> None:
                     f"{r['total_s']:.1f}s", f"{r['examples']:,}", f"{r['runs']:,}",
                     f"{r['threads']} threads, {r['ops']} ops" if r["found"] else "-",
                     r["outcome"]))
-    print(table(out, align="lllrrrrll"))
+    print(table(out, align="lllrrrrll"), file=file)
+    return rows

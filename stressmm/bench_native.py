@@ -11,6 +11,7 @@ speed-up over pythreads. The functions return rows; `stressmm bench` prints them
 from __future__ import annotations
 
 import statistics
+import sys
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Optional
 
@@ -138,17 +139,19 @@ schedules with `bench(schedule=...)`: it gave the most weak outcomes per second 
 Pass another schedule to `bench` to compare on other hardware."""
 
 
-def print_bench(quick: bool = False) -> None:
-    """`stressmm bench`: native runtime vs plain Python threads, in the same run."""
+def print_bench(quick: bool = False, file=None) -> list:
+    """`stressmm bench`: native runtime vs plain Python threads, in the same run; the report
+    goes to `file` (stdout by default), the rows are returned."""
     from .report import fmt_rate, table
 
     from .runtime import machine_facts
 
     facts = machine_facts()
     seconds, repeats = (0.5, 2) if quick else (1.0, 5)
+    file = file or sys.stdout
     print(f"{facts['cpu']}, {len(facts['affinity'])} CPUs, Python {facts['python']}; "
-          f"{repeats} repetitions of {seconds:g}s per test; schedule {BENCH_SCHEDULE.to_json()}")
-    print("weak = an outcome sequential consistency forbids; rates are min / median / max")
+          f"{repeats} repetitions of {seconds:g}s per test; schedule {BENCH_SCHEDULE.to_json()}", file=file)
+    print("weak = an outcome sequential consistency forbids; rates are min / median / max", file=file)
     rows = bench(seconds=seconds, repeats=repeats, schedule=BENCH_SCHEDULE,
                  baseline_seconds=min(seconds, 0.5))
     out = [("test", "backend", "iterations/s", "weak/s", "weak %", "native / pythreads")]
@@ -156,4 +159,5 @@ def print_bench(quick: bool = False) -> None:
         out.append((r.test, r.backend, " / ".join(fmt_rate(x) for x in r.its_per_s),
                     " / ".join(fmt_rate(x) for x in r.weak_per_s), f"{100 * r.weak_fraction:.2f}",
                     f"{r.speedup:,.0f}x" if r.speedup else ""))
-    print(table(out, align="llrrrr"))
+    print(table(out, align="llrrrr"), file=file)
+    return rows

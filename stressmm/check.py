@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
@@ -27,7 +28,7 @@ from .models import MODELS, ModelResult, get_model
 from .outcome import Outcome
 from .program import Expect, Program
 
-__all__ = ["ExpectationResult", "CheckReport", "check", "verdict_holds"]
+__all__ = ["ExpectationResult", "CheckReport", "check", "verdict_holds", "unknown_models"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,24 @@ def check(program: Program, models: Iterable[str]) -> CheckReport:
                 e, None, f"not checked (stressmm has no model {e.model!r} yet; "
                          f"known: {', '.join(MODELS)})"))
     return CheckReport(program, results, tuple(judged))
+
+
+def unknown_models(program: Program, source: str = "") -> list:
+    """A warning for each `expect` line naming a model stressmm does not have (a typo, or a
+    model not built yet): such a line is never checked.
+
+        >>> from stressmm.syntax import parse
+        >>> [p] = parse("litmus T\\nvar x int\\nP0:\\n  x = 1\\nexpect sx: norace\\n")
+        >>> unknown_models(p, "T.litmus")
+        ["T.litmus:5: expect sx: stressmm has no model 'sx', so this line is not checked; did you mean sc? (known: sc, tso, go)"]
+    """
+    out = []
+    for e in program.expects:
+        if e.model in MODELS:
+            continue
+        close = difflib.get_close_matches(e.model.lower(), list(MODELS), n=1, cutoff=0.5)
+        where = f"{source or program.name}:{e.line}" if e.line else (source or program.name)
+        out.append(f"{where}: expect {e.model}: stressmm has no model {e.model!r}, so this line "
+                   f"is not checked" + (f"; did you mean {close[0]}?" if close else "")
+                   + f" (known: {', '.join(MODELS)})")
+    return out

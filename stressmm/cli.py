@@ -1,11 +1,15 @@
 """The `stressmm` command.
 
-    stressmm check [PATH...] [--model sc,tso] [--explain OUTCOME] [--json]
+    stressmm check [PATH...] [--model sc,tso] [--explain OUTCOME] [--strict] [--json]
     stressmm run PATH... [--iterations N | --seconds S] [--mutant NAME] [--model M] [--json]
     stressmm fuzz [--minutes M | --examples N] [--mutant NAME] [--model M] [--seed S] ...
-    stressmm replay FILE
-    stressmm mutants
-    stressmm bench [--models] [--mutants] [--quick]
+    stressmm replay FILE|CORPUS [--json]
+    stressmm mutants [--json]
+    stressmm bench [--models] [--mutants] [--quick] [--json]
+
+A PATH is a .litmus file, a directory, a bundled scenario's name (`stressmm run SB`) or `-`
+(standard input). Every file is read and validated before anything runs: each bad file is
+reported with its name, the good ones still run, and the exit status is then 2.
 
 Exit status: 0 all good, 1 an expectation failed or a forbidden outcome was seen,
 2 a usage error or bad input (the message says what and where), 130 interrupted.
@@ -14,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shlex
 import sys
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -36,48 +43,112 @@ def _die(msg: str) -> int:
 # ---------------------------------------------------------------- inputs
 
 
-def litmus_files(paths: Sequence[str]) -> list:
-    """The .litmus files named by `paths` (directories are searched recursively); with no paths,
-    the bundled scenario library."""
+@dataclass(frozen=True)
+class Loaded:
+    """The tests the command-line paths name, and what was wrong with the others.
+
+    `programs`: (source file, Program) pairs that parsed; `errors`: one message per file or
+    path that could not be used, naming it; `warnings`: `expect` lines that are never checked."""
+
+    programs: tuple
+    errors: tuple = ()
+    warnings: tuple = ()
+
+
+def is_stdin(raw: str) -> bool:
+    return raw == "-"
+
+
+def litmus_files(paths: Sequence[str]) -> tuple:
+    """(files, errors): the .litmus files named by `paths` (directories are searched
+    recursively, `-` is standard input, a bare name is a bundled scenario: `stressmm run SB`),
+    and a message for each path that names none. With no paths, the bundled scenario library."""
     from .syntax import find_scenario, scenario_paths
 
     if not paths:
-        return [Path(p) for p in scenario_paths()]
-    found = []
+        return [Path(p) for p in scenario_paths()], []
+    found, errors = [], []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        if is_stdin(raw):
+            found.append(raw)
+        elif p.is_dir():
             inside = sorted(p.rglob("*.litmus"))
             if not inside:
-                raise UsageError(f"{raw}: no .litmus files in this directory")
+                errors.append(f"{raw}: no .litmus files in this directory")
             found += inside
-        elif p.is_file():
+        elif p.exists():   # a regular file, or a pipe: /dev/fd/N from `<(...)`
             found.append(p)
         elif "/" not in raw and not raw.endswith(".litmus"):
-            try:  # a bundled scenario by name: `stressmm run SB`
+            try:
                 found.append(Path(find_scenario(raw)))
             except LookupError as e:
-                raise UsageError(f"{raw}: no such file, directory or bundled scenario ({e})")
+                errors.append(f"{raw}: no such file, directory or bundled scenario ({e})")
         else:
-            raise UsageError(f"{raw}: no such file or directory")
-    return found
+            errors.append(f"{raw}: no such file or directory")
+    return found, errors
 
 
-def load_programs(paths: Sequence[str]) -> list:
-    """(source path, Program) for every test in the files `paths` name."""
-    from .syntax import parse_file
+def load_programs(paths: Sequence[str]) -> Loaded:
+    """Every test in the files `paths` name. A file that cannot be read or parsed is an error
+    naming it; the other files are still loaded, so that every error is reported at once."""
+    from .check import unknown_models
+    from .program import ProgramError
+    from .syntax import LitmusSyntaxError, parse_file
 
-    out = []
-    for f in litmus_files(paths):
-        for prog in parse_file(str(f)):
-            out.append((str(f), prog))
-    return out
+    files, errors = litmus_files(paths)
+    programs, warnings = [], []
+    for f in files:
+        source = "<stdin>" if is_stdin(str(f)) else str(f)
+        try:
+            tests = parse_file(f)
+        except LitmusSyntaxError as e:
+            errors.append(e.excerpt())
+            continue
+        except ProgramError as e:
+            errors.append(f"{source}: {e}")
+            continue
+        except OSError as e:
+            errors.append(f"{source}: {e.strerror or e}")
+            continue
+        for prog in tests:
+            programs.append((source, prog))
+            warnings += unknown_models(prog, source)
+    return Loaded(tuple(programs), tuple(errors), tuple(warnings))
+
+
+def report_problems(loaded: Loaded, strict: bool = False) -> None:
+    """Print every error and warning of `loaded` on stderr, before any result."""
+    for msg in loaded.errors:
+        print(f"stressmm: error: {msg}", file=sys.stderr)
+    for msg in loaded.warnings:
+        print(f"stressmm: {'error' if strict else 'warning'}: {msg}", file=sys.stderr)
+
+
+def too_many_threads(programs: Sequence, oversubscribe: bool) -> tuple:
+    """(runnable programs, errors): a program with more threads than this process has CPUs
+    cannot be pinned; unless `oversubscribe`, it is an error naming its file, found before
+    anything runs."""
+    from .runtime import available_cpus
+
+    if oversubscribe:
+        return tuple(programs), ()
+    cpus = len(available_cpus())
+    ok, errors = [], []
+    for source, prog in programs:
+        if len(prog.threads) <= cpus:
+            ok.append((source, prog))
+        else:
+            errors.append(f"{source}: {prog.name} has {len(prog.threads)} threads but only {cpus} "
+                          f"CPUs are available: more threads than CPUs hides weak behaviours; run "
+                          f"it with --oversubscribe (threads then unpinned) or use a smaller program")
+    return tuple(ok), tuple(errors)
 
 
 def model_names(text: Optional[str], default: Sequence[str]) -> list:
     from .models import MODELS
 
-    if not text:
+    if text is None:
         return list(default)
     names = [m.strip() for m in text.split(",") if m.strip()]
     for m in names:
@@ -98,8 +169,12 @@ def cmd_check(args) -> int:
     from .report import check_json, render_check
 
     models = model_names(args.model, list(MODELS))
-    pattern = Pattern.parse(args.explain) if args.explain else None
-    progs = load_programs(args.paths)
+    if args.explain is not None and not args.explain.strip():
+        raise UsageError('--explain: give an outcome, e.g. --explain "P0:r0=0 P1:r1=0"')
+    pattern = Pattern.parse(args.explain) if args.explain is not None else None
+    loaded = load_programs(args.paths)
+    report_problems(loaded, strict=args.strict)
+    progs = loaded.programs
     failures, unchecked, docs, blocks = 0, 0, [], []
     for source, prog in progs:
         report = check(prog, models)
@@ -126,14 +201,21 @@ def cmd_check(args) -> int:
                                   + "\n".join(f"      {line}" for line in str(ex).splitlines()))
         if args.json:
             docs.append(doc)
+    unknown = len(loaded.warnings) if args.strict else 0
     if args.json:
-        print(json.dumps({"tests": docs, "failed_expectations": failures}, indent=2))
-    else:
+        print(json.dumps({"tests": docs, "failed_expectations": failures,
+                          "unknown_models": list(loaded.warnings), "errors": list(loaded.errors)},
+                         indent=2))
+    elif progs:
         print("\n\n".join(blocks))
         total = sum(len(p.expects) for _, p in progs)
         print(f"\n{len(progs)} tests, {total - unchecked} expectations checked, {failures} failed"
-              + (f", {unchecked} not checked" if unchecked else ""))
-    return 1 if failures else 0
+              + (f", {unchecked} not checked" if unchecked else "")
+              + (f", {unknown} name an unknown model (--strict)" if unknown else "")
+              + (f"; {len(loaded.errors)} error(s) above" if loaded.errors else ""))
+    if loaded.errors:
+        return 2
+    return 1 if failures or unknown else 0
 
 
 def cmd_run(args) -> int:
@@ -148,7 +230,9 @@ def cmd_run(args) -> int:
     if len(checked) != 1:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
     checked = checked[0]
-    progs = load_programs(args.paths)
+    loaded = load_programs(args.paths)
+    progs, too_big = too_many_threads(loaded.programs, args.oversubscribe)
+    report_problems(replace(loaded, errors=loaded.errors + too_big))
     seen_forbidden, docs = 0, []
     for source, prog in progs:
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
@@ -169,9 +253,14 @@ def cmd_run(args) -> int:
                 print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
             print()
     if args.json:
-        print(json.dumps({"tests": docs, "forbidden": seen_forbidden}, indent=2))
+        print(json.dumps({"tests": docs, "forbidden": seen_forbidden,
+                          "errors": list(loaded.errors + too_big)}, indent=2))
     else:
-        print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids")
+        print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids"
+              + (f"; {len(loaded.errors) + len(too_big)} error(s) above, not run"
+                 if loaded.errors or too_big else ""))
+    if loaded.errors or too_big:
+        return 2
     return 1 if seen_forbidden else 0
 
 
@@ -236,7 +325,7 @@ def cmd_fuzz(args) -> int:
     for cex, path in zip(res.counterexamples, res.saved + [None] * len(res.counterexamples)):
         print(cex.report())
         if path:
-            print(f"replay: stressmm replay {path}")
+            print(f"replay: {replay_command(path)}")
     for f in res.failures:
         print(f"WORKER FAILURE: worker {f.worker} {f.what} while running:\n{f.program_text}")
     print(f"{res.examples:,} programs, {res.runs:,} runs in {res.elapsed:.1f}s on {res.workers} "
@@ -246,81 +335,205 @@ def cmd_fuzz(args) -> int:
     return 1 if res.found else 0
 
 
+def replay_backend(recorded: Optional[str]):
+    """The backend that replays a counterexample recorded on the backend named `recorded`
+    (None: an old header that names none, taken as the native runtime). Only the native
+    runtime can be rerun from the command line; any other name is a UsageError naming it."""
+    from .runtime import native
+
+    if recorded in (None, native.NAME):
+        return native
+    raise UsageError(f"this counterexample was recorded on the backend {recorded!r}, and "
+                     f"`stressmm replay` reruns only the {native.NAME} runtime: rerun it on "
+                     f"{recorded!r} (e.g. check_program(program, schedule, backend=...)), or copy "
+                     f"the file with \"backend\": \"{native.NAME}\" in its header to try it "
+                     f"on the {native.NAME} runtime")
+
+
+def replay_command(path) -> str:
+    """The command that replays the counterexample at `path`, quoted for a POSIX shell.
+
+        >>> replay_command("out dir/SB.litmus")
+        "stressmm replay 'out dir/SB.litmus'"
+    """
+    return f"stressmm replay {shlex.quote(str(path))}"
+
+
+def is_corpus(target: str) -> bool:
+    """Whether `stressmm replay TARGET` replays a whole corpus (a directory or a .jsonl file)."""
+    return not is_stdin(target) and (Path(target).is_dir() or target.endswith(".jsonl"))
+
+
+def replay_entries(target: str) -> tuple:
+    """(entries, errors) for `stressmm replay TARGET`: one counterexample file, or every
+    counterexample of a corpus (a directory or a `.jsonl` file). Entries are (label, Program,
+    metadata); errors are messages naming the file and line."""
+    from .fuzz import load_corpus_entries, load_counterexample
+
+    if is_corpus(target):
+        entries, errors = load_corpus_entries(target)
+        return entries, [e.excerpt() for e in errors]
+    prog, meta = load_counterexample(target)
+    return [("<stdin>" if is_stdin(target) else target, prog, meta)], []
+
+
+def chance_of_missing(count: int, total: int, runs: int) -> Optional[float]:
+    """k such that a bug seen `count` times in `total` runs is missed in `runs` runs with
+    probability about e^-k (Poisson: the expected number of sightings), or None without a
+    recorded rate.
+
+        >>> round(chance_of_missing(5, 1000, 20000), 6)
+        100.0
+    """
+    if not total or not count:
+        return None
+    return count / total * runs
+
+
+def not_reproduced(meta: dict, runs: int) -> str:
+    """What a replay that saw nothing forbidden means, with numbers.
+
+        >>> not_reproduced({"count": 12, "total": 100000}, 1000000)
+        '0 forbidden in 1,000,000 runs; the recorded rate was 0.00012 (12 in 100,000 runs), so missing it by chance has probability about e^-120 (7.7e-53): the bug looks fixed here'
+    """
+    k = chance_of_missing(meta.get("count", 0), meta.get("total", 0), runs)
+    if k is None:
+        return (f"0 forbidden in {runs:,} runs; the header records no rate to compare with "
+                f"(hardware outcomes are not deterministic: try more --iterations)")
+    rate = meta["count"] / meta["total"]
+    text = (f"0 forbidden in {runs:,} runs; the recorded rate was {rate:.2g} ({meta['count']:,} in "
+            f"{meta['total']:,} runs), so missing it by chance has probability about e^-{k:.3g} "
+            f"({math.exp(-k):.2g})")
+    if k < 5:
+        return text + f": that can happen; try --iterations {math.ceil(20 / rate):,}"
+    return text + ": the bug looks fixed here"
+
+
 def cmd_replay(args) -> int:
-    from .fuzz import load_counterexample
     from .models import get_model
     from .outcome import Outcome
-    from .report import render_run
-    from .runtime import native
+    from .report import render_run, run_json
+    from .fuzz import DEFAULT_MODEL
     from .schedule import Schedule
 
-    prog, meta = load_counterexample(args.file)
-    model = args.model or meta.get("model") or "tso"
-    mutant = (args.mutant or None) if args.mutant is not None else meta.get("mutant")
-    schedule = Schedule.from_json(meta["schedule"]) if meta.get("schedule") else Schedule()
-    iterations = args.iterations or max(100_000, int(meta.get("total", 0)))
-    hist = native.run(prog, iterations=iterations, schedule=schedule, mutant=mutant)
-    shown = list(dict.fromkeys(["sc", "tso", model]))
-    verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
-    print(render_run(hist, verdicts, model, args.file))
-    bad = hist.outside(verdicts[model])
-    target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
-    if target is not None:
-        print(f"recorded outcome {target}: seen {hist.counts.get(target, 0):,} times in this replay"
-              f" (recorded: {meta.get('count', '?')} in {meta.get('total', '?')} runs)")
-    print(f"{sum(bad.values()):,} of {hist.total:,} runs ended in an outcome {model} forbids"
-          + ("" if bad else ": not reproduced this time (hardware outcomes are not deterministic;"
-                            " try more --iterations)"))
-    return 1 if bad else 0
+    entries, errors = replay_entries(args.file)
+    results, ran, reproduced = [], 0, 0
+    for label, prog, meta in entries:
+        try:
+            backend = replay_backend(meta.get("backend"))
+        except UsageError as e:
+            if len(entries) == 1:
+                raise
+            errors.append(f"{label}: {e}")
+            continue
+        model = args.model or meta.get("model") or DEFAULT_MODEL
+        get_model(model)
+        mutant = (args.mutant or None) if args.mutant is not None else meta.get("mutant")
+        schedule = Schedule.from_json(meta["schedule"]) if meta.get("schedule") else Schedule()
+        iterations = args.iterations or max(100_000, int(meta.get("total", 0)))
+        hist = backend.run(prog, iterations=iterations, schedule=schedule, mutant=mutant)
+        ran += 1
+        verdicts = {m: get_model(m).allowed(prog).outcomes for m in dict.fromkeys(["sc", "tso", model])}
+        bad = sum(hist.outside(verdicts[model]).values())
+        reproduced += bool(bad)
+        target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
+        if args.json:
+            k = chance_of_missing(meta.get("count", 0), meta.get("total", 0), hist.total)
+            results.append(dict(run_json(hist, verdicts, model, label), recorded=meta,
+                                forbidden=bad, reproduced=bool(bad), mutant=mutant,
+                                recorded_outcome_seen=hist.counts.get(target, 0) if target else None,
+                                chance_of_missing=None if bad or k is None else math.exp(-k)))
+            continue
+        print(render_run(hist, verdicts, model, label))
+        if target is not None:
+            print(f"recorded outcome {target}: seen {hist.counts.get(target, 0):,} times in this replay"
+                  f" (recorded: {meta.get('count', '?')} in {meta.get('total', '?')} runs)")
+        print(f"REPRODUCED: {bad:,} of {hist.total:,} runs ended in an outcome {model} forbids"
+              if bad else f"not reproduced: {not_reproduced(meta, hist.total)}")
+        print()
+    for msg in errors:
+        print(f"stressmm: error: {msg}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"replays": results, "reproduced": reproduced, "errors": errors}, indent=2))
+    elif is_corpus(args.file) or errors:
+        print(f"{ran} counterexample(s) replayed: {reproduced} reproduced, {ran - reproduced} not"
+              + (f"; {len(errors)} error(s) above" if errors else ""))
+    if errors:
+        return 2
+    return 1 if reproduced else 0
 
 
 def cmd_mutants(args) -> int:
     from .runtime.native import MUTANTS
     from .report import table
 
-    print(table([(name, desc) for name, desc in MUTANTS.items()]))
+    if args.json:
+        print(json.dumps({"mutants": [{"name": n, "description": d} for n, d in MUTANTS.items()]},
+                         indent=2))
+    else:
+        print(table([(name, desc) for name, desc in MUTANTS.items()]))
     return 0
 
 
 def cmd_bench(args) -> int:
-    if args.mutants:
-        from .bench_fuzz import print_bench as bench_mutants
-        bench_mutants(quick=args.quick)
-        return 0
-    if args.models:
-        from .bench_models import print_bench as bench_models
-        bench_models(quick=args.quick)
-        return 0
+    """The native runtime by default; --models and --mutants (either or both) instead. With
+    --json the tables go to stderr and the figures, as JSON, to stdout."""
+    from .bench_fuzz import print_bench as bench_mutants
+    from .bench_models import print_bench as bench_models
     from .bench_native import print_bench as bench_native
-    bench_native(quick=args.quick)
+
+    chosen = [name for name, on in (("models", args.models), ("mutants", args.mutants)) if on]
+    runs = {"native": bench_native, "models": bench_models, "mutants": bench_mutants}
+    text = sys.stderr if args.json else sys.stdout
+    figures = {}
+    for name in chosen or ["native"]:
+        rows = runs[name](quick=args.quick, file=text)
+        figures[name] = [asdict(r) if is_dataclass(r) else r for r in rows]
+        print(file=text)
+    if args.json:
+        print(json.dumps(figures, indent=2))
     return 0
 
 
 # ---------------------------------------------------------------- entry point
 
 
+PATH_HELP = (".litmus files, directories (searched recursively), names of bundled scenarios "
+             "(e.g. SB, MP+close) or - for standard input")
+JSON_HELP = "print one JSON document on stdout instead of tables"
+
+
 def parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     ap = argparse.ArgumentParser(prog="stressmm", description=(
         "Stress-test memory models: run litmus programs on real threads and check every "
         "outcome against reference models."))
+    ap.add_argument("--version", action="version", version=f"stressmm {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     c = sub.add_parser("check", help="allowed outcomes per model; check the `expect` lines")
     c.add_argument("paths", nargs="*", metavar="PATH",
-                   help=".litmus files or directories (default: the bundled scenarios)")
+                   help=PATH_HELP + " (default: every bundled scenario)")
     c.add_argument("--model", help="comma-separated models (default: all)")
     c.add_argument("--explain", metavar="OUTCOME",
                    help='show an execution ending in OUTCOME, e.g. "P0:r0=0 P1:r1=0"')
-    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.add_argument("--strict", action="store_true",
+                   help="an `expect` line naming an unknown model fails the check (exit 1)")
+    c.add_argument("--json", action="store_true", help=JSON_HELP)
     c.add_argument("-v", "--verbose", action="store_true", help="list every outcome")
     c.set_defaults(func=cmd_check)
 
-    r = sub.add_parser("run", help="run programs on the native runtime and judge the outcomes")
-    r.add_argument("paths", nargs="+", metavar="PATH")
+    r = sub.add_parser("run", help="run programs on the native runtime and judge the outcomes",
+                       description="Run litmus tests on the native runtime, e.g. "
+                                   "`stressmm run SB` (a bundled scenario by name), "
+                                   "`stressmm run scenarios/go/`, `stressmm run my.litmus`.")
+    r.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     g = r.add_mutually_exclusive_group()
-    g.add_argument("--iterations", type=_positive_int, help="runs per test (default 1,000,000)")
-    g.add_argument("--seconds", type=_positive_float, help="run each test for this long")
+    g.add_argument("--iterations", type=_positive_int,
+                   help="runs per test (default 1,000,000; 1e6 and 1,000,000 are accepted)")
+    g.add_argument("--seconds", type=_positive_seconds, help="run each test for this long")
     r.add_argument("--mutant", help="a deliberately broken runtime variant (see `stressmm mutants`)")
     r.add_argument("--model", help="the model outcomes are checked against (default tso)")
     r.add_argument("--layout", choices=("spread", "packed"), default="spread",
@@ -332,12 +545,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the per-thread delays")
     r.add_argument("--oversubscribe", action="store_true",
                    help="allow more program threads than CPUs (unpinned; hides weak behaviour)")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help=JSON_HELP)
     r.set_defaults(func=cmd_run)
 
     f = sub.add_parser("fuzz", help="random programs on the native runtime until a forbidden outcome")
     g = f.add_mutually_exclusive_group()
-    g.add_argument("--minutes", type=_positive_float, help="time budget (default 1)")
+    g.add_argument("--minutes", type=_positive_minutes, help="time budget (default 1)")
     g.add_argument("--examples", type=_positive_int, help="number of generated programs")
     f.add_argument("--mutant", help="fuzz a deliberately broken runtime variant")
     f.add_argument("--go", action="store_true",
@@ -351,34 +564,42 @@ def parser() -> argparse.ArgumentParser:
                    help="runs per program (default 20,000)")
     f.add_argument("--corpus", default=".stressmm/counterexamples",
                    help="where counterexamples are saved ('' to not save)")
-    f.add_argument("--json", action="store_true")
+    f.add_argument("--json", action="store_true", help=JSON_HELP)
     f.set_defaults(func=cmd_fuzz)
 
-    rp = sub.add_parser("replay", help="rerun a saved counterexample")
-    rp.add_argument("file", metavar="FILE")
+    rp = sub.add_parser("replay", help="rerun a saved counterexample, or every one of a corpus")
+    rp.add_argument("file", metavar="FILE",
+                    help="a counterexample .litmus file (- for standard input), a corpus "
+                         "directory, or its counterexamples.jsonl")
     rp.add_argument("--iterations", type=_positive_int, help="runs (default: max(100,000, as recorded))")
     rp.add_argument("--mutant", help="override the recorded mutant ('' for the correct runtime)")
     rp.add_argument("--model", help="override the recorded model")
+    rp.add_argument("--json", action="store_true", help=JSON_HELP)
     rp.set_defaults(func=cmd_replay)
 
     m = sub.add_parser("mutants", help="list the deliberately broken runtime variants")
+    m.add_argument("--json", action="store_true", help=JSON_HELP)
     m.set_defaults(func=cmd_mutants)
 
     b = sub.add_parser("bench", help="benchmarks: native runtime (default) or the models")
     b.add_argument("--models", action="store_true", help="time the model explorer instead")
     b.add_argument("--mutants", action="store_true",
-                   help="per mutant: fuzzing time to first detection and shrunk size")
+                   help="per mutant: fuzzing time to first detection and shrunk size "
+                        "(with --models: both, one after the other)")
     b.add_argument("--quick", action="store_true", help="fewer repetitions, shorter campaigns")
+    b.add_argument("--json", action="store_true",
+                   help="the figures as JSON on stdout (the tables go to stderr)")
     b.set_defaults(func=cmd_bench)
     return ap
 
 
 def _number(parse, ok, what):
-    """An argparse type: `parse` the text, and accept it when `ok(value)`."""
+    """An argparse type: `parse` the text, and accept it when `ok(value)`. Digits may be
+    grouped with `,` or `_` (1,000,000)."""
     def convert(text: str):
         try:
             value = parse(text.replace("_", "").replace(",", ""))
-        except ValueError:
+        except (ValueError, ArithmeticError):
             value = None
         if value is None or not ok(value):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
@@ -386,11 +607,37 @@ def _number(parse, ok, what):
     return convert
 
 
-_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-_nonneg_int = _number(int, lambda v: v >= 0, "a non-negative integer")
-_positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number of seconds")
-_batch = _number(int, lambda v: 1 <= v <= MAX_BATCH, f"an integer in 1..{MAX_BATCH}")
-_delay = _number(int, lambda v: 0 <= v <= MAX_DELAY, f"an integer in 0..{MAX_DELAY}")
+def _integer(text: str) -> Optional[int]:
+    """An integer written plainly or in scientific notation: "1000", "1e6", "2.5e3".
+
+        >>> _integer("1e6"), _integer("2.5e3"), _integer("1.5")
+        (1000000, 2500, None)
+    """
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value != value.to_integral_value() or abs(value) > 10 ** 18:
+        return None
+    return int(value)
+
+
+def _positive(unit: str):
+    return _number(float, lambda v: 0 < v < float("inf"), f"a positive number of {unit}")
+
+
+_positive_int = _number(_integer, lambda v: v >= 1, "a positive integer")
+_nonneg_int = _number(_integer, lambda v: v >= 0, "a non-negative integer")
+_positive_seconds = _positive("seconds")
+_positive_minutes = _positive("minutes")
+_batch = _number(_integer, lambda v: 1 <= v <= MAX_BATCH, f"an integer in 1..{MAX_BATCH}")
+_delay = _number(_integer, lambda v: 0 <= v <= MAX_DELAY, f"an integer in 0..{MAX_DELAY}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -402,7 +649,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .syntax import LitmusSyntaxError
 
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()   # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:  # `stressmm check | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except LitmusSyntaxError as e:
         return _die(e.excerpt())
     except (UsageError, ProgramError, PatternError, RuntimeUsageError, StateLimitError) as e:
@@ -411,9 +663,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _die(e.args[0] if e.args else str(e))
     except (OSError, UnicodeDecodeError) as e:
         return _die(f"{getattr(e, 'filename', '') or ''}: {e}".lstrip(": "))
-    except BrokenPipeError:  # `stressmm check | head`: the reader left; nothing to report
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     except KeyboardInterrupt:
         print("stressmm: interrupted", file=sys.stderr)
         return 130

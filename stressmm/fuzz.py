@@ -27,11 +27,12 @@ from . import __version__
 from .models import get_model
 from .outcome import Histogram, Outcome
 from .runtime import machine_facts
-from .program import And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Program, RegRef
+from .program import And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Program, RegRef, Var
 from .schedule import Schedule
 
 __all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
-           "save_counterexample", "load_counterexample", "DEFAULT_ITERATIONS"]
+           "save_counterexample", "load_counterexample", "load_corpus", "load_corpus_entries",
+           "check_replay_meta", "DEFAULT_ITERATIONS"]
 
 DEFAULT_ITERATIONS = 20_000
 
@@ -238,7 +239,7 @@ def _run(backend, program, iterations, schedule, mutant) -> Histogram:
 def save_counterexample(cex: Counterexample, directory) -> Path:
     """Write `<id>.litmus` and append a JSON line to `counterexamples.jsonl` in `directory`;
     returns the .litmus path. The id is derived from the program text, so saving the same
-    counterexample twice writes one file."""
+    counterexample twice writes one file and one JSON line."""
     import hashlib
 
     d = Path(directory)
@@ -251,41 +252,191 @@ def save_counterexample(cex: Counterexample, directory) -> Path:
     stem = re.sub(r"[^\w+.-]", "_", cex.program.name) or "counterexample"
     path = d / f"{stem}-{ident}.litmus"
     path.write_text(text)
-    entry = dict(cex.to_json(), id=ident, file=str(path), time=time.time())
-    with open(d / "counterexamples.jsonl", "a") as f:
-        f.write(json.dumps(entry, sort_keys=True) + "\n")
+    index = d / "counterexamples.jsonl"
+    if ident not in _saved_ids(index):
+        entry = dict(cex.to_json(), id=ident, file=str(path), time=time.time())
+        with open(index, "a") as f:
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
     return path
 
 
-def load_counterexample(path) -> tuple:
-    """(Program, replay metadata dict) from a counterexample .litmus file. A malformed
-    `# stressmm-replay:` header is a LitmusSyntaxError pointing at it."""
-    from .syntax import LitmusSyntaxError, parse
+def _saved_ids(index: Path) -> set:
+    """The ids of the counterexamples a `counterexamples.jsonl` lists (unreadable lines skipped)."""
+    if not index.exists():
+        return set()
+    ids = set()
+    for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            ids.add(entry.get("id"))
+    return ids
 
-    text = Path(path).read_text()
-    meta = None
-    prefix = "# stressmm-replay: "
+
+REPLAY_PREFIX = "# stressmm-replay: "
+
+
+def check_replay_meta(meta, program: Program) -> dict:
+    """`meta` (a replay header) if it describes a run of `program`, else ValueError saying what
+    is wrong. Every field is optional; those present must be possible for this program.
+
+        >>> from stressmm.syntax import parse
+        >>> [p] = parse("litmus T\\nvar x int\\nP0:\\n  r0 = x\\n")
+        >>> check_replay_meta({"outcome": {"regs": {"P3:r0": 1}}}, p)
+        Traceback (most recent call last):
+        ...
+        ValueError: the outcome names P3:r0, but T has no register r0 in thread P3 (threads: P0)
+    """
+    from .program import FLAGS
+
+    if not isinstance(meta, dict):
+        raise ValueError(f"the header must be a JSON object, got {meta!r}")
+    nthreads = len(program.threads)
+    schedule = meta.get("schedule")
+    if schedule is not None:
+        if not isinstance(schedule, dict):
+            raise ValueError(f"schedule must be a JSON object like {Schedule().to_json()}, "
+                             f"got {schedule!r}")
+        parsed = Schedule.from_json(schedule)
+        if len(parsed.delays) > nthreads:
+            raise ValueError(f"the schedule gives delays for {len(parsed.delays)} threads, but "
+                             f"{program.name} has {nthreads}")
+    for name in ("count", "total"):
+        value = meta.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if "total" in meta and meta.get("count", 0) > meta["total"]:
+        raise ValueError(f"count {meta['count']} is more than total {meta['total']}")
+    outcome = meta.get("outcome")
+    if outcome is not None:
+        if not isinstance(outcome, dict):
+            raise ValueError(f"outcome must be a JSON object, got {outcome!r}")
+        unknown = sorted(set(outcome) - {"regs", "mem", "flags"})
+        if unknown:
+            raise ValueError(f"outcome has unknown fields {unknown} (known: regs, mem, flags)")
+        flags = outcome.get("flags", [])
+        bad = [f for f in flags if f not in FLAGS] if isinstance(flags, list) else [flags]
+        if bad:
+            raise ValueError(f"outcome flags {bad} are not flags (known: {', '.join(FLAGS)})")
+        parsed = Outcome.from_json(outcome)
+        for t, r, _ in parsed.regs:
+            if t >= nthreads or r not in program.registers(t):
+                raise ValueError(f"the outcome names P{t}:{r}, but {program.name} has no register "
+                                 f"{r} in thread P{t} (threads: "
+                                 f"{', '.join(f'P{i}' for i in range(nthreads))})")
+        declared = {v.name for v in program.decls if isinstance(v, Var)}
+        for loc, _ in parsed.mem:
+            if loc not in declared:
+                raise ValueError(f"the outcome names variable {loc}, which {program.name} does "
+                                 f"not declare")
+    for name in ("model", "mutant", "backend"):
+        if meta.get(name) is not None and not isinstance(meta[name], str):
+            raise ValueError(f"{name} must be a string, got {meta[name]!r}")
+    return meta
+
+
+def load_counterexample(path) -> tuple:
+    """(Program, replay metadata dict) from a counterexample .litmus file (`-`: standard
+    input). A malformed or impossible `# stressmm-replay:` header is a LitmusSyntaxError
+    pointing at it."""
+    from .syntax import parse, read_text
+
+    text = read_text(path)
+    header = None
     for n, line in enumerate(text.splitlines(), 1):
-        if line.startswith(prefix):
-            try:
-                meta = json.loads(line[len(prefix):])
-                if not isinstance(meta, dict):
-                    raise ValueError("the header must be a JSON object")
-                if meta.get("schedule") is not None:
-                    Schedule.from_json(meta["schedule"])
-                if meta.get("outcome") is not None:
-                    Outcome.from_json(meta["outcome"])
-                for field_ in ("count", "total"):
-                    if not isinstance(meta.get(field_, 0), int):
-                        raise ValueError(f"{field_} must be an integer, got {meta[field_]!r}")
-            except json.JSONDecodeError as e:
-                raise LitmusSyntaxError(f"the replay header is not valid JSON ({e.msg})",
-                                        str(path), n, len(prefix) + e.pos + 1, line)
-            except (ValueError, TypeError, AttributeError, KeyError) as e:
-                raise LitmusSyntaxError(f"the replay header does not describe a run ({e})",
-                                        str(path), n, len(prefix) + 1, line)
+        if line.startswith(REPLAY_PREFIX):
+            header = (n, line)
     progs = parse(text, filename=str(path))
     if len(progs) != 1:
+        from .syntax import LitmusSyntaxError
+
         raise LitmusSyntaxError(f"a counterexample file holds one test, found {len(progs)}",
                                 str(path))
-    return progs[0], (meta or {})
+    if header is None:
+        return progs[0], {}
+    return progs[0], _read_header(header[1][len(REPLAY_PREFIX):], progs[0], str(path), header[0],
+                                  header[1], len(REPLAY_PREFIX))
+
+
+def _read_header(data: str, program: Program, filename: str, line: int, source: str,
+                 col: int) -> dict:
+    """The replay header `data` (JSON text) checked against `program`; LitmusSyntaxError at
+    `filename:line` otherwise."""
+    from .syntax import LitmusSyntaxError
+
+    try:
+        return check_replay_meta(json.loads(data), program)
+    except json.JSONDecodeError as e:
+        raise LitmusSyntaxError(f"the replay header is not valid JSON ({e.msg})",
+                                filename, line, col + e.pos + 1, source) from None
+    except (ValueError, TypeError, AttributeError, KeyError) as e:
+        raise LitmusSyntaxError(f"the replay header does not describe a run of this program ({e})",
+                                filename, line, col + 1, source) from None
+
+
+def load_corpus(path) -> list:
+    """Every counterexample of a corpus: a `counterexamples.jsonl` file (one JSON object a
+    line, as `save_counterexample` writes) or a directory of counterexample `.litmus` files.
+    Returns (label, Program, metadata) triples, one per distinct counterexample, and raises
+    LitmusSyntaxError at the first bad entry; `load_corpus_entries` reports them all."""
+    entries, errors = load_corpus_entries(path)
+    if errors:
+        raise errors[0]
+    return entries
+
+
+def load_corpus_entries(path) -> tuple:
+    """([(label, Program, metadata)], [errors]) for a corpus (see `load_corpus`): good entries
+    are kept even when others are bad, so every error can be reported at once."""
+    from .syntax import LitmusSyntaxError, parse, read_text
+
+    p = Path(path)
+    entries, errors = [], []
+    if p.is_dir():
+        files = sorted(p.rglob("*.litmus"))
+        if not files:
+            raise LitmusSyntaxError("no counterexample .litmus files in this directory", str(p))
+        for f in files:
+            try:
+                prog, meta = load_counterexample(f)
+                entries.append((str(f), prog, meta))
+            except (LitmusSyntaxError, OSError) as e:
+                errors.append(e)
+        return entries, errors
+    seen = set()
+    for n, line in enumerate(read_text(p).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict) or not isinstance(entry.get("program"), str):
+                raise ValueError("expected a JSON object with the program text in \"program\"")
+        except (json.JSONDecodeError, ValueError) as e:
+            errors.append(LitmusSyntaxError(f"not a counterexample entry ({e})", str(p), n, 1))
+            continue
+        key = entry.get("id") or line
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            [prog] = parse(entry["program"], filename=f"{p}:{n}")
+        except LitmusSyntaxError as e:
+            errors.append(LitmusSyntaxError(f"the program of this entry does not parse "
+                                            f"({e.message}, its line {e.line})", str(p), n, 1))
+            continue
+        except ValueError:
+            errors.append(LitmusSyntaxError("the program of this entry holds several tests",
+                                            str(p), n, 1))
+            continue
+        meta = {k: entry.get(k) for k in ("schedule", "model", "mutant", "backend", "outcome",
+                                          "count", "total") if k in entry}
+        try:
+            meta = check_replay_meta(meta, prog)
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            errors.append(LitmusSyntaxError(f"this entry does not describe a run of its program "
+                                            f"({e})", str(p), n, 1))
+            continue
+        entries.append((f"{p}:{n}", prog, meta))
+    return entries, errors

@@ -397,10 +397,12 @@ race/norace: whether the model reports a data race; deadlock: whether the model 
 
 @dataclass(frozen=True)
 class Expect:
-    """`expect MODEL: VERDICT`, with the source of the verdict kept as a comment elsewhere."""
+    """`expect MODEL: VERDICT`, with the source of the verdict kept as a comment elsewhere.
+    `line`: where the model name was written, for messages (not part of equality)."""
 
     model: str
     verdict: str
+    line: Optional[int] = field(**_LINE)
 
 
 # ---------------------------------------------------------------- threads and programs

@@ -48,7 +48,7 @@ from .program import (
 
 __all__ = [
     "LitmusSyntaxError", "parse", "parse_file", "print_program", "print_programs", "print_op",
-    "print_expr", "scenario_paths", "find_scenario",
+    "print_expr", "scenario_paths", "find_scenario", "read_text",
 ]
 
 
@@ -839,7 +839,8 @@ class _TestParser:
             if verdict.text not in VERDICTS:
                 raise _Fail(f"expected a verdict ({', '.join(VERDICTS)}), found "
                             f'"{verdict.text}"', verdict.line, verdict.col)
-            out.append((Expect(model.text, verdict.text), verdict.line, verdict.col))
+            out.append((Expect(model.text, verdict.text, line=model.line), verdict.line,
+                        verdict.col))
             if not s.at(";"):
                 break
             s.next()
@@ -870,6 +871,27 @@ class _TestParser:
                             f"none: add a line `exists (...)`", line, col)
 
 
+_HERD_HEADER = re.compile(r"(C|X86|X86_64|x86|AArch64|ARM|PPC|RISCV|RISC-V|MIPS|LISA|GPU_PTX)"
+                          r"\s+\S+")
+
+
+def _other_format_hint(line: str) -> str:
+    """A hint when `line` starts a test of another tool: herd7 / litmus7 tests begin with the
+    architecture and the name (`C SB`, `X86 SB`, `AArch64 MP`).
+
+        >>> _other_format_hint("C SB")
+        '; this looks like a herd7/litmus7 test (`C SB`), a different format: stressmm reads tests that start with `litmus SB` (see docs/format.md)'
+        >>> _other_format_hint("P0:")
+        ''
+    """
+    m = _HERD_HEADER.match(line.strip())
+    if not m:
+        return ""
+    name = line.split()[1]
+    return (f"; this looks like a herd7/litmus7 test (`{line.strip()}`), a different format: "
+            f"stressmm reads tests that start with `litmus {name}` (see docs/format.md)")
+
+
 def parse(text: str, filename: str = "<string>") -> List[Program]:
     """All tests of a litmus text, in order. Raises LitmusSyntaxError.
 
@@ -879,6 +901,8 @@ def parse(text: str, filename: str = "<string>") -> List[Program]:
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the text as a str, got {type(text).__name__}")
+    if text.startswith("\ufeff"):   # a UTF-8 byte-order mark, as some editors write
+        text = text[1:]
     lines = _split_lines(text)
     programs = []
     i = 0
@@ -892,7 +916,7 @@ def parse(text: str, filename: str = "<string>") -> List[Program]:
                 col = len(line) - len(line.lstrip(" \t")) + 1
                 word = (_tokenize(line, i + 1) or [_Tok("nl", "", i + 1, col)])[0]
                 raise _Fail(f"expected a test header `litmus NAME \"description\"`, found "
-                            f"{_describe(word)}", i + 1, col)
+                            f"{_describe(word)}{_other_format_hint(line)}", i + 1, col)
             program, i = _TestParser(lines, i).parse()
             programs.append(program)
         if not programs:
@@ -905,9 +929,28 @@ def parse(text: str, filename: str = "<string>") -> List[Program]:
 
 
 def parse_file(path) -> List[Program]:
-    """All tests of a .litmus file. Undecodable bytes are a LitmusSyntaxError; a missing file
-    is the usual OSError."""
-    data = Path(path).read_bytes()
+    """All tests of a .litmus file (`-`: standard input). Undecodable bytes are a
+    LitmusSyntaxError; a missing file is the usual OSError."""
+    return parse(read_text(path), "<stdin>" if str(path) == "-" else str(path))
+
+
+def read_text(path) -> str:
+    """The UTF-8 text of a file, without a leading byte-order mark; `-` reads standard input.
+    Undecodable bytes are a LitmusSyntaxError at their line and column.
+
+        >>> import tempfile, os
+        >>> with tempfile.NamedTemporaryFile("wb", suffix=".litmus", delete=False) as f:
+        ...     _ = f.write(b"\\xef\\xbb\\xbflitmus T")
+        >>> read_text(f.name)
+        '\\ufefflitmus T'
+        >>> os.unlink(f.name)
+    """
+    if str(path) == "-":
+        import sys
+
+        data = sys.stdin.buffer.read()
+    else:
+        data = Path(path).read_bytes()   # works for pipes too: /dev/fd/N, <(...)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -916,7 +959,7 @@ def parse_file(path) -> List[Program]:
         col = len(before.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")) + 1
         raise LitmusSyntaxError(f"the file is not UTF-8 text (byte 0x{data[err.start]:02x})",
                                 str(path), line, col) from None
-    return parse(text, str(path))
+    return text
 
 
 # ------------------------------------------------------------------------------- printer

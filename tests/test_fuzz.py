@@ -147,7 +147,7 @@ def test_campaign_on_correct_runtime_reports_nothing():
     (lambda h: h.replace(": {", ": {{", 1), "the replay header is not valid JSON"),
     (lambda h: h.replace('"spread"', '"diagonal"'), "schedule layout must be one of spread, packed"),
     (lambda h: h.replace('"batch": 64', '"batch": -1'), "the replay header does not describe a run"),
-    (lambda h: h.replace('"total": 20000', '"total": "lots"'), "total must be an integer"),
+    (lambda h: h.replace('"total": 20000', '"total": "lots"'), "total must be a non-negative integer"),
 ])
 def test_a_damaged_replay_header_is_a_clear_error(tmp_path, edit, expected):
     from stressmm.syntax import LitmusSyntaxError
