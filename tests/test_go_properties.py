@@ -1,4 +1,4 @@
-"""Properties of the `go` model on random programs (DESIGN.md, "Models"):
+"""Properties of the `go` model on random programs (docs/architecture.md, "Properties the models keep"):
 
 - sc ⊆ go: every outcome sequential consistency allows, Go allows (Go is weaker);
 - DRF-SC: when go reports no data race, go allows exactly the sc outcomes (go.dev/ref/mem:

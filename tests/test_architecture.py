@@ -1,0 +1,81 @@
+"""The parts depend on each other one way (docs/architecture.md): every module's imports,
+including those inside functions, point down the layers. The docs name every module."""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Lowest first. A module may import modules of lower layers and of its own part.
+LAYERS = [
+    {"program", "schedule", "_native"},
+    {"syntax", "outcome"},
+    {"models", "runtime", "strategies"},
+    {"check"},
+    {"fuzz", "report"},
+    {"campaign", "bench_models", "bench_native"},
+    {"bench_fuzz"},
+    {"cli", "pytest_plugin", "__init__"},
+    {"__main__"},
+]
+LAYER = {part: n for n, parts in enumerate(LAYERS) for part in parts}
+
+
+def modules():
+    """(part, path) of every Python module of the package and the strategies."""
+    for path in sorted((ROOT / "stressmm").rglob("*.py")):
+        rel = path.relative_to(ROOT / "stressmm").parts
+        yield (rel[0][:-3] if len(rel) == 1 else rel[0]), path
+    for path in sorted((ROOT / "strategies").rglob("*.py")):
+        yield "strategies", path
+
+
+def imported_parts(path):
+    """The stressmm parts a module imports, wherever the import statement is."""
+    if path.is_relative_to(ROOT / "strategies"):
+        package = ["stressmm", "strategies", *path.relative_to(ROOT / "strategies").parts[:-1]]
+    else:
+        package = ["stressmm", *path.relative_to(ROOT / "stressmm").parts[:-1]]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [a.name.split(".") for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = base + (node.module.split(".") if node.module else [])
+            # `from . import x` and `from stressmm import strategies` name parts in the aliases
+            targets = ([module + [a.name] for a in node.names] if len(module) == 1
+                       else [module])
+        else:
+            continue
+        for target in targets:
+            if target[0] == "stressmm" and len(target) > 1:
+                yield target[1]
+
+
+@pytest.mark.parametrize("part,path", list(modules()), ids=lambda v: str(v).split("/")[-1])
+def test_imports_point_down_the_layers(part, path):
+    for used in imported_parts(path):
+        if used == part or used == "__version__":
+            continue
+        assert used in LAYER, f"{path}: imports stressmm.{used}, which no layer lists"
+        assert LAYER[used] < LAYER[part], (
+            f"{path} ({part}, layer {LAYER[part]}) imports stressmm.{used} (layer {LAYER[used]}):"
+            f" dependencies must point down (docs/architecture.md)")
+
+
+def test_the_architecture_doc_names_every_module_and_the_readme_links_it():
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    for part, path in modules():
+        if path.name in ("__init__.py", "__main__.py", "_knobs.py"):
+            continue
+        assert path.name in doc, f"docs/architecture.md does not say where {path.name} fits"
+    assert "docs/architecture.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_docs_cite_only_files_in_the_repository():
+    import re
+
+    for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for cited in re.findall(r"\b([A-Za-z_]+\.md)\b", doc.read_text()):
+            assert list(ROOT.rglob(cited)), f"{doc.name} cites {cited}, which is not in the repository"
