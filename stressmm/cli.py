@@ -414,24 +414,30 @@ def cmd_replay(args) -> int:
     from .outcome import Outcome
     from .report import render_run, run_json
     from .fuzz import DEFAULT_MODEL
+    from .runtime import RuntimeUsageError
     from .schedule import Schedule
 
+    override = model_names(args.model, []) if args.model is not None else []
+    if len(override) > 1:
+        raise UsageError("--model: a replay judges with one model, e.g. --model tso")
     entries, errors = replay_entries(args.file)
+    for msg in errors:   # bad entries first, then the good ones replay
+        print(f"stressmm: error: {msg}", file=sys.stderr)
     results, ran, reproduced = [], 0, 0
     for label, prog, meta in entries:
-        try:
-            backend = replay_backend(meta.get("backend"))
-        except UsageError as e:
-            if len(entries) == 1:
-                raise
-            errors.append(f"{label}: {e}")
-            continue
-        model = args.model or meta.get("model") or DEFAULT_MODEL
-        get_model(model)
+        model = override[0] if override else meta.get("model") or DEFAULT_MODEL
         mutant = (args.mutant or None) if args.mutant is not None else meta.get("mutant")
         schedule = Schedule.from_json(meta["schedule"]) if meta.get("schedule") else Schedule()
         iterations = args.iterations or max(100_000, int(meta.get("total", 0)))
-        hist = backend.run(prog, iterations=iterations, schedule=schedule, mutant=mutant)
+        try:
+            hist = replay_backend(meta.get("backend")).run(
+                prog, iterations=iterations, schedule=schedule, mutant=mutant)
+        except (UsageError, RuntimeUsageError) as e:
+            if not is_corpus(args.file):
+                raise
+            errors.append(f"{label}: {e}")   # one bad entry does not stop the corpus
+            print(f"stressmm: error: {errors[-1]}", file=sys.stderr)
+            continue
         ran += 1
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in dict.fromkeys(["sc", "tso", model])}
         bad = sum(hist.outside(verdicts[model]).values())
@@ -442,6 +448,7 @@ def cmd_replay(args) -> int:
             results.append(dict(run_json(hist, verdicts, model, label), recorded=meta,
                                 forbidden=bad, reproduced=bool(bad), mutant=mutant,
                                 recorded_outcome_seen=hist.counts.get(target, 0) if target else None,
+                                expected_forbidden=k,
                                 chance_of_missing=None if bad or k is None else math.exp(-k)))
             continue
         print(render_run(hist, verdicts, model, label))
@@ -451,8 +458,6 @@ def cmd_replay(args) -> int:
         print(f"REPRODUCED: {bad:,} of {hist.total:,} runs ended in an outcome {model} forbids"
               if bad else f"not reproduced: {not_reproduced(meta, hist.total)}")
         print()
-    for msg in errors:
-        print(f"stressmm: error: {msg}", file=sys.stderr)
     if args.json:
         print(json.dumps({"replays": results, "reproduced": reproduced, "errors": errors}, indent=2))
     elif is_corpus(args.file) or errors:

@@ -321,6 +321,9 @@ def check_replay_meta(meta, program: Program) -> dict:
         if bad:
             raise ValueError(f"outcome flags {bad} are not flags (known: {', '.join(FLAGS)})")
         parsed = Outcome.from_json(outcome)
+        odd = [v for _, _, v in parsed.regs] + [v for _, v in parsed.mem]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in odd):
+            raise ValueError(f"outcome values must be integers, got {outcome!r}")
         for t, r, _ in parsed.regs:
             if t >= nthreads or r not in program.registers(t):
                 raise ValueError(f"the outcome names P{t}:{r}, but {program.name} has no register "
@@ -334,6 +337,8 @@ def check_replay_meta(meta, program: Program) -> dict:
     for name in ("model", "mutant", "backend"):
         if meta.get(name) is not None and not isinstance(meta[name], str):
             raise ValueError(f"{name} must be a string, got {meta[name]!r}")
+    if meta.get("model") is not None:
+        get_model(meta["model"])   # UnknownModelError (a KeyError) listing the models
     return meta
 
 
@@ -348,7 +353,7 @@ def load_counterexample(path) -> tuple:
     for n, line in enumerate(text.splitlines(), 1):
         if line.startswith(REPLAY_PREFIX):
             header = (n, line)
-    progs = parse(text, filename=str(path))
+    progs = parse(text, filename="<stdin>" if str(path) == "-" else str(path))
     if len(progs) != 1:
         from .syntax import LitmusSyntaxError
 

@@ -58,6 +58,8 @@ def edit_header(path, edit):
     (lambda m: m["schedule"].update(delays=[[0, 1]] * 3), "delays for 3 threads, but SB+sc has 2"),
     (lambda m: m.update(schedule="fast"), "schedule must be a JSON object"),
     (lambda m: m.update(outcome=[1, 2]), "outcome must be a JSON object"),
+    (lambda m: m["outcome"]["regs"].update({"P0:r0": "zero"}), "outcome values must be integers"),
+    (lambda m: m.update(model="tos"), "unknown model 'tos'"),
 ])
 def test_an_impossible_replay_header_is_refused_at_its_line(tmp_path, edit, expected):
     path = save_counterexample(sb_sc_counterexample(), tmp_path)
@@ -116,3 +118,10 @@ def test_a_corpus_replays_every_counterexample_with_numbers_when_not_reproduced(
     assert run["forbidden"] == 0 and run["reproduced"] is False
     assert run["chance_of_missing"] < 1e-100
     assert len(doc["errors"]) == 1 and "pythreads" in doc["errors"][0]
+
+
+def test_replay_model_option_must_name_one_model(tmp_path):
+    path = save_counterexample(sb_sc_counterexample(), tmp_path)
+    for value, fragment in [("", "give at least one model name"), ("sc,tso", "one model")]:
+        proc = stressmm("replay", path, "--model", value)
+        assert proc.returncode == 2 and fragment in proc.stderr, proc.stderr
