@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .reports.output import add_options as add_output_options, finish
 from .schedule import MAX_BATCH, MAX_DELAY
 
 __all__ = ["main", "UsageError"]
@@ -95,19 +96,20 @@ def cmd_check(args) -> int:
     from .check import check
     from .models import MODELS, get_model
     from .outcome import Pattern
-    from .report import check_json, render_check
+    from .report import render_check
+    from .reports.progress import over
+    from .reports.results import check_test, document
 
     models = model_names(args.model, list(MODELS))
     pattern = Pattern.parse(args.explain) if args.explain else None
     progs = load_programs(args.paths)
     failures, unchecked, docs, blocks = 0, 0, [], []
-    for source, prog in progs:
+    for source, prog in over(progs, "check", "tests"):
         report = check(prog, models)
         failures += len(report.failed)
         unchecked += sum(1 for e in report.expectations if e.holds is None)
-        if args.json:
-            doc = check_json(report, source)
-        else:
+        doc = check_test(report, source)
+        if not args.json:
             blocks.append(render_check(report, source, verbose=args.verbose))
         if pattern is not None:
             pattern.check_against(prog)
@@ -124,21 +126,23 @@ def cmd_check(args) -> int:
                 else:
                     blocks.append(f"  {m}: an execution ending in {ex.outcome}:\n"
                                   + "\n".join(f"      {line}" for line in str(ex).splitlines()))
-        if args.json:
-            docs.append(doc)
+        docs.append(doc)
+    results = document("check", docs, failed_expectations=failures)
     if args.json:
-        print(json.dumps({"tests": docs, "failed_expectations": failures}, indent=2))
+        print(json.dumps(results, indent=2))
     else:
         print("\n\n".join(blocks))
         total = sum(len(p.expects) for _, p in progs)
         print(f"\n{len(progs)} tests, {total - unchecked} expectations checked, {failures} failed"
               + (f", {unchecked} not checked" if unchecked else ""))
-    return 1 if failures else 0
+    return finish(args, results, 1 if failures else 0)
 
 
 def cmd_run(args) -> int:
     from .models import get_model
-    from .report import render_run, run_json
+    from .report import render_run
+    from .reports.progress import over
+    from .reports.results import document, run_test
     from .runtime import native
     from .schedule import Schedule
 
@@ -150,7 +154,7 @@ def cmd_run(args) -> int:
     checked = checked[0]
     progs = load_programs(args.paths)
     seen_forbidden, docs = 0, []
-    for source, prog in progs:
+    for source, prog in over(progs, "run", "tests"):
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
         hist = native.run(prog, iterations=args.iterations, seconds=args.seconds,
@@ -161,24 +165,25 @@ def cmd_run(args) -> int:
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
         forbidden = sum(hist.outside(verdicts[checked]).values())
         seen_forbidden += forbidden
-        if args.json:
-            docs.append(run_json(hist, verdicts, checked, source))
-        else:
+        docs.append(run_test(hist, verdicts, checked, source))
+        if not args.json:
             print(render_run(hist, verdicts, checked, source))
             if forbidden:
                 print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
             print()
+    results = document("run", docs, forbidden=seen_forbidden)
     if args.json:
-        print(json.dumps({"tests": docs, "forbidden": seen_forbidden}, indent=2))
+        print(json.dumps(results, indent=2))
     else:
         print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids")
-    return 1 if seen_forbidden else 0
+    return finish(args, results, 1 if seen_forbidden else 0)
 
 
 def cmd_fuzz(args) -> int:
     from .campaign import CampaignConfig, plan_workers, program_threads, run_campaign
     from .fuzz import DEFAULT_ITERATIONS
-    from .report import fmt_rate
+    from .reports.progress import CampaignProgress
+    from .reports.results import campaign, document
 
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0
@@ -204,35 +209,21 @@ def cmd_fuzz(args) -> int:
         plan_workers(program_threads(cfg), args.workers)
     except ValueError as e:
         raise UsageError(str(e))
-    tty = sys.stderr.isatty() and not args.json
-    last = [0.0]
-
-    def progress(res):
-        now = res.elapsed
-        if now - last[0] < (0.5 if tty else 10.0):
-            return
-        last[0] = now
-        line = (f"examples {res.examples:,}  runs {res.runs:,} ({fmt_rate(res.runs / max(now, 1e-9))}/s)"
-                f"  elapsed {int(now) // 60}:{int(now) % 60:02d}  counterexamples "
-                f"{len(res.counterexamples)}  worker failures {len(res.failures)}")
-        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-
+    progress = CampaignProgress(args.minutes, args.examples)
     what = (f"mutant {args.mutant}" if args.mutant else "the native runtime") + (
         " with Go-style programs" if args.go else "")
     if not args.json:
         budget = f"{args.minutes:g} min" if args.minutes is not None else f"{args.examples:,} examples"
         print(f"fuzzing {what} for {budget}: programs of up to {args.threads} threads x "
               f"{args.ops} ops, {args.iterations:,} runs each, judged by {model[0]}", file=sys.stderr)
-    res = run_campaign(cfg, progress)
-    if tty:
-        print(file=sys.stderr)
+    try:
+        res = run_campaign(cfg, progress)
+    finally:
+        progress.close()
+    results = document("fuzz", campaign=campaign(res, cfg))
     if args.json:
-        print(json.dumps({"examples": res.examples, "runs": res.runs, "elapsed": res.elapsed,
-                          "workers": res.workers, "cpus": res.cpus,
-                          "counterexamples": [c.to_json() for c in res.counterexamples],
-                          "saved": res.saved,
-                          "worker_failures": [f.__dict__ for f in res.failures]}, indent=2))
-        return 1 if res.found else 0
+        print(json.dumps(results, indent=2))
+        return finish(args, results, 1 if res.found else 0)
     for cex, path in zip(res.counterexamples, res.saved + [None] * len(res.counterexamples)):
         print(cex.report())
         if path:
@@ -243,7 +234,7 @@ def cmd_fuzz(args) -> int:
           f"worker(s) (CPUs {res.cpus}): " + (
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"
               if res.found else f"no outcome forbidden by {model[0]} was seen"))
-    return 1 if res.found else 0
+    return finish(args, results, 1 if res.found else 0)
 
 
 def cmd_replay(args) -> int:
@@ -251,6 +242,7 @@ def cmd_replay(args) -> int:
     from .models import get_model
     from .outcome import Outcome
     from .report import render_run
+    from .reports.results import document, replay_test
     from .runtime import native
     from .schedule import Schedule
 
@@ -262,8 +254,13 @@ def cmd_replay(args) -> int:
     hist = native.run(prog, iterations=iterations, schedule=schedule, mutant=mutant)
     shown = list(dict.fromkeys(["sc", "tso", model]))
     verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
-    print(render_run(hist, verdicts, model, args.file))
     bad = hist.outside(verdicts[model])
+    results = document("replay", [replay_test(hist, verdicts, model, args.file, meta)],
+                       forbidden=sum(bad.values()))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return finish(args, results, 1 if bad else 0)
+    print(render_run(hist, verdicts, model, args.file))
     target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
     if target is not None:
         print(f"recorded outcome {target}: seen {hist.counts.get(target, 0):,} times in this replay"
@@ -271,7 +268,7 @@ def cmd_replay(args) -> int:
     print(f"{sum(bad.values()):,} of {hist.total:,} runs ended in an outcome {model} forbids"
           + ("" if bad else ": not reproduced this time (hardware outcomes are not deterministic;"
                             " try more --iterations)"))
-    return 1 if bad else 0
+    return finish(args, results, 1 if bad else 0)
 
 
 def cmd_mutants(args) -> int:
@@ -314,6 +311,7 @@ def parser() -> argparse.ArgumentParser:
                    help='show an execution ending in OUTCOME, e.g. "P0:r0=0 P1:r1=0"')
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.add_argument("-v", "--verbose", action="store_true", help="list every outcome")
+    add_output_options(c)
     c.set_defaults(func=cmd_check)
 
     r = sub.add_parser("run", help="run programs on the native runtime and judge the outcomes")
@@ -333,6 +331,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--oversubscribe", action="store_true",
                    help="allow more program threads than CPUs (unpinned; hides weak behaviour)")
     r.add_argument("--json", action="store_true")
+    add_output_options(r)
     r.set_defaults(func=cmd_run)
 
     f = sub.add_parser("fuzz", help="random programs on the native runtime until a forbidden outcome")
@@ -352,6 +351,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--corpus", default=".stressmm/counterexamples",
                    help="where counterexamples are saved ('' to not save)")
     f.add_argument("--json", action="store_true")
+    add_output_options(f, "the campaign")
     f.set_defaults(func=cmd_fuzz)
 
     rp = sub.add_parser("replay", help="rerun a saved counterexample")
@@ -359,6 +359,8 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--iterations", type=_positive_int, help="runs (default: max(100,000, as recorded))")
     rp.add_argument("--mutant", help="override the recorded mutant ('' for the correct runtime)")
     rp.add_argument("--model", help="override the recorded model")
+    rp.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output_options(rp, "the replay")
     rp.set_defaults(func=cmd_replay)
 
     m = sub.add_parser("mutants", help="list the deliberately broken runtime variants")
