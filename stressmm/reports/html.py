@@ -55,7 +55,7 @@ def render(doc: dict) -> str:
     tests = doc.get("tests", [])
     models = list(dict.fromkeys(
         list(MODELS) + [m for t in tests for m in t.get("models", {})]))
-    failed = [t["name"] for t in tests
+    failed = [i for i, t in enumerate(tests)
               if t.get("forbidden") or any(e["holds"] is False for e in t.get("expectations", []))]
     return _environment().get_template("report.html").render(
         doc=doc, tests=tests, models=models, failed=failed, bar_width=_bar_width,

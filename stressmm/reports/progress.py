@@ -31,6 +31,15 @@ def _is_tty(stream) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def _size() -> dict:
+    """The terminal's size for tqdm; 80x24 when it does not say (a fresh pseudo-terminal
+    reports 0x0, and tqdm would then draw nothing)."""
+    import shutil
+
+    size = shutil.get_terminal_size(fallback=(80, 24))
+    return {"ncols": size.columns or 80, "nrows": size.lines or 24}
+
+
 def over(items: Iterable, what: str, unit: str, stream: Optional[TextIO] = None,
          every: float = PLAIN_EVERY, clock: Callable[[], float] = time.monotonic):
     """Yield `items`, showing how many are done: a tqdm bar when `stream` (default stderr) is a
@@ -56,7 +65,7 @@ def _bar(items: list, what: str, unit: str, stream):
     from tqdm.contrib import DummyTqdmFile
 
     bar = tqdm(total=len(items), desc=what, unit=f" {unit}", file=stream, leave=False,
-               dynamic_ncols=True)
+               **_size())
     try:
         # what the loop body prints is written above the bar, not through it
         with contextlib.redirect_stdout(DummyTqdmFile(sys.stdout)):
@@ -84,7 +93,7 @@ class CampaignProgress:
 
             total = minutes * 60.0 if minutes is not None else examples
             self.bar = tqdm(total=total, desc="fuzz", file=self.stream, leave=False,
-                            dynamic_ncols=True, unit="s" if minutes is not None else " programs",
+                            **_size(), unit="s" if minutes is not None else " programs",
                             bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}{unit} [{postfix}]")
 
     def line(self, res) -> str:

@@ -67,17 +67,14 @@ def _races(races) -> list:
     return out
 
 
-def model_results(program, names: Iterable[str], known: Optional[dict] = None) -> dict:
+def model_results(program, names: Iterable[str]) -> dict:
     """model name -> (ModelResult or None, error text): each model's verdict on `program`.
-    `known` holds results already computed. A model that cannot judge the program (too many
-    states, constructs it does not cover) gives None and says why; the others still judge."""
+    A model that cannot judge the program (too many states, constructs it does not cover) gives
+    None and says why; the others still judge."""
     from ..models import get_model
 
     out = {}
     for name in names:
-        if known and name in known:
-            out[name] = (known[name], "")
-            continue
         try:
             out[name] = (get_model(name).allowed(program), "")
         except Exception as e:  # one model's limit must not hide the other verdicts
@@ -189,10 +186,15 @@ def replay_test(hist, verdicts: dict, checked: str, source: str, meta: dict) -> 
 def campaign(res, cfg) -> dict:
     """A fuzzing campaign: its configuration, its figures (programs, runs, runs/s, time) and
     its counterexamples, each with the replay command when it was saved."""
+    from ..models import MODELS
+
     saved = list(res.saved) + [None] * (len(res.counterexamples) - len(res.saved))
     cexs = []
     for cex, path in zip(res.counterexamples, saved):
+        judged = model_results(cex.program, list(dict.fromkeys(list(cex.verdicts) + list(MODELS))))
         cexs.append(dict(cex.to_json(), report=cex.report(), saved=path,
+                         model_verdicts={m: _verdict(cex.outcome, r) for m, (r, _) in judged.items()},
+                         percent=100.0 * cex.count / cex.total if cex.total else 0.0,
                          others_seen=[{"text": str(o), "count": n} for o, n in cex.others],
                          replay=f"stressmm replay {path}" if path else None))
     return {"examples": res.examples, "runs": res.runs, "elapsed": res.elapsed,
