@@ -353,7 +353,7 @@ def test_campaign_progress_bar_and_lines():
     bar(res)
     bar.close()
     assert "fuzz:" in term.getvalue() and "12/60s" in term.getvalue()
-    assert "runs 140,000" in term.getvalue()
+    assert "| 12/60s, 140,000 runs (11.7k/s), 0 counterexamples" in term.getvalue()
     log = io.StringIO()
     lines = CampaignProgress(minutes=1.0, examples=None, stream=log, every=10.0)
     lines(res)

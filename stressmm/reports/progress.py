@@ -86,7 +86,7 @@ class CampaignProgress:
         self.stream = stream if stream is not None else sys.stderr
         self.every = every
         self.minutes, self.examples = minutes, examples
-        self.last = -1e9
+        self.last = 0.0  # the first line after `every` seconds: short campaigns print none
         self.bar = None
         if _is_tty(self.stream):
             from tqdm import tqdm
@@ -94,7 +94,7 @@ class CampaignProgress:
             total = minutes * 60.0 if minutes is not None else examples
             self.bar = tqdm(total=total, desc="fuzz", file=self.stream, leave=False,
                             **_size(), unit="s" if minutes is not None else " programs",
-                            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}{unit} [{postfix}]")
+                            bar_format="{l_bar}{bar:10}| {n:.0f}/{total:.0f}{unit}{postfix}")
 
     def line(self, res) -> str:
         from ..report import fmt_rate
@@ -104,11 +104,19 @@ class CampaignProgress:
                 f"({fmt_rate(res.runs / max(now, 1e-9))}/s)  elapsed {_clock(now)}  "
                 f"counterexamples {len(res.counterexamples)}  worker failures {len(res.failures)}")
 
+    def short(self, res) -> str:
+        """What the bar shows beside itself (the bar already shows the time or the examples)."""
+        from ..report import fmt_rate
+
+        return (f"{res.runs:,} runs ({fmt_rate(res.runs / max(res.elapsed, 1e-9))}/s), "
+                f"{len(res.counterexamples)} counterexamples"
+                + (f", {len(res.failures)} worker failures" if res.failures else ""))
+
     def __call__(self, res) -> None:
         if self.bar is not None:
             done = res.elapsed if self.minutes is not None else res.examples
             self.bar.n = min(done, self.bar.total)
-            self.bar.set_postfix_str(self.line(res), refresh=False)
+            self.bar.set_postfix_str(self.short(res), refresh=False)
             self.bar.refresh()
             return
         if res.elapsed - self.last >= self.every:
