@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, is_dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .reports.output import add_options as add_output_options, finish
 from .schedule import MAX_BATCH, MAX_DELAY
 
 __all__ = ["main", "UsageError"]
@@ -166,7 +167,9 @@ def cmd_check(args) -> int:
     from .check import check
     from .models import MODELS, get_model
     from .outcome import Pattern
-    from .report import check_json, render_check
+    from .report import render_check
+    from .reports.progress import over
+    from .reports.results import check_test, document
 
     models = model_names(args.model, list(MODELS))
     if args.explain is not None and not args.explain.strip():
@@ -176,13 +179,12 @@ def cmd_check(args) -> int:
     report_problems(loaded, strict=args.strict)
     progs = loaded.programs
     failures, unchecked, docs, blocks = 0, 0, [], []
-    for source, prog in progs:
+    for source, prog in over(progs, "check", "tests"):
         report = check(prog, models)
         failures += len(report.failed)
         unchecked += sum(1 for e in report.expectations if e.holds is None)
-        if args.json:
-            doc = check_json(report, source)
-        else:
+        doc = check_test(report, source)
+        if not args.json:
             blocks.append(render_check(report, source, verbose=args.verbose))
         if pattern is not None:
             pattern.check_against(prog)
@@ -199,13 +201,12 @@ def cmd_check(args) -> int:
                 else:
                     blocks.append(f"  {m}: an execution ending in {ex.outcome}:\n"
                                   + "\n".join(f"      {line}" for line in str(ex).splitlines()))
-        if args.json:
-            docs.append(doc)
+        docs.append(doc)
     unknown = len(loaded.warnings) if args.strict else 0
+    results = document("check", docs, failed_expectations=failures,
+                       unknown_models=list(loaded.warnings), errors=list(loaded.errors))
     if args.json:
-        print(json.dumps({"tests": docs, "failed_expectations": failures,
-                          "unknown_models": list(loaded.warnings), "errors": list(loaded.errors)},
-                         indent=2))
+        print(json.dumps(results, indent=2))
     elif progs:
         print("\n\n".join(blocks))
         total = sum(len(p.expects) for _, p in progs)
@@ -214,13 +215,15 @@ def cmd_check(args) -> int:
               + (f", {unknown} name an unknown model (--strict)" if unknown else "")
               + (f"; {len(loaded.errors)} error(s) above" if loaded.errors else ""))
     if loaded.errors:
-        return 2
-    return 1 if failures or unknown else 0
+        return finish(args, results, 2)
+    return finish(args, results, 1 if failures or unknown else 0)
 
 
 def cmd_run(args) -> int:
     from .models import get_model
-    from .report import render_run, run_json
+    from .report import render_run
+    from .reports.progress import over
+    from .reports.results import document, run_test
     from .runtime import native
     from .schedule import Schedule
 
@@ -234,7 +237,7 @@ def cmd_run(args) -> int:
     progs, too_big = too_many_threads(loaded.programs, args.oversubscribe)
     report_problems(replace(loaded, errors=loaded.errors + too_big))
     seen_forbidden, docs = 0, []
-    for source, prog in progs:
+    for source, prog in over(progs, "run", "tests"):
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
         hist = native.run(prog, iterations=args.iterations, seconds=args.seconds,
@@ -245,29 +248,30 @@ def cmd_run(args) -> int:
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
         forbidden = sum(hist.outside(verdicts[checked]).values())
         seen_forbidden += forbidden
-        if args.json:
-            docs.append(run_json(hist, verdicts, checked, source))
-        else:
+        docs.append(run_test(hist, verdicts, checked, source))
+        if not args.json:
             print(render_run(hist, verdicts, checked, source))
             if forbidden:
                 print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
             print()
+    results = document("run", docs, forbidden=seen_forbidden,
+                       errors=list(loaded.errors + too_big))
     if args.json:
-        print(json.dumps({"tests": docs, "forbidden": seen_forbidden,
-                          "errors": list(loaded.errors + too_big)}, indent=2))
+        print(json.dumps(results, indent=2))
     else:
         print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids"
               + (f"; {len(loaded.errors) + len(too_big)} error(s) above, not run"
                  if loaded.errors or too_big else ""))
     if loaded.errors or too_big:
-        return 2
-    return 1 if seen_forbidden else 0
+        return finish(args, results, 2)
+    return finish(args, results, 1 if seen_forbidden else 0)
 
 
 def cmd_fuzz(args) -> int:
     from .campaign import CampaignConfig, plan_workers, program_threads, run_campaign
     from .fuzz import DEFAULT_ITERATIONS
-    from .report import fmt_rate
+    from .reports.progress import CampaignProgress
+    from .reports.results import campaign, document
 
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0
@@ -293,35 +297,21 @@ def cmd_fuzz(args) -> int:
         plan_workers(program_threads(cfg), args.workers)
     except ValueError as e:
         raise UsageError(str(e))
-    tty = sys.stderr.isatty() and not args.json
-    last = [0.0]
-
-    def progress(res):
-        now = res.elapsed
-        if now - last[0] < (0.5 if tty else 10.0):
-            return
-        last[0] = now
-        line = (f"examples {res.examples:,}  runs {res.runs:,} ({fmt_rate(res.runs / max(now, 1e-9))}/s)"
-                f"  elapsed {int(now) // 60}:{int(now) % 60:02d}  counterexamples "
-                f"{len(res.counterexamples)}  worker failures {len(res.failures)}")
-        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-
+    progress = CampaignProgress(args.minutes, args.examples)
     what = (f"mutant {args.mutant}" if args.mutant else "the native runtime") + (
         " with Go-style programs" if args.go else "")
     if not args.json:
         budget = f"{args.minutes:g} min" if args.minutes is not None else f"{args.examples:,} examples"
         print(f"fuzzing {what} for {budget}: programs of up to {args.threads} threads x "
               f"{args.ops} ops, {args.iterations:,} runs each, judged by {model[0]}", file=sys.stderr)
-    res = run_campaign(cfg, progress)
-    if tty:
-        print(file=sys.stderr)
+    try:
+        res = run_campaign(cfg, progress)
+    finally:
+        progress.close()
+    results = document("fuzz", campaign=campaign(res, cfg))
     if args.json:
-        print(json.dumps({"examples": res.examples, "runs": res.runs, "elapsed": res.elapsed,
-                          "workers": res.workers, "cpus": res.cpus,
-                          "counterexamples": [c.to_json() for c in res.counterexamples],
-                          "saved": res.saved,
-                          "worker_failures": [f.__dict__ for f in res.failures]}, indent=2))
-        return 1 if res.found else 0
+        print(json.dumps(results, indent=2))
+        return finish(args, results, 1 if res.found else 0)
     for cex, path in zip(res.counterexamples, res.saved + [None] * len(res.counterexamples)):
         print(cex.report())
         if path:
@@ -332,7 +322,7 @@ def cmd_fuzz(args) -> int:
           f"worker(s) (CPUs {res.cpus}): " + (
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"
               if res.found else f"no outcome forbidden by {model[0]} was seen"))
-    return 1 if res.found else 0
+    return finish(args, results, 1 if res.found else 0)
 
 
 def replay_backend(recorded: Optional[str]):
@@ -412,7 +402,8 @@ def not_reproduced(meta: dict, runs: int) -> str:
 def cmd_replay(args) -> int:
     from .models import get_model
     from .outcome import Outcome
-    from .report import render_run, run_json
+    from .report import render_run
+    from .reports.results import document, replay_test
     from .fuzz import DEFAULT_MODEL
     from .runtime import RuntimeUsageError
     from .schedule import Schedule
@@ -443,13 +434,12 @@ def cmd_replay(args) -> int:
         bad = sum(hist.outside(verdicts[model]).values())
         reproduced += bool(bad)
         target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
+        k = chance_of_missing(meta.get("count", 0), meta.get("total", 0), hist.total)
+        results.append(dict(replay_test(hist, verdicts, model, label, meta),
+                            forbidden=bad, reproduced=bool(bad), mutant=mutant,
+                            expected_forbidden=k,
+                            chance_of_missing=None if bad or k is None else math.exp(-k)))
         if args.json:
-            k = chance_of_missing(meta.get("count", 0), meta.get("total", 0), hist.total)
-            results.append(dict(run_json(hist, verdicts, model, label), recorded=meta,
-                                forbidden=bad, reproduced=bool(bad), mutant=mutant,
-                                recorded_outcome_seen=hist.counts.get(target, 0) if target else None,
-                                expected_forbidden=k,
-                                chance_of_missing=None if bad or k is None else math.exp(-k)))
             continue
         print(render_run(hist, verdicts, model, label))
         if target is not None:
@@ -458,14 +448,16 @@ def cmd_replay(args) -> int:
         print(f"REPRODUCED: {bad:,} of {hist.total:,} runs ended in an outcome {model} forbids"
               if bad else f"not reproduced: {not_reproduced(meta, hist.total)}")
         print()
+    doc = document("replay", results, forbidden=sum(r["forbidden"] for r in results),
+                   reproduced=reproduced, errors=errors)
     if args.json:
-        print(json.dumps({"replays": results, "reproduced": reproduced, "errors": errors}, indent=2))
+        print(json.dumps(doc, indent=2))
     elif is_corpus(args.file) or errors:
         print(f"{ran} counterexample(s) replayed: {reproduced} reproduced, {ran - reproduced} not"
               + (f"; {len(errors)} error(s) above" if errors else ""))
     if errors:
-        return 2
-    return 1 if reproduced else 0
+        return finish(args, doc, 2)
+    return finish(args, doc, 1 if reproduced else 0)
 
 
 def cmd_mutants(args) -> int:
@@ -528,6 +520,7 @@ def parser() -> argparse.ArgumentParser:
                    help="an `expect` line naming an unknown model fails the check (exit 1)")
     c.add_argument("--json", action="store_true", help=JSON_HELP)
     c.add_argument("-v", "--verbose", action="store_true", help="list every outcome")
+    add_output_options(c)
     c.set_defaults(func=cmd_check)
 
     r = sub.add_parser("run", help="run programs on the native runtime and judge the outcomes",
@@ -551,6 +544,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--oversubscribe", action="store_true",
                    help="allow more program threads than CPUs (unpinned; hides weak behaviour)")
     r.add_argument("--json", action="store_true", help=JSON_HELP)
+    add_output_options(r)
     r.set_defaults(func=cmd_run)
 
     f = sub.add_parser("fuzz", help="random programs on the native runtime until a forbidden outcome")
@@ -570,6 +564,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--corpus", default=".stressmm/counterexamples",
                    help="where counterexamples are saved ('' to not save)")
     f.add_argument("--json", action="store_true", help=JSON_HELP)
+    add_output_options(f, "the campaign")
     f.set_defaults(func=cmd_fuzz)
 
     rp = sub.add_parser("replay", help="rerun a saved counterexample, or every one of a corpus")
@@ -580,6 +575,7 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--mutant", help="override the recorded mutant ('' for the correct runtime)")
     rp.add_argument("--model", help="override the recorded model")
     rp.add_argument("--json", action="store_true", help=JSON_HELP)
+    add_output_options(rp, "the replay")
     rp.set_defaults(func=cmd_replay)
 
     m = sub.add_parser("mutants", help="list the deliberately broken runtime variants")

@@ -144,3 +144,26 @@ def pytest_runtest_call(item):
         item.runtest()  # raises on a counterexample: pytest reports it as this test's failure
         rounds += 1
     return result
+
+
+def _counterexamples(exc) -> list:
+    """The ForbiddenOutcome errors in `exc` (Hypothesis may group several failures)."""
+    from .fuzz import ForbiddenOutcome
+
+    if isinstance(exc, ForbiddenOutcome):
+        return [exc.counterexample]
+    return [c for inner in getattr(exc, "exceptions", ()) for c in _counterexamples(inner)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed stressmm test carries its counterexample as the test's property
+    `stressmm_counterexample` (the .litmus text `stressmm replay` reads), so pytest's own
+    `--junitxml` file holds it beside the failure message."""
+    report = yield
+    if call.excinfo is not None:
+        for cex in _counterexamples(call.excinfo.value):
+            prop = ("stressmm_counterexample", cex.as_litmus())
+            item.user_properties.append(prop)   # the teardown report, which junitxml writes
+            report.user_properties.append(prop)
+    return report

@@ -40,12 +40,28 @@ def test_mutant_fails_with_a_minimal_counterexample(pytester, monkeypatch):
     # round must still draw fresh examples, or the SB shape is never reached.
     monkeypatch.setenv("CI", "true")
     result = run_inner(pytester, "--stressmm-mutant", "sc-store-no-fence",
-                       "--stressmm-iterations", "20000", "--stressmm-minutes", "1")
+                       "--stressmm-iterations", "20000", "--stressmm-minutes", "1",
+                       "--junitxml", "out.xml")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "FORBIDDEN outcome" in out
     assert "Flaky" not in out
     assert "program: 2 threads, 4 ops" in out
+    # pytest's own JUnit file carries the counterexample: in the failure message, and as the
+    # property `stressmm_counterexample`, a whole .litmus file that `stressmm replay` reads
+    import xml.etree.ElementTree as ET
+
+    from stressmm.fuzz import load_counterexample
+
+    [case] = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")
+    [failure] = case.findall("failure")
+    assert "FORBIDDEN outcome" in failure.get("message")
+    assert "program: 2 threads, 4 ops" in failure.get("message")
+    [prop] = [p for p in case.iter("property") if p.get("name") == "stressmm_counterexample"]
+    saved = pytester.path / "cex.litmus"
+    saved.write_text(prop.get("value"))
+    prog, meta = load_counterexample(saved)
+    assert len(prog.threads) == 2 and meta["mutant"] == "sc-store-no-fence"
 
 
 def test_bad_options_are_usage_errors(pytester):
@@ -60,3 +76,4 @@ def test_xdist_auto_does_not_oversubscribe():
 
     cpus = len(os.sched_getaffinity(0))
     assert pytest_xdist_auto_num_workers(None) == max(1, cpus // PROGRAM_THREADS)
+

@@ -114,7 +114,7 @@ def test_a_corpus_replays_every_counterexample_with_numbers_when_not_reproduced(
     assert "1 counterexample(s) replayed: 0 reproduced, 1 not" in proc.stdout
     doc = json.loads(stressmm("replay", tmp_path / "counterexamples.jsonl", "--iterations",
                               "200000", "--json").stdout)
-    [run] = doc["replays"]
+    [run] = doc["tests"]
     assert run["forbidden"] == 0 and run["reproduced"] is False
     assert run["chance_of_missing"] < 1e-100
     assert len(doc["errors"]) == 1 and "pythreads" in doc["errors"][0]
