@@ -57,16 +57,22 @@ def available(name: str) -> Optional[str]:
     return None
 
 
-def make_backend(name: str, flags: tuple = ()) -> "GoBackend":
-    """The backend `name` (`go`, `gccgo`, `go-race`) with compiler `flags`. Raises
+def make_backend(name: str, flags: tuple = (), *,
+                 iteration_budget: Optional[float] = None) -> "GoBackend":
+    """The backend `name` (`go`, `gccgo`, `go-race`) with compiler `flags`; an iteration still
+    running after `iteration_budget` seconds (default 3, 10 for go-race) is `timeout`. Raises
     ToolchainMissing (a RuntimeUsageError) naming the install command when the toolchain is
     not on PATH, RuntimeUsageError for an unknown name."""
     if name not in BACKENDS:
         raise RuntimeUsageError(f"unknown Go backend {name!r}: one of {', '.join(BACKENDS)}")
     if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
         raise RuntimeUsageError(f"compiler flags must be a tuple of strings, got {flags!r}")
+    if iteration_budget is not None and not (isinstance(iteration_budget, (int, float))
+                                             and 0 < iteration_budget < float("inf")):
+        raise RuntimeUsageError(f"iteration_budget must be a number of seconds > 0, "
+                                f"got {iteration_budget!r}")
     key, race, _ = BACKENDS[name]
-    return GoBackend(name, key, race, tuple(flags))
+    return GoBackend(name, key, race, tuple(flags), iteration_budget=iteration_budget)
 
 
 class GoBackend:

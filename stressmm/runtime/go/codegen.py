@@ -12,13 +12,15 @@
     ...   r0 = data
     ... ''')
     >>> gen = generate([mp])
-    >>> print(gen.source[gen.source.index("func (s *mpState) p0"):].split("\\n\\n")[0])
+    >>> lines = gen.source.splitlines()
+    >>> start = lines.index("func (s *mpState) p0() {")
+    >>> print("\\n".join(lines[start:start + 4]).expandtabs(4))
     func (s *mpState) p0() {
-    	s.data = 1                       // data = 1
-    	atomic.StoreInt64(&s.ready, 1)   // atomic.Store(&ready, 1)
+        s.data = 1                       // data = 1
+        atomic.StoreInt64(&s.ready, 1)   // atomic.Store(&ready, 1)
     }
-    >>> gen.tests[0].op_at(gen.tests[0].first_line + 0) is None
-    True
+    >>> gen.tests[0].op_at(start + 3)      # line numbers count from 1: the atomic store
+    (0, 1)
 
 Each test is a state struct (its variables as plain `int` fields or `int64` fields used only
 through `sync/atomic`, its `sync.Mutex`, `sync.RWMutex`, `sync.Once`, `sync.WaitGroup` and
