@@ -142,21 +142,29 @@ def cmd_run(args) -> int:
     from .runtime import native
     from .schedule import Schedule
 
+    go_backend = None
+    if args.backend != "native":   # a real Go implementation: judged by the go model
+        from .runtime.go import make_backend
+        go_backend = make_backend(args.backend)
     if args.iterations is None and args.seconds is None:
-        args.iterations = 1_000_000
-    checked = model_names(args.model, ["tso"])
+        args.iterations = 100_000 if go_backend else 1_000_000
+    checked = model_names(args.model, ["go" if go_backend else "tso"])
     if len(checked) != 1:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
     checked = checked[0]
     progs = load_programs(args.paths)
+    if go_backend:
+        go_backend.prepare([prog for _, prog in progs])    # one build for every test
     seen_forbidden, docs = 0, []
     for source, prog in progs:
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
-        hist = native.run(prog, iterations=args.iterations, seconds=args.seconds,
-                          schedule=schedule, mutant=args.mutant, oversubscribe=args.oversubscribe)
+        hist = (go_backend or native).run(
+            prog, iterations=args.iterations, seconds=args.seconds, schedule=schedule,
+            mutant=args.mutant, oversubscribe=args.oversubscribe)
         # sc and tso always; go too for programs written for it (Go primitives or expectations)
-        wants_go = prog.uses_sync or any(e.model == "go" for e in prog.expects)
+        wants_go = (prog.uses_sync or any(e.model == "go" for e in prog.expects)
+                    or go_backend is not None)
         shown = list(dict.fromkeys(["sc", "tso"] + (["go"] if wants_go else []) + [checked]))
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
         forbidden = sum(hist.outside(verdicts[checked]).values())
@@ -165,6 +173,10 @@ def cmd_run(args) -> int:
             docs.append(run_json(hist, verdicts, checked, source))
         else:
             print(render_run(hist, verdicts, checked, source))
+            if go_backend:
+                from .runtime.go.judge import judge
+                for line in judge(hist, get_model("go").allowed(prog)):
+                    print(f"  {line}")
             if forbidden:
                 print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
             print()
@@ -316,12 +328,15 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("-v", "--verbose", action="store_true", help="list every outcome")
     c.set_defaults(func=cmd_check)
 
-    r = sub.add_parser("run", help="run programs on the native runtime and judge the outcomes")
+    r = sub.add_parser("run", help="run programs on the native runtime (or a Go toolchain: --backend) and judge the outcomes")
     r.add_argument("paths", nargs="+", metavar="PATH")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--iterations", type=_positive_int, help="runs per test (default 1,000,000)")
     g.add_argument("--seconds", type=_positive_float, help="run each test for this long")
     r.add_argument("--mutant", help="a deliberately broken runtime variant (see `stressmm mutants`)")
+    r.add_argument("--backend", choices=("native", "go", "gccgo", "go-race"), default="native",
+                   help="the implementation under test: the native runtime, or the program "
+                        "compiled as Go code by gc (go), gccgo, or gc -race (default native)")
     r.add_argument("--model", help="the model outcomes are checked against (default tso)")
     r.add_argument("--layout", choices=("spread", "packed"), default="spread",
                    help="locations on separate cache lines (spread) or together (packed)")
