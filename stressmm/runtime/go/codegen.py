@@ -38,11 +38,13 @@ Mapping decisions (also listed in docs/go-backends.md):
 The harness (in the same file) runs one test, chosen by `-test K`: one worker goroutine per
 program thread, locked to its OS thread and pinned to its CPU (`sched_setaffinity` through
 `syscall.RawSyscall`), all released together by a spinning start barrier every iteration.
+Thread 0 leads: it makes fresh state, starts a round, runs its own body and counts the
+outcome; the others follow. Threads wait for each other spinning, then sleeping (so Go's own
+"all goroutines are asleep" check sees a deadlock: no timer is pending while threads run).
 It prints JSON lines on stdout: `{"ready": ...}` first, then deltas of the outcome counts at
-least every 100 ms and whenever a new outcome appears, then `{"end": true}`. A panic in a thread is recovered, counted, and the
-run goes on when the other threads finish within half a second (else the process exits with
-status 3 after printing what it counted). No timer is pending while threads run, so Go's own
-"all goroutines are asleep" check reports a deadlock.
+least every 100 ms and whenever a new outcome appears, then `{"end": true}`. A panic in a
+thread is recovered and counted; when the round has not finished half a second later (the
+other threads blocked for ever) the process prints the panic and exits with status 3.
 """
 from __future__ import annotations
 
@@ -394,23 +396,123 @@ func call(body func()) (panicked interface{}) {
 
 type delay struct{ lo, hi uint64 }
 
-func worker(cpu int, d delay, seed uint64, start <-chan func(), done chan<- interface{}, b *barrier) {
+// parker lets a goroutine spin on a condition for a while, then sleep until notified:
+// a sleeping goroutine is one Go's "all goroutines are asleep" check can see.
+type parker struct {
+	parked int32
+	spins  int // before sleeping
+	wake   chan struct{}
+}
+
+// await returns once ready() holds.
+func (p *parker) await(ready func() bool) {
+	for spins := 1; !ready(); spins++ {
+		if spins < p.spins {
+			continue
+		}
+		atomic.StoreInt32(&p.parked, 1)
+		if !ready() {
+			<-p.wake
+		}
+		atomic.StoreInt32(&p.parked, 0)
+		spins = 0
+	}
+}
+
+// notify wakes p if it sleeps (a spare wake-up only makes it look again).
+func (p *parker) notify() {
+	if atomic.LoadInt32(&p.parked) == 1 {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// harness runs one test: thread 0 leads (makes fresh state, counts outcomes), the others
+// follow; each round every thread runs its body once.
+type harness struct {
+	t        test
+	round    int32
+	finished int32
+	bodies   []func()
+	parkers  []*parker
+	start    barrier
+	mu       sync.Mutex // guards panicMsg and settled
+	panicMsg string     // the first panic of this round
+	settled  int32      // the last round the leader counted
+}
+
+func newHarness(t test) *harness {
+	h := &harness{t: t, start: barrier{n: int32(t.threads)}}
+	for i := 0; i < t.threads; i++ {
+		// The leader sleeps soon: a goroutine its thread body woke may be queued on its P.
+		spins := 1 << 14
+		if i == 0 {
+			spins = 1 << 9
+		}
+		h.parkers = append(h.parkers, &parker{spins: spins, wake: make(chan struct{}, 1)})
+	}
+	return h
+}
+
+// step runs thread i's body of this round, after the start barrier and the thread's delay.
+func (h *harness) step(i int, d delay, rng *uint64) {
+	n := d.lo
+	if d.hi > d.lo {
+		*rng ^= *rng << 13
+		*rng ^= *rng >> 7
+		*rng ^= *rng << 17
+		n += *rng % (d.hi - d.lo + 1)
+	}
+	h.start.wait()
+	spin(n)
+	if p := call(h.bodies[i]); p != nil {
+		h.mu.Lock()
+		first := h.panicMsg == ""
+		if first {
+			h.panicMsg = fmt.Sprint(p)
+		}
+		h.mu.Unlock()
+		if first {
+			go h.watch(atomic.LoadInt32(&h.round))
+		}
+	}
+	if atomic.AddInt32(&h.finished, 1) == int32(h.t.threads) {
+		h.parkers[0].notify()
+	}
+}
+
+// watch ends the process when a round that panicked has not finished half a second later:
+// the other threads may be blocked for ever (in Go, a panic ends the program).
+func (h *harness) watch(round int32) {
+	time.Sleep(500 * time.Millisecond)
+	h.mu.Lock()
+	if h.settled >= round {
+		h.mu.Unlock()
+		return
+	}
+	emit(report{Done: 1, Panics: map[string]int{h.panicMsg: 1}})
+	os.Exit(3) // still holding h.mu: the leader counts nothing more
+}
+
+func pinOrExit(cpu int) {
 	if err := pin(cpu); err != nil {
 		fmt.Fprintf(os.Stderr, "stressmm: cannot pin a thread to CPU %d: %v\\n", cpu, err)
 		os.Exit(4)
 	}
+}
+
+func (h *harness) follow(i, cpu int, d delay, seed uint64, pinned *sync.WaitGroup) {
+	pinOrExit(cpu)
+	pinned.Done()
 	rng := seed*2654435761 + 1
-	for body := range start {
-		n := d.lo
-		if d.hi > d.lo {
-			rng ^= rng << 13
-			rng ^= rng >> 7
-			rng ^= rng << 17
-			n += rng % (d.hi - d.lo + 1)
-		}
-		b.wait()
-		spin(n)
-		done <- call(body)
+	seen := int32(0)
+	newRound := func() bool { return atomic.LoadInt32(&h.round) != seen }
+	for {
+		h.parkers[i].await(newRound)
+		seen = atomic.LoadInt32(&h.round)
+		h.step(i, d, &rng)
 	}
 }
 
@@ -424,22 +526,22 @@ type report struct {
 	End      bool           `json:"end,omitempty"`
 }
 
+var emitting sync.Mutex
+
 func emit(r report) {
 	line, _ := json.Marshal(r)
+	emitting.Lock()
 	os.Stdout.Write(append(line, '\\n'))
+	emitting.Unlock()
 }
 
-// run runs t for the given iterations (or seconds), printing outcome counts as it goes.
-func run(t test, cpus []int, delays []delay, seed uint64, iterations int, seconds float64) {
-	runtime.GOMAXPROCS(t.threads + 1)
-	emit(report{Ready: true, Version: runtime.Version(), Compiler: runtime.Compiler})
-	start := make([]chan func(), t.threads)
-	done := make(chan interface{}, t.threads)
-	b := &barrier{n: int32(t.threads)}
-	for i := range start {
-		start[i] = make(chan func(), 1)
-		go worker(cpus[i], delays[i], seed+uint64(i), start[i], done, b)
-	}
+// lead runs the test for the given iterations (or seconds) as thread 0, printing outcome
+// counts as it goes.
+func (h *harness) lead(cpu int, d delay, seed uint64, iterations int, seconds float64) {
+	pinOrExit(cpu)
+	rng := seed*2654435761 + 1
+	n := int32(h.t.threads)
+	allDone := func() bool { return atomic.LoadInt32(&h.finished) == n }
 	began := time.Now()
 	last := began
 	pending := report{Counts: map[string]int{}, Panics: map[string]int{}}
@@ -452,36 +554,28 @@ func run(t test, cpus []int, delays []delay, seed uint64, iterations int, second
 		if seconds > 0 && time.Since(began).Seconds() >= seconds {
 			break
 		}
-		inst := t.fresh()
-		for i, body := range inst.threads {
-			start[i] <- body
+		inst := h.t.fresh()
+		h.bodies = inst.threads
+		atomic.StoreInt32(&h.finished, 0)
+		h.mu.Lock()
+		h.panicMsg = ""
+		h.mu.Unlock()
+		atomic.AddInt32(&h.round, 1)
+		for _, p := range h.parkers[1:] {
+			p.notify()
 		}
-		var panics []string
-		for i := 0; i < t.threads; i++ {
-			if len(panics) == 0 {
-				if p := <-done; p != nil {
-					panics = append(panics, fmt.Sprint(p))
-				}
-				continue
-			}
-			select { // after a panic, the other threads may be blocked for ever
-			case p := <-done:
-				if p != nil {
-					panics = append(panics, fmt.Sprint(p))
-				}
-			case <-time.After(500 * time.Millisecond):
-				pending.Done++
-				pending.Panics[panics[0]]++
-				emit(pending)
-				os.Exit(3)
-			}
-		}
+		h.step(0, d, &rng)
+		h.parkers[0].await(allDone)
+		h.mu.Lock()
+		msg := h.panicMsg
+		h.settled = atomic.LoadInt32(&h.round)
+		h.mu.Unlock()
 		pending.Done++
 		fresh := false
-		if len(panics) > 0 {
-			pending.Panics[panics[0]]++
-			fresh = !seen[panics[0]]
-			seen[panics[0]] = true
+		if msg != "" {
+			pending.Panics[msg]++
+			fresh = !seen[msg]
+			seen[msg] = true
 		} else {
 			key = key[:0]
 			for k, v := range inst.outcome() {
@@ -503,6 +597,25 @@ func run(t test, cpus []int, delays []delay, seed uint64, iterations int, second
 	}
 	emit(pending)
 	emit(report{End: true})
+}
+
+// run runs t on one goroutine per thread, each locked to its OS thread and pinned to its CPU.
+func run(t test, cpus []int, delays []delay, seed uint64, iterations int, seconds float64) {
+	runtime.GOMAXPROCS(t.threads + 1)
+	emit(report{Ready: true, Version: runtime.Version(), Compiler: runtime.Compiler})
+	h := newHarness(t)
+	var pinned sync.WaitGroup // every follower on its CPU before the first round
+	for i := 1; i < t.threads; i++ {
+		pinned.Add(1)
+		go h.follow(i, cpus[i], delays[i], seed+uint64(i), &pinned)
+	}
+	pinned.Wait()
+	done := make(chan bool)
+	go func() {
+		h.lead(cpus[0], delays[0], seed, iterations, seconds)
+		done <- true
+	}()
+	<-done
 }
 
 func main() {
@@ -549,8 +662,7 @@ def generate(programs: list) -> Generated:
         raise GoCodegenError("no programs to generate Go code for")
     taken: set = set()
     gens = [_Test(p, k, _prefix(p.name, taken)) for k, p in enumerate(programs)]
-    uses_sync = any(isinstance(d, (Mutex, Once, WaitGroup)) for p in programs for d in p.decls)
-    imports = [i for i in _IMPORTS if i != "sync" or uses_sync]
+    imports = list(_IMPORTS)
     out = ["// Code generated by stressmm from litmus tests. DO NOT EDIT.", "",
            "// Command litmus runs litmus tests on goroutines pinned to CPUs and prints the",
            "// outcome counts as JSON lines.",

@@ -5,8 +5,9 @@ The parent waits for each line at most `iteration_budget` seconds (`start_budget
 first): past it the child is killed and the iteration counts as `timeout`; the counts printed
 so far are kept. Go's own fatal "all goroutines are asleep - deadlock!" counts as `deadlock`,
 an unrecovered panic or a fatal `sync` misuse as `panic`. After each such end the binary is
-started again for the iterations (or seconds) left, at most `max_restarts` times and at most
-`max_timeouts` timeouts per run; then the run stops and says why (`Result.stopped`).
+started again for the iterations (or seconds) left, at most `max_restarts` times, at most
+`max_timeouts` timeouts per run, and no later than `restart_window` seconds into the run; then
+the run stops and says why (`Result.stopped`).
 """
 from __future__ import annotations
 
@@ -62,8 +63,9 @@ def _pump(stream, sink, limit: Optional[int] = None) -> None:
 def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds: Optional[float],
             cpus: Optional[tuple], delays: tuple, seed: int, iteration_budget: float,
             start_budget: float, max_restarts: int = 100, max_timeouts: int = 3,
-            env: Optional[dict] = None) -> Result:
-    """Run test `test_index` of `binary` for `iterations` (or `seconds`) iterations."""
+            restart_window: float = 30.0, env: Optional[dict] = None) -> Result:
+    """Run test `test_index` of `binary` for `iterations` (or `seconds`) iterations; no
+    restart begins later than `restart_window` seconds (or `seconds`) after the start."""
     res = Result()
     began = time.monotonic()
     end = began + seconds if seconds is not None else None
@@ -93,6 +95,11 @@ def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds:
         if attempt == max_restarts:
             res.stopped = (f"stopped after {max_restarts} restarts (each deadlock, panic or "
                            "timeout ends the Go process)")
+            break
+        if seconds is None and time.monotonic() - began > restart_window:
+            res.stopped = (f"stopped after {attempt + 1} processes in {restart_window:g} s "
+                           "(each deadlock, panic or timeout ends the Go process)")
+            break
     res.elapsed = time.monotonic() - began
     return res
 
