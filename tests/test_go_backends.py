@@ -287,3 +287,14 @@ def test_race_detector_quiet_on_race_free_programs_and_channel_races_named(race)
     races = h.info["races"]
     assert races["unexpected"] == [] and races["predicted"] == []
     assert races["channel"] == [["P0 `c <- 1` (line 4)", "P1 `close(c)` (line 6)"]]
+
+
+def test_model_races_name_the_lines_of_the_program_asked_about():
+    """Two parses of one program differ only in their lines: each gets its own races' lines."""
+    from_file = next(p for p in GO_SCENARIOS if p.name == "Ready+plain")
+    [bare] = parse("litmus Ready+plain\nvar data, ready int\nP0:\n  data = 1\n  ready = 1\n"
+                   "P1:\n  for ready == 0 {}\n  r0 = data\n")
+    go = get_model("go")
+    assert go.allowed(from_file).races and go.allowed(bare).races
+    assert {(r.first.line, r.second.line) for r in go.allowed(bare).races} == {(4, 8), (5, 7)}
+    assert {(r.first.line, r.second.line) for r in go.allowed(from_file).races} == {(10, 14), (11, 13)}

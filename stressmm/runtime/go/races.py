@@ -127,7 +127,9 @@ def compare(test, program, stderr_texts: list, model_races: tuple) -> RaceCompar
                 continue
             pair = tuple(sorted(_access(program, t, i) for t, i in ops))
             reported.add(pair)
-    predicted = {tuple(sorted((r.first, r.second))) for r in model_races}
+    # The model's races, named by the ops of `program` (matched by thread and op index).
+    predicted = {tuple(sorted(_access(program, a.thread, a.index) for a in (r.first, r.second)))
+                 for r in model_races}
     channel = {p for p in reported if any(_is_chan(program, a) for a in p)}
     return RaceComparison(frozenset(reported), frozenset(predicted), tuple(unmapped),
                           frozenset(channel))

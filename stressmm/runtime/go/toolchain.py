@@ -67,8 +67,12 @@ class Toolchain:
         return text[0].strip()
 
     def command_line(self, flags: tuple, source: Path, output: Path) -> list:
+        """The build command. gc links without a symbol table or DWARF (`-ldflags=-s -w`:
+        the code is the same, the link about twice as fast) unless the flags say otherwise or
+        the race detector, which symbolizes its reports, is on."""
         if self.key == "gc":
-            return [self.path(), "build", *flags, "-o", str(output), str(source)]
+            own = [] if any(f.startswith(("-ldflags", "-race")) for f in flags) else ["-ldflags=-s -w"]
+            return [self.path(), "build", *flags, *own, "-o", str(output), str(source)]
         return [self.path(), *flags, "-o", str(output), str(source)]
 
 
