@@ -298,3 +298,14 @@ def test_model_races_name_the_lines_of_the_program_asked_about():
     assert go.allowed(from_file).races and go.allowed(bare).races
     assert {(r.first.line, r.second.line) for r in go.allowed(bare).races} == {(4, 8), (5, 7)}
     assert {(r.first.line, r.second.line) for r in go.allowed(from_file).races} == {(10, 14), (11, 13)}
+
+
+@needs_cpus
+def test_bench_go_rows_and_fuzz_rate(gc):
+    from stressmm.runtime.go.bench import bench_rates, fuzz_rate
+    rows = bench_rates(seconds=0.2, names=("go",))
+    assert {(p, b) for p, b, _, _ in rows} == {("SB", "native"), ("MP", "native"),
+                                              ("SB", gc.name), ("MP", gc.name)}
+    assert all(rate > 0 for _, _, rate, _ in rows)
+    r = fuzz_rate("go", seconds=3.0, iterations=200)
+    assert r["programs"] >= 1 and r["runs"] >= 200 and r["found"] is None
