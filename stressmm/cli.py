@@ -295,6 +295,10 @@ def cmd_mutants(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.backend == "go":
+        from .runtime.go.bench import print_bench as bench_go
+        bench_go(quick=args.quick)
+        return 0
     if args.mutants:
         from .bench_fuzz import print_bench as bench_mutants
         bench_mutants(quick=args.quick)
@@ -384,6 +388,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--mutants", action="store_true",
                    help="per mutant: fuzzing time to first detection and shrunk size")
     b.add_argument("--quick", action="store_true", help="fewer repetitions, shorter campaigns")
+    b.add_argument("--backend", choices=("native", "go"), default="native",
+                   help="go: gc and gccgo beside the native runtime, and Go fuzz programs/minute")
     b.set_defaults(func=cmd_bench)
     return ap
 
