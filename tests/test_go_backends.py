@@ -309,3 +309,26 @@ def test_bench_go_rows_and_fuzz_rate(gc):
     assert all(rate > 0 for _, _, rate, _ in rows)
     r = fuzz_rate("go", seconds=3.0, iterations=200)
     assert r["programs"] >= 1 and r["runs"] >= 200 and r["found"] is None
+
+
+@pytest.mark.parametrize("which", ["go", "gccgo"])
+def test_generated_code_always_compiles(which, tmp_path):
+    """Random programs of every kind, many to one file: the Go compiler accepts the file."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from stressmm import strategies as mst
+    if available(which):
+        pytest.skip(available(which))
+    tc = TOOLCHAINS["gc" if which == "go" else "gccgo"]
+    kinds = ("load", "store", "rmw", "fence", "await")
+    programs = st.one_of(mst.programs(threads=(1, 4), ops=(1, 5), kinds=kinds, sync=True),
+                         mst.cycles(threads=(2, 4), atomic="mixed"),
+                         mst.go_programs(threads=(2, 3), ops=(1, 4)))
+
+    @settings(max_examples=1, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(programs, min_size=30, max_size=30))
+    def compiles(progs):
+        build(tc, tc.default_flags, generate(progs).source, "test", cache=tmp_path)
+
+    compiles()
