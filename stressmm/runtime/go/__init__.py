@@ -106,10 +106,6 @@ class GoBackend:
         for test in gen.tests:
             self._built[_key(test.program)] = (str(binary), test)
 
-    def source(self, program: Program) -> str:
-        """The Go source a run of `program` builds."""
-        return generate([program]).source
-
     def run(self, program: Program, iterations: Optional[int] = None,
             seconds: Optional[float] = None, schedule: Schedule = Schedule(),
             mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:

@@ -86,7 +86,6 @@ class GoTest:
     regs: tuple
     vars: tuple
     lines: tuple          # ((go line, thread, op index), ...)
-    first_line: int
     notes: tuple          # what was mapped how (orders run as seq_cst, fences...)
 
     def op_at(self, line: int) -> Optional[tuple]:
@@ -677,7 +676,7 @@ def generate(programs: list) -> Generated:
         regs = tuple((t, r) for t in range(len(g.program.threads))
                      for r in g.program.registers(t))
         tests.append(GoTest(g.index, g.prefix, g.program, regs,
-                            tuple(d.name for d in g.program.vars), lines, first, tuple(g.notes)))
+                            tuple(d.name for d in g.program.vars), lines, tuple(g.notes)))
     out.append("var tests = []test{")
     for g in gens:
         ctor = "new" + g.prefix[0].upper() + g.prefix[1:]
