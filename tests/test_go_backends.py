@@ -332,3 +332,39 @@ def test_generated_code_always_compiles(which, tmp_path):
         build(tc, tc.default_flags, generate(progs).source, "test", cache=tmp_path)
 
     compiles()
+
+
+def test_detector_reports_on_sync_objects_are_documented_differences():
+    """A WaitGroup Add/Wait report and a send/close report are listed apart, not as
+    unexpected; a report on two plain accesses the model predicts is matched."""
+    from stressmm.runtime.go.races import compare
+    [prog] = parse('''litmus WG+chan
+var y int
+waitgroup wg
+chan c 1
+P0:
+  wg.Add(1)
+  y = 1
+  wg.Done()
+  c <- 1
+P1:
+  wg.Wait()
+  r0 = y
+  close(c)
+''')
+    test = generate([prog]).tests[0]
+    line = {(t, i): ln for ln, t, i in test.lines}
+
+    def report(a, b):
+        return (f"WARNING: DATA RACE\nWrite at 0x1 by goroutine 7:\n  main.f()\n"
+                f"      /b/main.go:{line[a]} +0x1\nPrevious read at 0x1 by goroutine 8:\n"
+                f"  main.g()\n      /b/main.go:{line[b]} +0x2\n==================\n")
+
+    text = report((0, 0), (1, 0)) + report((0, 3), (1, 2)) + report((0, 1), (1, 1))
+    res = compare(test, prog, [text], get_model("go").allowed(prog).races)
+    assert [[str(a), str(b)] for a, b in res.waitgroup] == [["P0 `wg.Add(1)` (line 6)",
+                                                             "P1 `wg.Wait()` (line 11)"]]
+    assert [[str(a), str(b)] for a, b in res.channel] == [["P0 `c <- 1` (line 9)",
+                                                           "P1 `close(c)` (line 13)"]]
+    assert res.unexpected == frozenset() and res.missed == frozenset()
+    assert res.reported & res.predicted
