@@ -227,23 +227,31 @@ def cmd_run(args) -> int:
     from .runtime import native
     from .schedule import Schedule
 
+    go_backend = None
+    if args.backend != "native":   # a real Go implementation: judged by the go model
+        from .runtime.go import make_backend
+        go_backend = make_backend(args.backend)
     if args.iterations is None and args.seconds is None:
-        args.iterations = 1_000_000
-    checked = model_names(args.model, ["tso"])
+        args.iterations = 100_000 if go_backend else 1_000_000
+    checked = model_names(args.model, ["go" if go_backend else "tso"])
     if len(checked) != 1:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
     checked = checked[0]
     loaded = load_programs(args.paths)
     progs, too_big = too_many_threads(loaded.programs, args.oversubscribe)
     report_problems(replace(loaded, errors=loaded.errors + too_big))
+    if go_backend:
+        go_backend.prepare([prog for _, prog in progs])    # one build for every test
     seen_forbidden, docs = 0, []
     for source, prog in over(progs, "run", "tests"):
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
-        hist = native.run(prog, iterations=args.iterations, seconds=args.seconds,
-                          schedule=schedule, mutant=args.mutant, oversubscribe=args.oversubscribe)
+        hist = (go_backend or native).run(
+            prog, iterations=args.iterations, seconds=args.seconds, schedule=schedule,
+            mutant=args.mutant, oversubscribe=args.oversubscribe)
         # sc and tso always; go too for programs written for it (Go primitives or expectations)
-        wants_go = prog.uses_sync or any(e.model == "go" for e in prog.expects)
+        wants_go = (prog.uses_sync or any(e.model == "go" for e in prog.expects)
+                    or go_backend is not None)
         shown = list(dict.fromkeys(["sc", "tso"] + (["go"] if wants_go else []) + [checked]))
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
         forbidden = sum(hist.outside(verdicts[checked]).values())
@@ -251,6 +259,10 @@ def cmd_run(args) -> int:
         docs.append(run_test(hist, verdicts, checked, source))
         if not args.json:
             print(render_run(hist, verdicts, checked, source))
+            if go_backend:
+                from .go_judge import judge
+                for line in judge(hist, get_model("go").allowed(prog)):
+                    print(f"  {line}")
             if forbidden:
                 print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
             print()
@@ -479,8 +491,12 @@ def cmd_bench(args) -> int:
     from .bench_models import print_bench as bench_models
     from .bench_native import print_bench as bench_native
 
-    chosen = [name for name, on in (("models", args.models), ("mutants", args.mutants)) if on]
-    runs = {"native": bench_native, "models": bench_models, "mutants": bench_mutants}
+    from .bench_go import print_bench as bench_go
+
+    chosen = [name for name, on in (("models", args.models), ("mutants", args.mutants),
+                                    ("go", args.backend == "go")) if on]
+    runs = {"native": bench_native, "models": bench_models, "mutants": bench_mutants,
+            "go": bench_go}
     text = sys.stderr if args.json else sys.stdout
     figures = {}
     for name in chosen or ["native"]:
@@ -523,7 +539,7 @@ def parser() -> argparse.ArgumentParser:
     add_output_options(c)
     c.set_defaults(func=cmd_check)
 
-    r = sub.add_parser("run", help="run programs on the native runtime and judge the outcomes",
+    r = sub.add_parser("run", help="run programs on the native runtime (or a Go toolchain: --backend) and judge the outcomes",
                        description="Run litmus tests on the native runtime, e.g. "
                                    "`stressmm run SB` (a bundled scenario by name), "
                                    "`stressmm run scenarios/go/`, `stressmm run my.litmus`.")
@@ -533,6 +549,9 @@ def parser() -> argparse.ArgumentParser:
                    help="runs per test (default 1,000,000; 1e6 and 1,000,000 are accepted)")
     g.add_argument("--seconds", type=_positive_seconds, help="run each test for this long")
     r.add_argument("--mutant", help="a deliberately broken runtime variant (see `stressmm mutants`)")
+    r.add_argument("--backend", choices=("native", "go", "gccgo", "go-race"), default="native",
+                   help="the implementation under test: the native runtime, or the program "
+                        "compiled as Go code by gc (go), gccgo, or gc -race (default native)")
     r.add_argument("--model", help="the model outcomes are checked against (default tso)")
     r.add_argument("--layout", choices=("spread", "packed"), default="spread",
                    help="locations on separate cache lines (spread) or together (packed)")
@@ -590,6 +609,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="fewer repetitions, shorter campaigns")
     b.add_argument("--json", action="store_true",
                    help="the figures as JSON on stdout (the tables go to stderr)")
+    b.add_argument("--backend", choices=("native", "go"), default="native",
+                   help="go: gc and gccgo beside the native runtime, and Go fuzz programs/minute")
     b.set_defaults(func=cmd_bench)
     return ap
 

@@ -95,6 +95,7 @@ def _pin_xdist_worker():
         os.sched_setaffinity(0, mine)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: as many workers as fit PROGRAM_THREADS CPUs each (at least one)."""
     try:

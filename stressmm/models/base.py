@@ -94,9 +94,9 @@ class Explanation:
 
 
 class ResultCache:
-    """A small thread-safe LRU of model results, keyed by a program's declarations and threads
-    (its name, condition and expectations do not change what a model allows). Each model object
-    owns one: no global state.
+    """A small thread-safe LRU of model results, keyed by a program's declarations, threads and
+    op lines (its name, condition and expectations do not change what a model allows). Each
+    model object owns one: no global state.
 
         >>> cache = ResultCache(size=1)
         >>> cache.get(None) is None
@@ -110,7 +110,11 @@ class ResultCache:
 
     @staticmethod
     def key(program: Program):
-        return None if program is None else (program.decls, program.threads)
+        """Declarations, threads and the ops' source lines (ops compare equal whatever their
+        line, but a result's races name the lines of the program it was computed for)."""
+        if program is None:
+            return None
+        return (program.decls, program.threads, tuple(op.line for _, op in program.ops()))
 
     def get(self, program: Program):
         key = self.key(program)
