@@ -43,6 +43,8 @@ class CampaignConfig:
     corpus: Optional[str] = ".stressmm/counterexamples"
     hang_seconds: float = 120.0
     go: bool = False
+    backend: str = "native"          # a registry spec: each worker builds its own backend
+    impl: tuple = ()                 # user primitives for the backend (--impl)
 
     def budget_seconds(self) -> float:
         return self.minutes * 60.0 if self.minutes is not None else float("inf")
@@ -128,9 +130,15 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from hypothesis import seed as hseed
 
     from .fuzz import ForbiddenOutcome, Memo, check_program
+    from .runtime.registry import get_backend
     from .syntax import print_program
 
     os.sched_setaffinity(0, cpus)
+    try:
+        backend = None if cfg.backend == "native" and not cfg.impl else get_backend(cfg.backend, cfg.impl)
+    except Exception as e:   # the same in every fresh worker: the campaign stops with it
+        out.put(("error", index, f"{type(e).__name__}: {e}"))
+        return
     memo = Memo()
     stats = {"examples": 0, "runs": 0}
     last = [0.0]
@@ -147,8 +155,8 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         stats["examples"] += 1
         out.put(("program", index, print_program(program)))
         try:
-            check_program(program, schedule, model=cfg.model, mutant=cfg.mutant, memo=memo,
-                          iterations=cfg.iterations, on_run=on_run)
+            check_program(program, schedule, backend=backend, model=cfg.model,
+                          mutant=cfg.mutant, memo=memo, iterations=cfg.iterations, on_run=on_run)
         except ForbiddenOutcome:
             if "first" not in stats:
                 stats["first"] = time.time()

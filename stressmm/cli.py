@@ -4,6 +4,7 @@
     stressmm run PATH... [--iterations N | --seconds S] [--mutant NAME] [--model M] [--json]
     stressmm fuzz [--minutes M | --examples N] [--mutant NAME] [--model M] [--seed S] ...
     stressmm replay FILE
+    (run, fuzz, replay: [--backend native|pythreads|module:Class] [--impl [ROLE=]module:Class])
     stressmm mutants
     stressmm bench [--models] [--mutants] [--quick]
 
@@ -88,6 +89,26 @@ def model_names(text: Optional[str], default: Sequence[str]) -> list:
     return names
 
 
+def load_backend(spec: Optional[str], impl: Sequence[str] = ()):
+    """(spec, backend) from --backend and --impl: a Python class (--impl) runs on pythreads
+    unless --backend names another; None stands for the native runtime."""
+    from .runtime.registry import get_backend
+
+    spec = spec or ("pythreads" if impl else "native")
+    if spec == "native" and not impl:
+        return spec, None
+    return spec, get_backend(spec, tuple(impl))
+
+
+def print_notes(hist) -> None:
+    """What a backend noted about a run: a stuck user primitive, the first panic."""
+    info = hist.info or {}
+    for key, label in (("stuck", "STUCK"), ("panic_note", "first panic"),
+                       ("timeout_note", "first timeout")):
+        if info.get(key):
+            print(f"  {label}: {info[key]}")
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -139,11 +160,12 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     from .models import get_model
     from .report import render_run, run_json
-    from .runtime import native
+    from .runtime import run_backend
     from .schedule import Schedule
 
+    spec, backend = load_backend(args.backend, args.impl)
     if args.iterations is None and args.seconds is None:
-        args.iterations = 1_000_000
+        args.iterations = 1_000_000 if backend is None else 10_000
     checked = model_names(args.model, ["tso"])
     if len(checked) != 1:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
@@ -153,8 +175,9 @@ def cmd_run(args) -> int:
     for source, prog in progs:
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
-        hist = native.run(prog, iterations=args.iterations, seconds=args.seconds,
-                          schedule=schedule, mutant=args.mutant, oversubscribe=args.oversubscribe)
+        hist = run_backend(backend, prog, iterations=args.iterations, seconds=args.seconds,
+                           schedule=schedule, mutant=args.mutant,
+                           oversubscribe=args.oversubscribe)
         # sc and tso always; go too for programs written for it (Go primitives or expectations)
         wants_go = prog.uses_sync or any(e.model == "go" for e in prog.expects)
         shown = list(dict.fromkeys(["sc", "tso"] + (["go"] if wants_go else []) + [checked]))
@@ -165,6 +188,7 @@ def cmd_run(args) -> int:
             docs.append(run_json(hist, verdicts, checked, source))
         else:
             print(render_run(hist, verdicts, checked, source))
+            print_notes(hist)
             if forbidden:
                 print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
             print()
@@ -182,7 +206,10 @@ def cmd_fuzz(args) -> int:
 
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0
-    args.iterations = args.iterations or DEFAULT_ITERATIONS
+    from .runtime import backend_name
+
+    spec, backend = load_backend(args.backend, args.impl)   # a usage error before any worker
+    args.iterations = args.iterations or getattr(backend, "default_iterations", DEFAULT_ITERATIONS)
     if args.mutant is not None:
         from .runtime.compile import SYNC_MUTANTS, check_mutant
 
@@ -199,7 +226,8 @@ def cmd_fuzz(args) -> int:
     cfg = CampaignConfig(minutes=args.minutes, examples=args.examples, mutant=args.mutant,
                          model=model[0], seed=args.seed, threads=args.threads, ops=args.ops,
                          workers=args.workers, iterations=args.iterations,
-                         corpus=args.corpus or None, go=args.go)
+                         corpus=args.corpus or None, go=args.go, backend=spec,
+                         impl=tuple(args.impl))
     try:
         plan_workers(program_threads(cfg), args.workers)
     except ValueError as e:
@@ -217,7 +245,8 @@ def cmd_fuzz(args) -> int:
                 f"{len(res.counterexamples)}  worker failures {len(res.failures)}")
         print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    what = (f"mutant {args.mutant}" if args.mutant else "the native runtime") + (
+    what = (f"mutant {args.mutant} of " if args.mutant else "") + (
+        "the native runtime" if backend is None else backend_name(backend)) + (
         " with Go-style programs" if args.go else "")
     if not args.json:
         budget = f"{args.minutes:g} min" if args.minutes is not None else f"{args.examples:,} examples"
@@ -251,18 +280,29 @@ def cmd_replay(args) -> int:
     from .models import get_model
     from .outcome import Outcome
     from .report import render_run
-    from .runtime import native
+    from .runtime import RuntimeUsageError, run_backend
     from .schedule import Schedule
 
     prog, meta = load_counterexample(args.file)
+    spec = args.backend or meta.get("backend") or "native"
+    impl = args.impl or ([] if args.backend else meta.get("impl", []))
+    try:
+        spec, backend = load_backend(spec, impl)
+    except RuntimeUsageError as e:
+        how = "" if args.backend else (" (as its header records); pass --backend NAME to "
+                                       "replay it on another backend")
+        raise UsageError(f"{args.file}: cannot replay on backend {spec!r}{how}: {e}") from e
     model = args.model or meta.get("model") or "tso"
     mutant = (args.mutant or None) if args.mutant is not None else meta.get("mutant")
     schedule = Schedule.from_json(meta["schedule"]) if meta.get("schedule") else Schedule()
     iterations = args.iterations or max(100_000, int(meta.get("total", 0)))
-    hist = native.run(prog, iterations=iterations, schedule=schedule, mutant=mutant)
+    if not args.iterations and backend is not None:
+        iterations = max(getattr(backend, "default_iterations", 10_000), int(meta.get("total", 0)))
+    hist = run_backend(backend, prog, iterations=iterations, schedule=schedule, mutant=mutant)
     shown = list(dict.fromkeys(["sc", "tso", model]))
     verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
     print(render_run(hist, verdicts, model, args.file))
+    print_notes(hist)
     bad = hist.outside(verdicts[model])
     target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
     if target is not None:
@@ -316,10 +356,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("-v", "--verbose", action="store_true", help="list every outcome")
     c.set_defaults(func=cmd_check)
 
-    r = sub.add_parser("run", help="run programs on the native runtime and judge the outcomes")
+    r = sub.add_parser("run", help="run programs on a backend (default: the native runtime) and judge the outcomes")
     r.add_argument("paths", nargs="+", metavar="PATH")
     g = r.add_mutually_exclusive_group()
-    g.add_argument("--iterations", type=_positive_int, help="runs per test (default 1,000,000)")
+    g.add_argument("--iterations", type=_positive_int,
+                   help="runs per test (default 1,000,000 on native, 10,000 on other backends)")
     g.add_argument("--seconds", type=_positive_float, help="run each test for this long")
     r.add_argument("--mutant", help="a deliberately broken runtime variant (see `stressmm mutants`)")
     r.add_argument("--model", help="the model outcomes are checked against (default tso)")
@@ -332,10 +373,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the per-thread delays")
     r.add_argument("--oversubscribe", action="store_true",
                    help="allow more program threads than CPUs (unpinned; hides weak behaviour)")
+    _backend_options(r)
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_run)
 
-    f = sub.add_parser("fuzz", help="random programs on the native runtime until a forbidden outcome")
+    f = sub.add_parser("fuzz", help="random programs on a backend (default: native) until a forbidden outcome")
     g = f.add_mutually_exclusive_group()
     g.add_argument("--minutes", type=_positive_float, help="time budget (default 1)")
     g.add_argument("--examples", type=_positive_int, help="number of generated programs")
@@ -351,6 +393,7 @@ def parser() -> argparse.ArgumentParser:
                    help="runs per program (default 20,000)")
     f.add_argument("--corpus", default=".stressmm/counterexamples",
                    help="where counterexamples are saved ('' to not save)")
+    _backend_options(f)
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=cmd_fuzz)
 
@@ -359,6 +402,7 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--iterations", type=_positive_int, help="runs (default: max(100,000, as recorded))")
     rp.add_argument("--mutant", help="override the recorded mutant ('' for the correct runtime)")
     rp.add_argument("--model", help="override the recorded model")
+    _backend_options(rp, replay=True)
     rp.set_defaults(func=cmd_replay)
 
     m = sub.add_parser("mutants", help="list the deliberately broken runtime variants")
@@ -371,6 +415,17 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="fewer repetitions, shorter campaigns")
     b.set_defaults(func=cmd_bench)
     return ap
+
+
+def _backend_options(p, replay: bool = False) -> None:
+    recorded = "; default: the one the file records" if replay else ""
+    p.add_argument("--backend", metavar="SPEC",
+                   help="the implementation under test: native, pythreads, or module:Class "
+                        f"(default native, or pythreads with --impl{recorded})")
+    p.add_argument("--impl", action="append", default=[], metavar="[ROLE=]MODULE:CLASS",
+                   help="your own Python primitive (mutex, rwmutex, channel, once, waitgroup) "
+                        "in place of the built-in one, on the pythreads backend; repeat for "
+                        "several roles")
 
 
 def _number(parse, ok, what):
