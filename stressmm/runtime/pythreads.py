@@ -61,7 +61,8 @@ AWAIT_BUDGET = 20_000       # polls (each yields the GIL) before an await is a t
 ITERATION_SECONDS = 2.0     # a built-in wait still blocked this long after the start: timeout
 GRACE = 1.0                 # then a thread stuck in user code this much longer ends the run
 BARRIER_SECONDS = 30.0      # a thread missing the start barrier this long breaks the run
-SWITCH_INTERVALS = (1e-6, 5e-6, 2e-5, 1e-4)   # seconds; drawn from the schedule's seed
+MIN_USER_PREEMPTION = 1 / 64   # inside user primitives, even with no delay in the schedule
+SWITCH_INTERVALS = (5e-6, 2e-5, 1e-4, 5e-4)   # seconds; drawn from the schedule's seed
 
 ROLES = {
     "mutex": ("lock", "unlock"),
@@ -418,8 +419,8 @@ def _interpret(ops, t: int, it: _Iteration, mem: dict, prims: dict, regs: dict,
 def _sync(op, t, it, mem, prims, regs, rmw_lock, mutant, yield_p, rng, where, val) -> None:
     prim = prims[getattr(op, "mutex", None) or getattr(op, "chan", None)
                  or getattr(op, "once", None) or op.wg]
-    preempt = (tracer(yield_p / 4, rng) if yield_p and type(prim).__module__ != __name__
-               else None)
+    preempt = (tracer(max(yield_p / 4, MIN_USER_PREEMPTION), rng)
+               if type(prim).__module__ != __name__ else None)
     if isinstance(op, OnceDo):
         body = lambda: _interpret(op.body, t, it, mem, prims, regs, rmw_lock, mutant,  # noqa
                                   yield_p, rng, where)
@@ -671,7 +672,7 @@ class PyThreadsBackend:
     (`impl`: "module:Class" or "role=module:Class" strings, checked when it is built)."""
 
     spec = NAME
-    default_iterations = 2_000   # Python threads run ~10^4 iterations/s, not 10^6
+    default_iterations = 1_000   # Python threads run ~10^3..10^4 iterations/s, not 10^6
 
     def __init__(self, impl=()):
         self.impl = tuple(impl)
