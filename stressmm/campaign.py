@@ -76,6 +76,11 @@ class CampaignResult:
         return bool(self.counterexamples or self.failures)
 
 
+class StuckPrimitive(BaseException):
+    """A user primitive never returned (the backend's `stuck` note). A BaseException, so that
+    Hypothesis passes it through at once instead of shrinking a hang."""
+
+
 def plan_workers(threads: int, requested: Optional[int] = None) -> list:
     """Split this process's CPUs among workers so each has `threads` CPUs of its own.
     Returns one CPU list per worker; raises ValueError when even one worker cannot fit."""
@@ -150,6 +155,8 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         if now - last[0] > HEARTBEAT:
             last[0] = now
             out.put(("beat", index, dict(stats)))
+        if (hist.info or {}).get("stuck"):
+            raise StuckPrimitive(hist.info["stuck"])
 
     def prop(program, schedule):
         stats["examples"] += 1
@@ -178,6 +185,9 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except ForbiddenOutcome as e:
             out.put(("found", index, e.counterexample))
             break
+        except StuckPrimitive as e:   # reported with the program it was running
+            out.put(("error", index, f"STUCK: {e}"))
+            return
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return

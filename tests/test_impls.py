@@ -236,3 +236,33 @@ def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
     cex = res.counterexamples[0]
     assert len(cex.program.threads) == 2 and "RacyRWLock" in cex.implementation
     assert '"impl": [' in Path(res.saved[0]).read_text()
+
+
+class BlackHole:
+    """A channel whose every operation blocks for ever."""
+
+    def __init__(self, capacity):
+        self._never = threading.Event()
+
+    def send(self, v):
+        self._never.wait()
+
+    def recv(self):
+        self._never.wait()
+
+    def close(self):
+        self._never.wait()
+
+
+def test_a_campaign_reports_a_stuck_primitive_with_its_program(tmp_path):
+    from stressmm.campaign import CampaignConfig, run_campaign
+
+    began = time.monotonic()
+    res = run_campaign(CampaignConfig(examples=20, go=True, model="go", backend="pythreads",
+                                      impl=(here("BlackHole"),), corpus=None, workers=1,
+                                      iterations=200, seed=1))
+    assert time.monotonic() - began < 200
+    assert len(res.failures) == 1, res.failures
+    failure = res.failures[0]
+    assert "STUCK: P" in failure.what and "BlackHole" in failure.what
+    assert failure.program_text.startswith("litmus") and "chan" in failure.program_text
