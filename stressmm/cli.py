@@ -171,7 +171,7 @@ def cmd_run(args) -> int:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
     checked = checked[0]
     progs = load_programs(args.paths)
-    seen_forbidden, docs = 0, []
+    seen_forbidden, docs, stuck = 0, [], 0
     for source, prog in progs:
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
@@ -184,6 +184,7 @@ def cmd_run(args) -> int:
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
         forbidden = sum(hist.outside(verdicts[checked]).values())
         seen_forbidden += forbidden
+        stuck += bool((hist.info or {}).get("stuck"))
         if args.json:
             docs.append(run_json(hist, verdicts, checked, source))
         else:
@@ -195,8 +196,9 @@ def cmd_run(args) -> int:
     if args.json:
         print(json.dumps({"tests": docs, "forbidden": seen_forbidden}, indent=2))
     else:
-        print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids")
-    return 1 if seen_forbidden else 0
+        print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids"
+              + (f"; {stuck} stopped on a primitive that never returned" if stuck else ""))
+    return 1 if seen_forbidden or stuck else 0
 
 
 def cmd_fuzz(args) -> int:

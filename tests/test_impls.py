@@ -109,7 +109,7 @@ def test_a_correct_user_lock_replaces_the_builtin_mutex_and_is_named():
     assert h.backend == b.name and h.info["impl"] == [f"mutex={TICKET}"]
 
 
-def test_the_racy_reader_writer_lock_is_caught():
+def catch_racy_rw():
     # About 4% of runs show a torn read; 10 rounds of 1,000 runs miss it with probability ~0.
     b = get_backend("pythreads", impl=(RACY_RW,))
     with pytest.raises(ForbiddenOutcome) as err:
@@ -119,6 +119,20 @@ def test_the_racy_reader_writer_lock_is_caught():
     cex = err.value.counterexample
     assert cex.impl == (RACY_RW,) and "RacyRWLock" in cex.report()
     assert {cex.outcome.reg(0, "r0"), cex.outcome.reg(0, "r1")} == {0, 1}   # a torn read
+    return cex
+
+
+def test_the_racy_reader_writer_lock_is_caught():
+    catch_racy_rw()
+
+
+def test_replay_reruns_the_user_class_the_header_names(tmp_path):
+    from stressmm.fuzz import save_counterexample
+
+    path = save_counterexample(catch_racy_rw(), tmp_path)
+    proc = stressmm("replay", path, "--iterations", "3000")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "on pythreads with rwmutex=" in proc.stdout and "RacyRWLock" in proc.stdout
 
 
 class NeverUnlocks:
@@ -266,3 +280,11 @@ def test_a_campaign_reports_a_stuck_primitive_with_its_program(tmp_path):
     failure = res.failures[0]
     assert "STUCK: P" in failure.what and "BlackHole" in failure.what
     assert failure.program_text.startswith("litmus") and "chan" in failure.program_text
+
+
+def test_run_reports_a_stuck_primitive_and_exits_1():
+    proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus",
+                    "--impl", here("NeverUnlocks"), "--iterations", "100")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "STUCK: P" in proc.stdout and "mu.lock()" in proc.stdout
+    assert "stopped on a primitive that never returned" in proc.stdout

@@ -663,7 +663,7 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
         start.abort()
         end.abort()
         for th in threads:
-            th.join(timeout=0 if "stuck" in notes else BARRIER_SECONDS)
+            th.join(timeout=0 if "stuck" in notes else ITERATION_SECONDS + GRACE)
     return counts, time.monotonic() - began, done, notes
 
 
