@@ -211,11 +211,18 @@ def cmd_fuzz(args) -> int:
     from .runtime import backend_name
 
     spec, backend = load_backend(args.backend, args.impl)   # a usage error before any worker
+    if args.impl and not args.go:
+        args.go = True   # a user primitive shows only in programs that use it
+        print("--impl replaces a Go primitive: fuzzing with Go-style programs (--go)",
+              file=sys.stderr)
     args.iterations = args.iterations or getattr(backend, "default_iterations", DEFAULT_ITERATIONS)
     if args.mutant is not None:
         from .runtime.compile import SYNC_MUTANTS, check_mutant
 
         check_mutant(args.mutant)   # RuntimeUsageError listing the known mutants
+        if args.mutant in SYNC_MUTANTS and backend is not None:
+            raise UsageError(f"--mutant {args.mutant} breaks a Go primitive of the native "
+                             f"runtime; fuzz it without --backend/--impl")
         if args.mutant in SYNC_MUTANTS and not args.go:
             args.go = True  # a broken Go primitive shows only in programs that use it
             print(f"{args.mutant} breaks a Go primitive: fuzzing with Go-style programs (--go)",

@@ -236,6 +236,9 @@ def test_impl_that_does_not_import_exits_2():
     proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus", "--impl",
                     "examples.impls.ticket_lock:TicketLock", "--mutant", "once-twice")
     assert proc.returncode == 2 and "breaks a native Go primitive" in proc.stderr
+    proc = stressmm("fuzz", "--impl", "examples.impls.ticket_lock:TicketLock", "--mutant",
+                    "once-twice", "--examples", "1")
+    assert proc.returncode == 2 and "breaks a Go primitive of the native" in proc.stderr
 
 
 def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
