@@ -166,7 +166,7 @@ def cmd_run(args) -> int:
     spec, backend = load_backend(args.backend, args.impl)
     if args.iterations is None and args.seconds is None:
         args.iterations = 1_000_000 if backend is None else 10_000
-    checked = model_names(args.model, ["tso"])
+    checked = model_names(args.model, ["go" if args.impl else "tso"])   # Go primitives: go
     if len(checked) != 1:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
     checked = checked[0]
@@ -372,7 +372,8 @@ def parser() -> argparse.ArgumentParser:
                    help="runs per test (default 1,000,000 on native, 10,000 on other backends)")
     g.add_argument("--seconds", type=_positive_float, help="run each test for this long")
     r.add_argument("--mutant", help="a deliberately broken runtime variant (see `stressmm mutants`)")
-    r.add_argument("--model", help="the model outcomes are checked against (default tso)")
+    r.add_argument("--model",
+                   help="the model outcomes are checked against (default tso; go with --impl)")
     r.add_argument("--layout", choices=("spread", "packed"), default="spread",
                    help="locations on separate cache lines (spread) or together (packed)")
     r.add_argument("--batch", type=_batch, default=1024,

@@ -227,6 +227,7 @@ def test_run_with_impl_end_to_end():
                     "--impl", "examples.impls.ticket_lock:TicketLock", "--iterations", "300")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "on pythreads with mutex=examples.impls.ticket_lock:TicketLock" in proc.stdout
+    assert "outcome go forbids" in proc.stdout   # user primitives are judged by the go model
 
 
 def test_impl_that_does_not_import_exits_2():
