@@ -162,7 +162,8 @@ def _import(mod_name: str, target: str, what: str):
                                     f"{type(e).__name__}: {e}") from e
         return module
     cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
         sys.path.append(cwd)   # after the installed packages: a local file never shadows them
     try:
         return importlib.import_module(mod_name)
@@ -174,6 +175,9 @@ def _import(mod_name: str, target: str, what: str):
     except Exception as e:
         raise RuntimeUsageError(f"{what} {target!r}: importing {mod_name} failed: "
                                 f"{type(e).__name__}: {e}") from e
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
 
 
 def spec_of(backend) -> Optional[str]:
