@@ -43,6 +43,8 @@ class CampaignConfig:
     corpus: Optional[str] = ".stressmm/counterexamples"
     hang_seconds: float = 120.0
     go: bool = False
+    backend: str = "native"          # a registry spec: each worker builds its own backend
+    impl: tuple = ()                 # user primitives for the backend (--impl)
 
     def budget_seconds(self) -> float:
         return self.minutes * 60.0 if self.minutes is not None else float("inf")
@@ -72,6 +74,11 @@ class CampaignResult:
     @property
     def found(self) -> bool:
         return bool(self.counterexamples or self.failures)
+
+
+class StuckPrimitive(BaseException):
+    """A user primitive never returned (the backend's `stuck` note). A BaseException, so that
+    Hypothesis passes it through at once instead of shrinking a hang."""
 
 
 def plan_workers(threads: int, requested: Optional[int] = None) -> list:
@@ -128,9 +135,15 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from hypothesis import seed as hseed
 
     from .fuzz import ForbiddenOutcome, Memo, check_program
+    from .runtime.registry import get_backend
     from .syntax import print_program
 
     os.sched_setaffinity(0, cpus)
+    try:
+        backend = None if cfg.backend == "native" and not cfg.impl else get_backend(cfg.backend, cfg.impl)
+    except Exception as e:   # the same in every fresh worker: the campaign stops with it
+        out.put(("error", index, f"{type(e).__name__}: {e}"))
+        return
     memo = Memo()
     stats = {"examples": 0, "runs": 0}
     last = [0.0]
@@ -142,13 +155,15 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         if now - last[0] > HEARTBEAT:
             last[0] = now
             out.put(("beat", index, dict(stats)))
+        if (hist.info or {}).get("stuck"):
+            raise StuckPrimitive(hist.info["stuck"])
 
     def prop(program, schedule):
         stats["examples"] += 1
         out.put(("program", index, print_program(program)))
         try:
-            check_program(program, schedule, model=cfg.model, mutant=cfg.mutant, memo=memo,
-                          iterations=cfg.iterations, on_run=on_run)
+            check_program(program, schedule, backend=backend, model=cfg.model,
+                          mutant=cfg.mutant, memo=memo, iterations=cfg.iterations, on_run=on_run)
         except ForbiddenOutcome:
             if "first" not in stats:
                 stats["first"] = time.time()
@@ -170,6 +185,9 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except ForbiddenOutcome as e:
             out.put(("found", index, e.counterexample))
             break
+        except StuckPrimitive as e:   # reported with the program it was running
+            out.put(("error", index, f"STUCK: {e}"))
+            return
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return

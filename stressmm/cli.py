@@ -4,6 +4,8 @@
     stressmm run PATH... [--iterations N | --seconds S] [--mutant NAME] [--model M] [--json]
     stressmm fuzz [--minutes M | --examples N] [--mutant NAME] [--model M] [--seed S] ...
     stressmm replay FILE|CORPUS [--json]
+    (run, fuzz, replay: [--backend native|pythreads|go|gccgo|go-race|module:Class]
+                        [--impl [ROLE=]module:Class])
     stressmm mutants [--json]
     stressmm bench [--models] [--mutants] [--quick] [--json]
 
@@ -160,6 +162,26 @@ def model_names(text: Optional[str], default: Sequence[str]) -> list:
     return names
 
 
+def load_backend(spec: Optional[str], impl: Sequence[str] = ()):
+    """(spec, backend) from --backend and --impl: a Python class (--impl) runs on pythreads
+    unless --backend names another; None stands for the native runtime."""
+    from .runtime.registry import get_backend
+
+    spec = spec or ("pythreads" if impl else "native")
+    if spec == "native" and not impl:
+        return spec, None
+    return spec, get_backend(spec, tuple(impl))
+
+
+def print_notes(hist) -> None:
+    """What a backend noted about a run: a stuck user primitive, the first panic."""
+    info = hist.info or {}
+    for key, label in (("stuck", "STUCK"), ("panic_note", "first panic"),
+                       ("timeout_note", "first timeout")):
+        if info.get(key):
+            print(f"  {label}: {info[key]}")
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -224,59 +246,61 @@ def cmd_run(args) -> int:
     from .report import render_run
     from .reports.progress import over
     from .reports.results import document, run_test
-    from .runtime import native
+    from .runtime import run_backend
+    from .runtime.go import BACKENDS as GO_BACKENDS
     from .schedule import Schedule
 
-    go_backend = None
-    if args.backend != "native":   # a real Go implementation: judged by the go model
-        from .runtime.go import make_backend
-        go_backend = make_backend(args.backend)
+    spec, backend = load_backend(args.backend, args.impl)
+    on_go = spec in GO_BACKENDS   # a real Go implementation: judged by the go model
     if args.iterations is None and args.seconds is None:
-        args.iterations = 100_000 if go_backend else 1_000_000
-    checked = model_names(args.model, ["go" if go_backend else "tso"])
+        args.iterations = 1_000_000 if backend is None else 100_000 if on_go else 10_000
+    checked = model_names(args.model, ["go" if args.impl or on_go else "tso"])
     if len(checked) != 1:
         raise UsageError("--model: `run` checks against one model, e.g. --model tso")
     checked = checked[0]
     loaded = load_programs(args.paths)
     progs, too_big = too_many_threads(loaded.programs, args.oversubscribe)
     report_problems(replace(loaded, errors=loaded.errors + too_big))
-    if go_backend:
-        go_backend.prepare([prog for _, prog in progs])    # one build for every test
-    seen_forbidden, docs = 0, []
+    if callable(getattr(backend, "prepare", None)):
+        backend.prepare([prog for _, prog in progs])    # e.g. one Go build for every test
+    seen_forbidden, docs, stuck = 0, [], 0
     for source, prog in over(progs, "run", "tests"):
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
-        hist = (go_backend or native).run(
-            prog, iterations=args.iterations, seconds=args.seconds, schedule=schedule,
-            mutant=args.mutant, oversubscribe=args.oversubscribe)
+        hist = run_backend(backend, prog, iterations=args.iterations, seconds=args.seconds,
+                           schedule=schedule, mutant=args.mutant,
+                           oversubscribe=args.oversubscribe)
         # sc and tso always; go too for programs written for it (Go primitives or expectations)
         wants_go = (prog.uses_sync or any(e.model == "go" for e in prog.expects)
-                    or go_backend is not None)
+                    or on_go)
         shown = list(dict.fromkeys(["sc", "tso"] + (["go"] if wants_go else []) + [checked]))
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
         forbidden = sum(hist.outside(verdicts[checked]).values())
         seen_forbidden += forbidden
+        stuck += bool((hist.info or {}).get("stuck"))
         docs.append(run_test(hist, verdicts, checked, source))
         if not args.json:
             print(render_run(hist, verdicts, checked, source))
-            if go_backend:
+            print_notes(hist)
+            if on_go:
                 from .go_judge import judge
                 for line in judge(hist, get_model("go").allowed(prog)):
                     print(f"  {line}")
             if forbidden:
                 print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
             print()
-    results = document("run", docs, forbidden=seen_forbidden,
+    results = document("run", docs, forbidden=seen_forbidden, stuck=stuck,
                        errors=list(loaded.errors + too_big))
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids"
+              + (f"; {stuck} stopped on a primitive that never returned" if stuck else "")
               + (f"; {len(loaded.errors) + len(too_big)} error(s) above, not run"
                  if loaded.errors or too_big else ""))
     if loaded.errors or too_big:
         return finish(args, results, 2)
-    return finish(args, results, 1 if seen_forbidden else 0)
+    return finish(args, results, 1 if seen_forbidden or stuck else 0)
 
 
 def cmd_fuzz(args) -> int:
@@ -287,11 +311,21 @@ def cmd_fuzz(args) -> int:
 
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0
-    args.iterations = args.iterations or DEFAULT_ITERATIONS
+    from .runtime import backend_name
+
+    spec, backend = load_backend(args.backend, args.impl)   # a usage error before any worker
+    if args.impl and not args.go:
+        args.go = True   # a user primitive shows only in programs that use it
+        print("--impl replaces a Go primitive: fuzzing with Go-style programs (--go)",
+              file=sys.stderr)
+    args.iterations = args.iterations or getattr(backend, "default_iterations", DEFAULT_ITERATIONS)
     if args.mutant is not None:
         from .runtime.compile import SYNC_MUTANTS, check_mutant
 
         check_mutant(args.mutant)   # RuntimeUsageError listing the known mutants
+        if args.mutant in SYNC_MUTANTS and backend is not None:
+            raise UsageError(f"--mutant {args.mutant} breaks a Go primitive of the native "
+                             f"runtime; fuzz it without --backend/--impl")
         if args.mutant in SYNC_MUTANTS and not args.go:
             args.go = True  # a broken Go primitive shows only in programs that use it
             print(f"{args.mutant} breaks a Go primitive: fuzzing with Go-style programs (--go)",
@@ -304,13 +338,15 @@ def cmd_fuzz(args) -> int:
     cfg = CampaignConfig(minutes=args.minutes, examples=args.examples, mutant=args.mutant,
                          model=model[0], seed=args.seed, threads=args.threads, ops=args.ops,
                          workers=args.workers, iterations=args.iterations,
-                         corpus=args.corpus or None, go=args.go)
+                         corpus=args.corpus or None, go=args.go, backend=spec,
+                         impl=tuple(args.impl))
     try:
         plan_workers(program_threads(cfg), args.workers)
     except ValueError as e:
         raise UsageError(str(e))
     progress = CampaignProgress(args.minutes, args.examples)
-    what = (f"mutant {args.mutant}" if args.mutant else "the native runtime") + (
+    what = (f"mutant {args.mutant} of " if args.mutant else "") + (
+        "the native runtime" if backend is None else backend_name(backend)) + (
         " with Go-style programs" if args.go else "")
     if not args.json:
         budget = f"{args.minutes:g} min" if args.minutes is not None else f"{args.examples:,} examples"
@@ -337,19 +373,20 @@ def cmd_fuzz(args) -> int:
     return finish(args, results, 1 if res.found else 0)
 
 
-def replay_backend(recorded: Optional[str]):
-    """The backend that replays a counterexample recorded on the backend named `recorded`
-    (None: an old header that names none, taken as the native runtime). Only the native
-    runtime can be rerun from the command line; any other name is a UsageError naming it."""
-    from .runtime import native
+def replay_backend(label: str, meta: dict, backend: Optional[str], impl: Sequence[str]):
+    """The backend that replays a counterexample: `--backend`/`--impl` when given, else the
+    one its header records (an old header that names none: the native runtime). None stands
+    for the native runtime; a backend that cannot be loaded here is a UsageError naming it."""
+    from .runtime import RuntimeUsageError
 
-    if recorded in (None, native.NAME):
-        return native
-    raise UsageError(f"this counterexample was recorded on the backend {recorded!r}, and "
-                     f"`stressmm replay` reruns only the {native.NAME} runtime: rerun it on "
-                     f"{recorded!r} (e.g. check_program(program, schedule, backend=...)), or copy "
-                     f"the file with \"backend\": \"{native.NAME}\" in its header to try it "
-                     f"on the {native.NAME} runtime")
+    spec = backend or meta.get("backend") or "native"
+    impl = impl or ([] if backend else meta.get("impl", []))
+    try:
+        return load_backend(spec, impl)[1]
+    except RuntimeUsageError as e:
+        how = "" if backend else (" (as its header records); pass --backend NAME to replay it "
+                                  "on another backend")
+        raise UsageError(f"{label}: cannot replay on backend {spec!r}{how}: {e}") from e
 
 
 def replay_command(path) -> str:
@@ -417,7 +454,7 @@ def cmd_replay(args) -> int:
     from .report import render_run
     from .reports.results import document, replay_test
     from .fuzz import DEFAULT_MODEL
-    from .runtime import RuntimeUsageError
+    from .runtime import RuntimeUsageError, run_backend
     from .schedule import Schedule
 
     override = model_names(args.model, []) if args.model is not None else []
@@ -431,10 +468,13 @@ def cmd_replay(args) -> int:
         model = override[0] if override else meta.get("model") or DEFAULT_MODEL
         mutant = (args.mutant or None) if args.mutant is not None else meta.get("mutant")
         schedule = Schedule.from_json(meta["schedule"]) if meta.get("schedule") else Schedule()
-        iterations = args.iterations or max(100_000, int(meta.get("total", 0)))
         try:
-            hist = replay_backend(meta.get("backend")).run(
-                prog, iterations=iterations, schedule=schedule, mutant=mutant)
+            backend = replay_backend(label, meta, args.backend, args.impl)
+            iterations = args.iterations or max(
+                100_000 if backend is None else getattr(backend, "default_iterations", 10_000),
+                int(meta.get("total", 0)))
+            hist = run_backend(backend, prog, iterations=iterations, schedule=schedule,
+                               mutant=mutant)
         except (UsageError, RuntimeUsageError) as e:
             if not is_corpus(args.file):
                 raise
@@ -454,6 +494,7 @@ def cmd_replay(args) -> int:
         if args.json:
             continue
         print(render_run(hist, verdicts, model, label))
+        print_notes(hist)
         if target is not None:
             print(f"recorded outcome {target}: seen {hist.counts.get(target, 0):,} times in this replay"
                   f" (recorded: {meta.get('count', '?')} in {meta.get('total', '?')} runs)")
@@ -539,20 +580,20 @@ def parser() -> argparse.ArgumentParser:
     add_output_options(c)
     c.set_defaults(func=cmd_check)
 
-    r = sub.add_parser("run", help="run programs on the native runtime (or a Go toolchain: --backend) and judge the outcomes",
-                       description="Run litmus tests on the native runtime, e.g. "
-                                   "`stressmm run SB` (a bundled scenario by name), "
-                                   "`stressmm run scenarios/go/`, `stressmm run my.litmus`.")
+    r = sub.add_parser("run", help="run programs on a backend (default: the native runtime) and judge the outcomes",
+                       description="Run litmus tests on a backend (default: the native runtime), "
+                                   "e.g. `stressmm run SB` (a bundled scenario by name), "
+                                   "`stressmm run scenarios/go/ --backend go`, `stressmm run my.litmus`.")
     r.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     g = r.add_mutually_exclusive_group()
     g.add_argument("--iterations", type=_positive_int,
-                   help="runs per test (default 1,000,000; 1e6 and 1,000,000 are accepted)")
+                   help="runs per test (default 1,000,000 on native, 100,000 on the Go "
+                        "toolchains, 10,000 on other backends; 1e6 and 1,000,000 are accepted)")
     g.add_argument("--seconds", type=_positive_seconds, help="run each test for this long")
     r.add_argument("--mutant", help="a deliberately broken runtime variant (see `stressmm mutants`)")
-    r.add_argument("--backend", choices=("native", "go", "gccgo", "go-race"), default="native",
-                   help="the implementation under test: the native runtime, or the program "
-                        "compiled as Go code by gc (go), gccgo, or gc -race (default native)")
-    r.add_argument("--model", help="the model outcomes are checked against (default tso)")
+    r.add_argument("--model",
+                   help="the model outcomes are checked against (default tso; go with --impl "
+                        "or a Go toolchain)")
     r.add_argument("--layout", choices=("spread", "packed"), default="spread",
                    help="locations on separate cache lines (spread) or together (packed)")
     r.add_argument("--batch", type=_batch, default=1024,
@@ -562,11 +603,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the per-thread delays")
     r.add_argument("--oversubscribe", action="store_true",
                    help="allow more program threads than CPUs (unpinned; hides weak behaviour)")
+    _backend_options(r)
     r.add_argument("--json", action="store_true", help=JSON_HELP)
     add_output_options(r)
     r.set_defaults(func=cmd_run)
 
-    f = sub.add_parser("fuzz", help="random programs on the native runtime until a forbidden outcome")
+    f = sub.add_parser("fuzz", help="random programs on a backend (default: native) until a forbidden outcome")
     g = f.add_mutually_exclusive_group()
     g.add_argument("--minutes", type=_positive_minutes, help="time budget (default 1)")
     g.add_argument("--examples", type=_positive_int, help="number of generated programs")
@@ -582,6 +624,7 @@ def parser() -> argparse.ArgumentParser:
                    help="runs per program (default 20,000)")
     f.add_argument("--corpus", default=".stressmm/counterexamples",
                    help="where counterexamples are saved ('' to not save)")
+    _backend_options(f)
     f.add_argument("--json", action="store_true", help=JSON_HELP)
     add_output_options(f, "the campaign")
     f.set_defaults(func=cmd_fuzz)
@@ -593,6 +636,7 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--iterations", type=_positive_int, help="runs (default: max(100,000, as recorded))")
     rp.add_argument("--mutant", help="override the recorded mutant ('' for the correct runtime)")
     rp.add_argument("--model", help="override the recorded model")
+    _backend_options(rp, replay=True)
     rp.add_argument("--json", action="store_true", help=JSON_HELP)
     add_output_options(rp, "the replay")
     rp.set_defaults(func=cmd_replay)
@@ -613,6 +657,18 @@ def parser() -> argparse.ArgumentParser:
                    help="go: gc and gccgo beside the native runtime, and Go fuzz programs/minute")
     b.set_defaults(func=cmd_bench)
     return ap
+
+
+def _backend_options(p, replay: bool = False) -> None:
+    recorded = "; default: the one the file records" if replay else ""
+    p.add_argument("--backend", metavar="SPEC",
+                   help="the implementation under test: native, pythreads, go (gc), gccgo, "
+                        "go-race (gc -race), or module:Class "
+                        f"(default native, or pythreads with --impl{recorded})")
+    p.add_argument("--impl", action="append", default=[], metavar="[ROLE=]MODULE:CLASS",
+                   help="your own Python primitive (mutex, rwmutex, channel, once, waitgroup) "
+                        "in place of the built-in one, on the pythreads backend; repeat for "
+                        "several roles")
 
 
 def _number(parse, ok, what):

@@ -59,13 +59,19 @@ class Counterexample:
     count: int
     total: int
     model: str
-    backend: str
+    backend: str                                   # the spec that rebuilds it (registry)
     mutant: Optional[str] = None
     verdicts: dict = field(default_factory=dict)   # model name -> is the outcome allowed
     others: tuple = ()                             # other forbidden outcomes seen, (Outcome, n)
     why: str = ""                                  # the rule the outcome breaks, when known
     machine: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    impl: tuple = ()                               # user primitives the backend ran
+    implementation: str = ""                       # what reports call the code under test
+
+    @property
+    def under_test(self) -> str:
+        return self.implementation or self.backend
 
     @property
     def forbidden_by(self) -> list:
@@ -86,8 +92,10 @@ class Counterexample:
         meta = {"schedule": self.schedule.to_json(), "model": self.model, "mutant": self.mutant,
                 "backend": self.backend, "outcome": self.outcome.to_json(),
                 "count": self.count, "total": self.total}
+        if self.impl:
+            meta["impl"] = list(self.impl)
         head = [f"# stressmm counterexample: {self.outcome} seen {self.count:,} times in "
-                f"{self.total:,} runs on {self.backend}" + (f" (mutant {self.mutant})" if self.mutant else ""),
+                f"{self.total:,} runs on {self.under_test}" + (f" (mutant {self.mutant})" if self.mutant else ""),
                 f"# forbidden by: {', '.join(self.forbidden_by) or '-'}; allowed by: "
                 f"{', '.join(self.allowed_by) or '-'}",
                 f"# machine: {self.machine.get('cpu', '?')}, {self.machine.get('logical_cpus', '?')} CPUs",
@@ -100,7 +108,8 @@ class Counterexample:
         return {"program": print_program(self.program), "schedule": self.schedule.to_json(),
                 "outcome": self.outcome.to_json(), "outcome_text": str(self.outcome),
                 "count": self.count, "total": self.total, "model": self.model,
-                "backend": self.backend, "mutant": self.mutant, "verdicts": self.verdicts,
+                "backend": self.backend, "impl": list(self.impl),
+                "implementation": self.under_test, "mutant": self.mutant, "verdicts": self.verdicts,
                 "others": [[o.to_json(), n] for o, n in self.others], "why": self.why,
                 "machine": self.machine, "versions": self.versions,
                 "threads": len(self.program.threads), "ops": self.program.size}
@@ -110,7 +119,7 @@ class Counterexample:
         from .syntax import print_program
 
         lines = [f"FORBIDDEN outcome {self.outcome} seen {self.count:,} times in {self.total:,} runs"
-                 + (f" (mutant {self.mutant})" if self.mutant else ""),
+                 f" on {self.under_test}" + (f" (mutant {self.mutant})" if self.mutant else ""),
                  f"forbidden by: {', '.join(self.forbidden_by) or '-'}"
                  + (f"; allowed by: {', '.join(self.allowed_by)}" if self.allowed_by else ""),
                  f"program: {len(self.program.threads)} threads, {self.program.size} ops; "
@@ -164,11 +173,15 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
     `ForbiddenOutcome` if an outcome `model` forbids shows up (timeouts are not judged).
     Returns the histogram when every outcome was allowed.
 
-    `backend` is anything with `run(program, iterations=..., schedule=..., mutant=...)` (or
-    without `mutant`) returning a Histogram, or a plain callable with that signature."""
+    `backend` follows the protocol of `stressmm.runtime` (docs/backends.md): anything with
+    `run(program, iterations=..., schedule=...)` (plus `mutant=` when one is given) returning
+    a complete Histogram, or a plain callable with that signature; `get_backend(spec)` loads
+    one by name. A histogram that is not complete for the program raises BadHistogram."""
+    from .runtime import backend_name as name_of, run_backend
+    from .runtime.registry import spec_of
+
     model = model or DEFAULT_MODEL
-    backend_name = getattr(backend, "name", None) or ("native" if backend is None else
-                                                      getattr(backend, "__name__", "custom"))
+    backend_name = name_of(backend)
     # Keyed by the backend itself: two implementations judged in one session never share
     # an entry (backend_name is only what reports show).
     key = (program, model, "native" if backend is None else backend, mutant)
@@ -176,7 +189,7 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
         known = memo.get(key)
         if known is not None:
             _fail(known)
-    hist = _run(backend, program, iterations, schedule, mutant)
+    hist = run_backend(backend, program, iterations=iterations, schedule=schedule, mutant=mutant)
     if on_run is not None:
         on_run(hist)
     allowed = get_model(model).allowed(program).outcomes
@@ -189,7 +202,9 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
     for name in dict.fromkeys(["sc", "tso", model]):
         verdicts[name] = worst in get_model(name).allowed(program).outcomes
     cex = Counterexample(program=program, schedule=schedule, outcome=worst, count=count,
-                         total=hist.total, model=model, backend=backend_name, mutant=mutant,
+                         total=hist.total, model=model, backend=spec_of(backend) or backend_name,
+                         impl=tuple(getattr(backend, "impl", ()) or ()),
+                         implementation=hist.backend or backend_name, mutant=mutant,
                          verdicts=verdicts, others=tuple(ranked[1:]), why=why_forbidden(program, worst),
                          machine=machine_facts(), versions=versions())
     if memo is not None:
@@ -220,17 +235,6 @@ def _fail(cex: Counterexample):
     # The one place a ForbiddenOutcome is raised: Hypothesis tells failures apart by where they
     # were raised, so a replay from the memo must fail at the same spot as the first run did.
     raise ForbiddenOutcome(cex)
-
-
-def _run(backend, program, iterations, schedule, mutant) -> Histogram:
-    if backend is None:
-        from .runtime import native
-
-        return native.run(program, iterations=iterations, schedule=schedule, mutant=mutant)
-    run = getattr(backend, "run", backend)
-    if mutant is not None:
-        return run(program, iterations=iterations, schedule=schedule, mutant=mutant)
-    return run(program, iterations=iterations, schedule=schedule)
 
 
 # ---------------------------------------------------------------- corpus
@@ -303,6 +307,11 @@ def check_replay_meta(meta, program: Program) -> dict:
         if len(parsed.delays) > nthreads:
             raise ValueError(f"the schedule gives delays for {len(parsed.delays)} threads, but "
                              f"{program.name} has {nthreads}")
+    if not isinstance(meta.get("backend", ""), str):
+        raise ValueError(f"backend must be a string, got {meta['backend']!r}")
+    impl = meta.get("impl", [])
+    if not (isinstance(impl, list) and all(isinstance(i, str) for i in impl)):
+        raise ValueError(f"impl must be a list of module:Class strings, got {impl!r}")
     for name in ("count", "total"):
         value = meta.get(name, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:

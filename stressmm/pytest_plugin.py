@@ -13,6 +13,12 @@ Options:
   --stressmm-iterations N   runs per example (default 20,000)
   --stressmm-mutant NAME    run against a deliberately broken native runtime variant
   --stressmm-model M        judge outcomes with model M (default: tso)
+  --stressmm-backend SPEC   the implementation under test: native (default), pythreads, or
+                            module:Class (see docs/backends.md)
+
+`stressmm_check(program, schedule, impl="mypkg.locks:TicketLock")` runs the example on the
+pythreads backend with that class in place of the built-in primitive of its role (a list
+for several roles).
 
 Hypothesis profiles: `stressmm-dev` (default, quick), `stressmm-ci` (more examples,
 derandomized) and `stressmm-fuzz` (no example limit; the time budget decides). Select one with
@@ -49,12 +55,15 @@ def pytest_addoption(parser):
     g = parser.getgroup("stressmm", "stressmm memory-model fuzzing")
     g.addoption("--stressmm-minutes", type=float, default=None, metavar="M",
                 help="fuzz each stressmm test for M minutes")
-    g.addoption("--stressmm-iterations", type=int, default=DEFAULT_ITERATIONS, metavar="N",
-                help="runs of each generated program (default %(default)s)")
+    g.addoption("--stressmm-iterations", type=int, default=None, metavar="N",
+                help=f"runs of each generated program (default {DEFAULT_ITERATIONS:,}; "
+                     f"1,000 on pythreads)")
     g.addoption("--stressmm-mutant", default=None, metavar="NAME",
                 help="run against a broken native runtime variant (see `stressmm mutants`)")
     g.addoption("--stressmm-model", default=None, metavar="M",
                 help="model that judges outcomes (default tso)")
+    g.addoption("--stressmm-backend", default=None, metavar="SPEC",
+                help="implementation under test: native, pythreads or module:Class")
 
 
 def pytest_configure(config):
@@ -62,7 +71,7 @@ def pytest_configure(config):
     minutes = config.getoption("--stressmm-minutes")
     if minutes is not None and minutes <= 0:
         raise pytest.UsageError("--stressmm-minutes must be positive")
-    if config.getoption("--stressmm-iterations") < 1:
+    if (config.getoption("--stressmm-iterations") or 1) < 1:
         raise pytest.UsageError("--stressmm-iterations must be at least 1")
     from .runtime import RuntimeUsageError
     from .runtime.compile import check_mutant
@@ -71,6 +80,13 @@ def pytest_configure(config):
         check_mutant(config.getoption("--stressmm-mutant"))
     except RuntimeUsageError as e:
         raise pytest.UsageError(f"--stressmm-mutant: {e}")
+    if config.getoption("--stressmm-backend"):
+        from .runtime.registry import get_backend
+
+        try:
+            get_backend(config.getoption("--stressmm-backend"))
+        except RuntimeUsageError as e:
+            raise pytest.UsageError(f"--stressmm-backend: {e}")
     model = config.getoption("--stressmm-model")
     if model is not None:
         from .models import MODELS
@@ -113,19 +129,32 @@ def stressmm_memo():
 
 @pytest.fixture(scope="session")
 def stressmm_check(request, stressmm_memo):
-    """`stressmm_check(program, schedule=Schedule(), backend=None)`: run and judge one example
-    with the session's options; raises `ForbiddenOutcome` with a readable counterexample.
-    Session-scoped: it holds no per-test state, so Hypothesis may call it for every example."""
+    """`stressmm_check(program, schedule=Schedule(), backend=None, impl=())`: run and judge
+    one example with the session's options; raises `ForbiddenOutcome` with a readable
+    counterexample. `impl` ("module:Class", or a list) runs your own Python primitives on the
+    pythreads backend. Session-scoped: it holds no per-test state beyond the backends it
+    built (one per spec, so that the memo recognises a program seen before)."""
     opts = request.config.getoption
-    iterations = opts("--stressmm-iterations")
     mutant = opts("--stressmm-mutant")
     model = opts("--stressmm-model")
+    default_spec = opts("--stressmm-backend")
+    built: dict = {}
 
-    def run(program, schedule=None, backend=None):
+    def run(program, schedule=None, backend=None, impl=()):
+        from .runtime.registry import get_backend
         from .schedule import Schedule
 
+        impl = (impl,) if isinstance(impl, str) else tuple(impl)
+        if backend is None and (impl or default_spec):
+            key = (default_spec or "pythreads", impl)
+            if key not in built:
+                built[key] = get_backend(*key)
+            backend = built[key]
+        iterations = (opts("--stressmm-iterations")
+                      or getattr(backend, "default_iterations", DEFAULT_ITERATIONS))
+        native = backend is None or getattr(backend, "spec", None) == "native"
         return check_program(program, schedule or Schedule(), backend=backend, model=model,
-                             mutant=mutant if backend is None else None, iterations=iterations,
+                             mutant=mutant if native else None, iterations=iterations,
                              memo=stressmm_memo)
 
     return run

@@ -77,3 +77,31 @@ def test_xdist_auto_does_not_oversubscribe():
     cpus = len(os.sched_getaffinity(0))
     assert pytest_xdist_auto_num_workers(None) == max(1, cpus // PROGRAM_THREADS)
 
+
+IMPL_TEST = '''
+from hypothesis import given, settings
+from stressmm import strategies as mst
+
+@settings(max_examples=6, deadline=None)
+@given(program=mst.go_programs(sync=["mutex"], accesses=False),
+       schedule=mst.schedules(max_delay=4))
+def test_my_lock(program, schedule, stressmm_check):
+    stressmm_check(program, schedule, impl="%s")
+'''
+
+
+def test_stressmm_check_takes_a_python_implementation(pytester):
+    from pathlib import Path
+
+    ticket = Path(__file__).resolve().parent.parent / "examples" / "impls" / "ticket_lock.py"
+    pytester.makepyfile(test_user=IMPL_TEST % f"{ticket}:TicketLock")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--stressmm-model", "go",
+                                           "--stressmm-iterations", "200", timeout=240)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_bad_backend_option_is_a_usage_error(pytester):
+    pytester.makepyfile(test_user="def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess("--stressmm-backend", "no_such_module_xyz:B")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no module named 'no_such_module_xyz'" in result.stderr.str()

@@ -89,24 +89,24 @@ def test_a_corpus_loads_from_its_jsonl_and_its_directory(tmp_path):
     assert prog2.threads == prog.threads and meta2 == meta
 
 
-def test_a_counterexample_of_another_backend_is_refused_by_name(tmp_path):
-    path = save_counterexample(sb_sc_counterexample(backend="pythreads"), tmp_path)
+def test_a_counterexample_of_a_backend_not_loadable_here_is_refused_by_name(tmp_path):
+    path = save_counterexample(sb_sc_counterexample(backend="no_such_pkg:Runner"), tmp_path)
     proc = stressmm("replay", path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "recorded on the backend 'pythreads'" in proc.stderr
+    assert "cannot replay on backend 'no_such_pkg:Runner' (as its header records)" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 @TWO_CPUS
 def test_a_corpus_replays_every_counterexample_with_numbers_when_not_reproduced(tmp_path):
     save_counterexample(sb_sc_counterexample(), tmp_path)
-    save_counterexample(sb_sc_counterexample(backend="pythreads",
+    save_counterexample(sb_sc_counterexample(backend="no_such_pkg:Runner",
                                               program=dataclasses.replace(
                                                   sb_sc_counterexample().program, name="SB2")),
                         tmp_path)
     proc = stressmm("replay", tmp_path, "--iterations", "200000")
-    assert proc.returncode == 2, proc.stdout + proc.stderr   # the pythreads one is refused
-    assert "'pythreads'" in proc.stderr and "SB2" in proc.stderr
+    assert proc.returncode == 2, proc.stdout + proc.stderr   # the unloadable one is refused
+    assert "'no_such_pkg:Runner'" in proc.stderr and "SB2" in proc.stderr
     # the correct runtime never shows SB+sc's weak outcome: 200,000 runs at the recorded
     # rate of 50 in 20,000 would see it 500 times
     assert ("not reproduced: 0 forbidden in 200,000 runs; the recorded rate was 0.0025 "
@@ -117,7 +117,7 @@ def test_a_corpus_replays_every_counterexample_with_numbers_when_not_reproduced(
     [run] = doc["tests"]
     assert run["forbidden"] == 0 and run["reproduced"] is False
     assert run["chance_of_missing"] < 1e-100
-    assert len(doc["errors"]) == 1 and "pythreads" in doc["errors"][0]
+    assert len(doc["errors"]) == 1 and "no_such_pkg:Runner" in doc["errors"][0]
 
 
 def test_replay_model_option_must_name_one_model(tmp_path):

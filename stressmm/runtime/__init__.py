@@ -5,21 +5,39 @@
     True
 
 - `stressmm.runtime.native`: the C executor (pinned pthreads, GIL released); the main backend.
-- `stressmm.runtime.pythreads`: the same programs on plain Python threads; a slow baseline.
+- `stressmm.runtime.pythreads`: the same programs on Python threads, with built-in Python Go
+  primitives that a user's own classes can replace (`--impl module:Class`).
+- `stressmm.runtime.registry`: backends by name (`native`, `pythreads`) or `module:Class`.
 
-Every backend follows the `Backend` protocol and raises `RuntimeUsageError` for bad input
-(the message says what is wrong and what to do).
+The `Backend` protocol (docs/backends.md has the whole story):
+
+- `run(program, iterations=N, schedule=S)` runs `program` N times (or, when called with
+  `seconds=T` instead of `iterations`, for T seconds) and returns a `stressmm.outcome.Histogram`
+  for that program: `Histogram(program, {Outcome: count, ...}, elapsed, backend_name)`.
+  `mutant=` and `oversubscribe=` are passed only when the caller sets them, so a backend that
+  knows neither may leave them out of its signature.
+- Every outcome is *complete*: every register of every thread (`program.registers(t)`, 0 when
+  never written) and the final value of every variable (`program.vars`) -- or it is a flag
+  outcome, `Outcome.flagged("deadlock" | "panic" | "timeout")`, with nothing else in it.
+  The models' outcomes have that shape, so a partial outcome (registers only, as litmus7
+  prints them) would look forbidden when it is not: `run_backend` refuses such a histogram
+  with `BadHistogram`, naming the missing registers or variables, before anything is judged.
+- `name` (optional) names the implementation under test in every report.
+
+Every backend raises `RuntimeUsageError` for bad input (the message says what is wrong and
+what to do).
 """
 from __future__ import annotations
 
 import os
 from typing import Optional, Protocol, runtime_checkable
 
-from ..outcome import Histogram
-from ..program import Program
+from ..outcome import Histogram, Outcome
+from ..program import FLAGS, Program
 from ..schedule import Schedule
 
-__all__ = ["RuntimeUsageError", "Backend", "available_cpus", "check_budget"]
+__all__ = ["RuntimeUsageError", "BadHistogram", "Backend", "available_cpus", "check_budget",
+           "check_histogram", "run_backend", "backend_name"]
 
 
 class RuntimeUsageError(ValueError):
@@ -27,16 +45,131 @@ class RuntimeUsageError(ValueError):
     threads than CPUs, an unknown mutant. The message names the culprit and the remedy."""
 
 
+class BadHistogram(RuntimeUsageError):
+    """A backend returned something that cannot be judged: not a Histogram, a histogram of
+    another program, or outcomes that lack registers or variables of the program."""
+
+
 @runtime_checkable
 class Backend(Protocol):
     """Something that runs a program many times and counts its outcomes."""
 
-    name: str
-
     def run(self, program: Program, iterations: Optional[int] = None,
             seconds: Optional[float] = None, schedule: Schedule = Schedule(),
             mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:
+        """Run `program` `iterations` times (or for `seconds`); see the module doc."""
         ...
+
+
+def backend_name(backend) -> str:
+    """The name reports give the implementation under test: `backend.name`, else the name of
+    a plain function used as a backend, else its class name.
+
+    >>> backend_name(None), backend_name(run_backend)
+    ('native', 'run_backend')
+    """
+    if backend is None:
+        return "native"
+    name = getattr(backend, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return getattr(backend, "__name__", None) or type(backend).__name__
+
+
+def run_backend(backend, program: Program, *, iterations: Optional[int] = None,
+                seconds: Optional[float] = None, schedule: Schedule = Schedule(),
+                mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:
+    """Run `program` on `backend` (None: the native runtime) and return its histogram once it
+    passed `check_histogram`: the one way `check_program`, `stressmm run`, `fuzz` and `replay`
+    call a backend. `backend` is an object with `run(...)` or a plain function with that
+    signature; `seconds`, `mutant` and `oversubscribe` are passed only when set."""
+    if backend is None:
+        from .native import run as run_native
+        runner = run_native
+    else:
+        runner = getattr(backend, "run", backend)
+        if not callable(runner):
+            raise BadHistogram(f"backend {backend!r} has no run(program, iterations=..., "
+                               f"schedule=...) method and is not callable")
+    kwargs: dict = {"schedule": schedule}
+    kwargs.update({"iterations": iterations} if seconds is None else {"seconds": seconds})
+    if mutant is not None:
+        kwargs["mutant"] = mutant
+    if oversubscribe:
+        kwargs["oversubscribe"] = True
+    hist = runner(program, **kwargs)
+    check_histogram(hist, program, backend_name(backend))
+    return hist
+
+
+def check_histogram(hist, program: Program, who: str = "the backend") -> None:
+    """Raise BadHistogram unless `hist` is a Histogram of `program` whose outcomes are all
+    complete (every register and variable of the program, nothing else) or flag outcomes.
+
+    >>> from stressmm.program import Program, Var, Thread, Load
+    >>> from stressmm.outcome import Outcome
+    >>> p = Program("R", (Var("x"),), (Thread((Load("r0", "x"),)),))
+    >>> check_histogram(Histogram(p, {Outcome.make({(0, "r0"): 0}, {"x": 0}): 5}), p)
+    >>> check_histogram(Histogram(p, {Outcome.make({(0, "r0"): 0}): 5}), p, "litmus7")
+    Traceback (most recent call last):
+    ...
+    stressmm.runtime.BadHistogram: litmus7 returned an incomplete outcome for R: 'P0:r0=0' lacks variables x (an outcome holds every register of every thread and the final value of every variable, or a flag alone: see docs/backends.md)
+    """
+    if not isinstance(hist, Histogram):
+        raise BadHistogram(
+            f"{who} returned a {type(hist).__name__}, not a stressmm.outcome.Histogram: return "
+            f"Histogram(program, {{Outcome: count}}, elapsed, name) (see docs/backends.md)")
+    if hist.program != program:
+        raise BadHistogram(f"{who} returned a histogram of {getattr(hist.program, 'name', '?')!r}"
+                           f" for program {program.name!r}: pass the program it was given")
+    if not hasattr(hist.counts, "items"):
+        raise BadHistogram(f"{who}: Histogram.counts must be a dict {{Outcome: count}}, "
+                           f"got a {type(hist.counts).__name__}")
+    want_regs = {(t, r) for t in range(len(program.threads)) for r in program.registers(t)}
+    want_mem = {v.name for v in program.vars}
+    for outcome, n in hist.counts.items():
+        if not isinstance(outcome, Outcome):
+            raise BadHistogram(f"{who} counted {outcome!r}, which is not a stressmm.outcome."
+                               f"Outcome: build outcomes with Outcome.make(regs, mem)")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise BadHistogram(f"{who} counted outcome {outcome} {n!r} times: counts are "
+                               f"ints >= 0")
+        _check_outcome(outcome, program, want_regs, want_mem, who)
+
+
+def _check_outcome(outcome: Outcome, program: Program, want_regs: set, want_mem: set,
+                   who: str) -> None:
+    unknown_flags = sorted(set(outcome.flags) - set(FLAGS))
+    if unknown_flags:
+        raise BadHistogram(f"{who} returned outcome {outcome} with unknown flag(s) "
+                           f"{', '.join(map(str, unknown_flags))} (known: {', '.join(FLAGS)})")
+    if outcome.flags:
+        if outcome.regs or outcome.mem:
+            raise BadHistogram(f"{who} returned outcome {outcome} for {program.name}: a "
+                               f"{'/'.join(sorted(outcome.flags))} run ends the whole program, "
+                               f"so its outcome is the flag alone: Outcome.flagged(flag)")
+        if len(outcome.flags) > 1:
+            raise BadHistogram(f"{who} returned outcome {outcome}: a run ends with one flag")
+        return
+    regs = [(t, r) for t, r, _ in outcome.regs]
+    mem = [loc for loc, _ in outcome.mem]
+    problems = []
+    missing_regs = sorted(want_regs - set(regs))
+    if missing_regs:
+        problems.append("lacks registers " + ", ".join(f"P{t}:{r}" for t, r in missing_regs))
+    missing_mem = sorted(want_mem - set(mem))
+    if missing_mem:
+        problems.append("lacks variables " + ", ".join(missing_mem))
+    extra = [f"P{t}:{r}" for t, r in sorted(set(regs) - want_regs)] + sorted(set(mem) - want_mem)
+    if extra:
+        problems.append("names " + ", ".join(extra) + f", which {program.name} does not have")
+    if len(regs) != len(set(regs)) or len(mem) != len(set(mem)):
+        problems.append("names a register or variable twice")
+    if problems:
+        raise BadHistogram(
+            f"{who} returned an incomplete outcome for {program.name}: {str(outcome)!r} "
+            + "; ".join(problems) + " (an outcome holds every register of every thread and the "
+            "final value of every variable, or a flag alone: see docs/backends.md)")
 
 
 def available_cpus() -> tuple:

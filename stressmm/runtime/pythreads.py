@@ -1,9 +1,5 @@
-"""The pythreads backend: programs interpreted on plain Python threads, one per program thread.
-
-The naive baseline the native runtime is measured against: each iteration starts with fresh
-memory and a barrier, every thread interprets its ops, a second barrier ends the iteration. It
-gives correct outcomes (the same Outcome values as the native backend and the models), just
-slowly, and under the GIL every execution is sequentially consistent::
+"""The pythreads backend: programs interpreted on Python threads, one per program thread, with
+Go primitives written in Python -- built in, or the user's own classes (`impl=`).
 
     >>> from stressmm.program import Program, Var, Thread, Store, Load
     >>> p = Program("W", (Var("x"),), (Thread((Store("x", 1),)), Thread((Load("r0", "x"),))))
@@ -11,57 +7,392 @@ slowly, and under the GIL every execution is sequentially consistent::
     >>> h.total, sorted(str(o) for o in h.counts) <= ['P1:r0=0 x=1', 'P1:r0=1 x=1']
     (50, True)
 
+Each iteration starts with fresh memory, fresh primitives and a barrier; every thread
+interprets its ops; a second barrier ends the iteration. Under the GIL every memory access is
+sequentially consistent, so this backend is where *Python* implementations of the Go
+primitives are tested: a user class per role replaces the built-in one (docs/backends.md):
+
+    role       methods (duck-typed)                      built from
+    mutex      lock(), unlock()                          Class()
+    rwmutex    rlock(), runlock(), lock(), unlock()      Class()
+    channel    send(v), recv() -> (v, ok), close()       Class(capacity)   (0 = unbuffered)
+    once       do(fn)                                    Class()
+    waitgroup  add(delta), done(), wait()                Class()
+
+with Go's semantics: a receive on a closed, drained channel returns (0, False); Go's panics
+(unlock of an unlocked mutex, send on or close of a closed channel, a negative WaitGroup
+counter) are any exception the method raises, and end the iteration with the `panic` outcome.
+
+Interleavings are provoked, not left to chance: during a run the interpreter's switch interval
+(sys.setswitchinterval, restored afterwards) is drawn from the schedule's seed, and before each
+op a thread yields with a probability set by its schedule delay. Every wait is bounded: the
+built-in primitives detect deadlock (every unfinished thread blocked in one) and give up at the
+iteration's deadline (`timeout`); a user method still blocked ITERATION_SECONDS + GRACE after
+the iteration began ends the run with a `timeout` outcome and `info["stuck"]` naming the call
+(the Python thread cannot be killed; it is left behind, blocked, as a daemon).
+
 Mutants: the read-modify-write mutants (add-not-atomic, swap-not-atomic, cas-ignores-failure)
 break the interpreter's atomic section the same way as in C; sc-store-no-fence and
-sc-fence-noop change nothing here (there is no store buffer to expose).
-
-Go primitives (mutex, channels, once, waitgroup) are not run here: a program using one is
-rejected with a RuntimeUsageError naming the op. Under the GIL a Python implementation of them
-would only ever show sequentially consistent outcomes, so it would add nothing the sc model
-does not already say; the native runtime is where they are implemented and tested.
+sc-fence-noop change nothing here (there is no store buffer to expose). The mutants of the
+native Go primitives do not apply (use `impl=` to run a broken primitive here).
 """
 from __future__ import annotations
 
+import collections
 import random
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Optional
 
 from ..outcome import Histogram, Outcome
-from ..program import Await, Fence, Load, Program, Rmw, RmwOp, Store, SYNC_OPS, walk_ops
+from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
+                       Recv, RLock, RUnlock, Rmw, RmwOp, Send, Store, Unlock, WaitGroup, WgAdd,
+                       WgDone, WgWait, walk_ops)
 from ..schedule import Schedule
 from . import RuntimeUsageError, check_budget
-from .compile import check_mutant
+from .compile import SYNC_MUTANTS, check_mutant
 
-__all__ = ["run", "PyThreadsBackend"]
+__all__ = ["run", "PyThreadsBackend", "ROLES", "GoPanic", "load_impls", "ITERATION_SECONDS"]
 
 NAME = "pythreads"
-AWAIT_BUDGET = 20_000       # polls (each yields the GIL) before an iteration is a timeout
-BARRIER_SECONDS = 30.0      # a thread missing a barrier this long breaks the run
+AWAIT_BUDGET = 20_000       # polls (each yields the GIL) before an await is a timeout
+ITERATION_SECONDS = 2.0     # a built-in wait still blocked this long after the start: timeout
+GRACE = 1.0                 # then a thread stuck in user code this much longer ends the run
+BARRIER_SECONDS = 30.0      # a thread missing the start barrier this long breaks the run
+MIN_USER_PREEMPTION = 1 / 64   # inside user primitives, even with no delay in the schedule
+SWITCH_INTERVALS = (5e-6, 2e-5, 1e-4, 5e-4)   # seconds; drawn from the schedule's seed
+
+ROLES = {
+    "mutex": ("lock", "unlock"),
+    "rwmutex": ("rlock", "runlock", "lock", "unlock"),
+    "channel": ("send", "recv", "close"),
+    "once": ("do",),
+    "waitgroup": ("add", "done", "wait"),
+}
+"""The primitive roles a user class can play, and the methods each needs."""
 
 
-class _Timeout(Exception):
-    pass
+class GoPanic(Exception):
+    """What the built-in primitives raise where Go panics; a user class may raise it (or any
+    exception) for the same purpose."""
 
 
-def _check_program(program: Program) -> None:
-    for t, thread in enumerate(program.threads):
-        for i, op in enumerate(walk_ops(thread.ops)):
-            if isinstance(op, SYNC_OPS):
-                line = f", line {op.line}" if op.line is not None else ""
+class _Stop(BaseException):
+    """Ends a thread's iteration early (deadlock, panic, timeout elsewhere). A BaseException so
+    that a user's `except Exception` inside once.do(fn) does not swallow it."""
+
+
+class _ImplError(Exception):
+    """A user class broke the protocol (e.g. recv returned a bare value): the run stops."""
+
+
+# ---------------------------------------------------------------- one iteration's monitor
+
+
+class _Iteration:
+    """The shared state of one iteration: the monitor (one Condition) every built-in primitive
+    waits on, the threads still running and blocked, and how the iteration ended, if early."""
+
+    def __init__(self, nthreads: int, deadline: float):
+        self.cv = threading.Condition(threading.Lock())
+        self.running = nthreads
+        self.waiting: dict = {}
+        self.reason: Optional[str] = None
+        self.note = ""
+        self.deadline = deadline
+        self.fault: Optional[BaseException] = None
+
+    def stop(self, flag: str, note: str = ""):
+        """End the iteration with `flag` (the first flag wins) and leave this thread's ops."""
+        with self.cv:
+            self._end(flag, note)
+        raise _Stop()
+
+    def _end(self, flag: str, note: str) -> None:
+        if self.reason is None:
+            self.reason, self.note = flag, note
+        self.cv.notify_all()
+
+    def block_until(self, ready) -> None:
+        """Wait (holding `cv`) until `ready()`; a deadlock, the deadline or another thread's
+        stop ends the wait with _Stop."""
+        if self.reason is None and ready():
+            return
+        me = threading.get_ident()
+        self.waiting[me] = ready
+        try:
+            while True:
+                if self.reason is not None:
+                    raise _Stop()
+                if ready():
+                    return
+                if (len(self.waiting) == self.running
+                        and not any(other() for other in self.waiting.values())):
+                    self._end("deadlock", "")
+                    raise _Stop()
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    self._end("timeout", f"a built-in wait exceeded {ITERATION_SECONDS:g} s")
+                    raise _Stop()
+                self.cv.wait(min(left, 0.05))
+        finally:
+            del self.waiting[me]
+
+    def changed(self) -> None:
+        self.cv.notify_all()
+
+    def finished(self) -> None:
+        with self.cv:
+            self.running -= 1
+            self.cv.notify_all()
+
+
+# ---------------------------------------------------------------- built-in primitives
+# Correct by construction: every state change happens under the iteration's monitor.
+
+
+class _Mutex:
+    """sync.Mutex and sync.RWMutex (no writer preference, as in the models)."""
+
+    def __init__(self, it: _Iteration):
+        self.it, self.writer, self.readers = it, False, 0
+
+    def lock(self):
+        with self.it.cv:
+            self.it.block_until(lambda: not self.writer and self.readers == 0)
+            self.writer = True
+
+    def unlock(self):
+        with self.it.cv:
+            if not self.writer:
+                raise GoPanic("sync: unlock of unlocked mutex")
+            self.writer = False
+            self.it.changed()
+
+    def rlock(self):
+        with self.it.cv:
+            self.it.block_until(lambda: not self.writer)
+            self.readers += 1
+
+    def runlock(self):
+        with self.it.cv:
+            if self.readers == 0:
+                raise GoPanic("sync: RUnlock of unlocked RWMutex")
+            self.readers -= 1
+            self.it.changed()
+
+
+class _Channel:
+    """A Go channel of ints: a FIFO of `capacity` values, or a rendezvous when capacity is 0."""
+
+    def __init__(self, it: _Iteration, capacity: int):
+        self.it, self.capacity = it, capacity
+        self.buf: collections.deque = collections.deque()
+        self.offers: collections.deque = collections.deque()   # unbuffered: [value, taken]
+        self.closed = False
+
+    def send(self, value):
+        with self.it.cv:
+            if self.closed:
+                raise GoPanic("send on closed channel")
+            if self.capacity > 0:
+                self.it.block_until(lambda: self.closed or len(self.buf) < self.capacity)
+                if self.closed:
+                    raise GoPanic("send on closed channel")
+                self.buf.append(value)
+                self.it.changed()
+                return
+            offer = [value, False]
+            self.offers.append(offer)
+            self.it.changed()
+            self.it.block_until(lambda: offer[1] or self.closed)
+            if not offer[1]:
+                self.offers.remove(offer)
+                raise GoPanic("send on closed channel")
+
+    def recv(self):
+        with self.it.cv:
+            self.it.block_until(lambda: self.buf or self.offers or self.closed)
+            if self.buf:
+                value = self.buf.popleft()
+            elif self.offers:
+                offer = self.offers.popleft()
+                offer[1] = True
+                value = offer[0]
+            else:
+                return 0, False
+            self.it.changed()
+            return value, True
+
+    def close(self):
+        with self.it.cv:
+            if self.closed:
+                raise GoPanic("close of closed channel")
+            self.closed = True
+            self.it.changed()
+
+
+class _Once:
+    def __init__(self, it: _Iteration):
+        self.it, self.state = it, 0    # 0 not started, 1 running, 2 done
+
+    def do(self, fn):
+        with self.it.cv:
+            if self.state:
+                self.it.block_until(lambda: self.state == 2)
+                return
+            self.state = 1
+        try:
+            fn()
+        finally:
+            with self.it.cv:
+                self.state = 2
+                self.it.changed()
+
+
+class _WaitGroup:
+    def __init__(self, it: _Iteration):
+        self.it, self.count = it, 0
+
+    def add(self, delta):
+        with self.it.cv:
+            self.count += delta
+            if self.count < 0:
+                raise GoPanic("sync: negative WaitGroup counter")
+            self.it.changed()
+
+    def done(self):
+        self.add(-1)
+
+    def wait(self):
+        with self.it.cv:
+            self.it.block_until(lambda: self.count == 0)
+
+
+# ---------------------------------------------------------------- user implementations
+
+
+@dataclass(frozen=True)
+class Impl:
+    """A user class playing `role`, loaded from `spec` ("module:Class")."""
+
+    role: str
+    spec: str
+    cls: type
+
+    def make(self, decl):
+        return self.cls(decl.capacity) if self.role == "channel" else self.cls()
+
+    def __str__(self) -> str:
+        return f"{self.role}={self.spec}"
+
+
+def infer_role(cls) -> Optional[str]:
+    """The role whose methods `cls` has (the richer of mutex and rwmutex), or None.
+
+    >>> class L:
+    ...     def lock(self): ...
+    ...     def unlock(self): ...
+    >>> infer_role(L)
+    'mutex'
+    """
+    fits = [role for role, methods in ROLES.items()
+            if all(callable(getattr(cls, m, None)) for m in methods)]
+    if "rwmutex" in fits:
+        fits.remove("mutex")
+    return fits[0] if len(fits) == 1 else None
+
+
+def load_impls(specs) -> dict:
+    """{role: Impl} from specs "module:Class" (role inferred from the methods) or
+    "role=module:Class". Raises RuntimeUsageError naming the spec for a module that does not
+    import, a missing class, a class missing methods or one whose constructor fails."""
+    from .registry import load_object
+
+    impls: dict = {}
+    for raw in specs:
+        if not isinstance(raw, str):
+            raise RuntimeUsageError(f"--impl {raw!r}: expected module:Class or role=module:Class")
+        role, _, target = raw.rpartition("=") if "=" in raw else ("", "", raw)
+        role, target = role.strip(), target.strip()
+        if role and role not in ROLES:
+            raise RuntimeUsageError(f"--impl {raw}: unknown role {role!r} (roles: "
+                                    f"{', '.join(ROLES)})")
+        cls = load_object(target, what="--impl")
+        if not callable(cls):
+            raise RuntimeUsageError(f"--impl {raw}: {target} is a {type(cls).__name__}, "
+                                    f"not a class")
+        if not role:
+            role = infer_role(cls)
+            if role is None:
                 raise RuntimeUsageError(
-                    f"{program.name}: P{t} op {i}{line}: the pythreads runtime does not run "
-                    f"{type(op).__name__}: it runs memory ops only (loads, stores, "
-                    f"read-modify-writes, fences, awaits); run Go primitives on the native "
-                    f"runtime (stressmm.runtime.native)")
+                    f"--impl {raw}: cannot tell which primitive {target} implements; it needs "
+                    f"the methods of one role (" + "; ".join(
+                        f"{r}: {', '.join(m)}" for r, m in ROLES.items())
+                    + "), or name the role: --impl mutex=" + target)
+        impl = Impl(role, target, cls)
+        _check_impl(impl, raw)
+        if role in impls:
+            raise RuntimeUsageError(f"--impl {raw}: the {role} role is already played by "
+                                    f"{impls[role].spec}")
+        impls[role] = impl
+    return impls
 
 
-def _interpret(ops, mem: dict, regs: dict, rmw_lock: threading.Lock, mutant: Optional[str]):
-    """Run one thread's ops on `mem`, writing `regs`; raises _Timeout when an await gives up."""
+def _check_impl(impl: Impl, raw: str) -> None:
+    try:
+        obj = impl.cls(1) if impl.role == "channel" else impl.cls()
+    except Exception as e:
+        made = "Class(capacity)" if impl.role == "channel" else "Class()"
+        raise RuntimeUsageError(f"--impl {raw}: a {impl.role} is built as {made}, and that "
+                                f"failed: {type(e).__name__}: {e}") from e
+    missing = [m for m in ROLES[impl.role] if not callable(getattr(obj, m, None))]
+    if missing:
+        raise RuntimeUsageError(f"--impl {raw}: a {impl.role} needs the methods "
+                                f"{', '.join(ROLES[impl.role])}; {impl.spec} lacks "
+                                f"{', '.join(missing)}")
+
+
+def _role(decl) -> str:
+    if isinstance(decl, Mutex):
+        return "rwmutex" if decl.rw else "mutex"
+    return {Chan: "channel", Once: "once", WaitGroup: "waitgroup"}[type(decl)]
+
+
+def _factories(program: Program, impls: dict) -> dict:
+    """{primitive name: make(iteration)} for every primitive the program declares."""
+    out = {}
+    for d in program.decls:
+        if isinstance(d, (Mutex, Chan, Once, WaitGroup)):
+            user = impls.get(_role(d))
+            if user is not None:
+                out[d.name] = (lambda it, u=user, d=d: u.make(d))
+            elif isinstance(d, Mutex):
+                out[d.name] = _Mutex
+            elif isinstance(d, Chan):
+                out[d.name] = (lambda it, c=d.capacity: _Channel(it, c))
+            else:
+                out[d.name] = _Once if isinstance(d, Once) else _WaitGroup
+    return out
+
+
+# ---------------------------------------------------------------- the interpreter
+
+
+def _interpret(ops, t: int, it: _Iteration, mem: dict, prims: dict, regs: dict,
+               rmw_lock: threading.Lock, mutant: Optional[str], yield_p: float, rng,
+               where: list) -> None:
+    """Run one thread's ops; raises _Stop when the iteration ended early."""
     def val(v):
         return regs[v] if isinstance(v, str) else v
 
     for op in ops:
+        if it.reason is not None:
+            raise _Stop()
+        if yield_p and rng.random() < yield_p:
+            time.sleep(0)
         if isinstance(op, Load):
             regs[op.reg] = mem[op.loc]
         elif isinstance(op, Store):
@@ -74,11 +405,94 @@ def _interpret(ops, mem: dict, regs: dict, rmw_lock: threading.Lock, mutant: Opt
             for _ in range(AWAIT_BUDGET):
                 if (mem[op.loc] == op.value) == op.until_equal:
                     break
+                if it.reason is not None:
+                    raise _Stop()
                 time.sleep(0)
             else:
-                raise _Timeout()
+                it.stop("timeout", f"P{t}: an await on {op.loc} spun {AWAIT_BUDGET:,} times")
         elif isinstance(op, Fence):
             pass   # every step is sequentially consistent under the GIL
+        else:
+            _sync(op, t, it, mem, prims, regs, rmw_lock, mutant, yield_p, rng, where, val)
+
+
+def _sync(op, t, it, mem, prims, regs, rmw_lock, mutant, yield_p, rng, where, val) -> None:
+    prim = prims[getattr(op, "mutex", None) or getattr(op, "chan", None)
+                 or getattr(op, "once", None) or op.wg]
+    preempt = (tracer(max(yield_p / 4, MIN_USER_PREEMPTION), rng)
+               if type(prim).__module__ != __name__ else None)
+    if isinstance(op, OnceDo):
+        body = lambda: _interpret(op.body, t, it, mem, prims, regs, rmw_lock, mutant,  # noqa
+                                  yield_p, rng, where)
+        _call(it, t, where, op, prim, "do", f"{op.once}.do(...)", body, preempt=preempt)
+    elif isinstance(op, Recv):
+        got = _call(it, t, where, op, prim, "recv", f"<-{op.chan}", preempt=preempt)
+        if not (isinstance(got, tuple) and len(got) == 2):
+            raise _ImplError(f"{op.chan}.recv() returned {got!r}: a channel's recv returns "
+                             f"(value, ok), and (0, False) once it is closed and drained")
+        if op.reg is not None:
+            regs[op.reg] = got[0]
+        if op.ok is not None:
+            regs[op.ok] = 1 if got[1] else 0
+    else:
+        name, method, args = {
+            Lock: lambda: (op.mutex, "lock", ()), Unlock: lambda: (op.mutex, "unlock", ()),
+            RLock: lambda: (op.mutex, "rlock", ()), RUnlock: lambda: (op.mutex, "runlock", ()),
+            Send: lambda: (op.chan, "send", (val(op.value),)),
+            Close: lambda: (op.chan, "close", ()),
+            WgAdd: lambda: (op.wg, "add", (op.delta,)), WgDone: lambda: (op.wg, "done", ()),
+            WgWait: lambda: (op.wg, "wait", ()),
+        }[type(op)]()
+        _call(it, t, where, op, prim, method, f"{name}.{method}({', '.join(map(str, args))})",
+              *args, preempt=preempt)
+
+
+def _call(it, t, where, op, prim, method, text, *args, preempt=None):
+    """Call a primitive's method; an exception from it is a Go panic of the whole program.
+    `preempt` (a user primitive's tracer) yields the GIL inside the method's own code."""
+    line = f" (line {op.line})" if op.line is not None else ""
+    where[t] = f"P{t}: {text}{line} on {_describe(prim)}"
+    previous = sys.gettrace() if preempt is not None else None
+    try:
+        if preempt is not None:
+            sys.settrace(preempt)
+        return getattr(prim, method)(*args)
+    except (_Stop, _ImplError):
+        raise
+    except Exception as e:
+        it.stop("panic", f"P{t}: {text}{line} raised {type(e).__name__}: {e}")
+    finally:
+        if preempt is not None:
+            sys.settrace(previous)
+        where[t] = ""
+
+
+def tracer(probability: float, rng):
+    """A trace function that, inside user code (not this package nor the standard library's
+    threading), yields the GIL with `probability` before each line and each bytecode: a
+    user primitive's read-modify-write of a field can then be interrupted half-way, as a real
+    preemption would, instead of only at the interpreter's few switch points."""
+    skip = (__file__, threading.__file__)
+
+    def local(frame, event, arg):
+        if event in ("line", "opcode") and rng.random() < probability:
+            time.sleep(0)
+        return local
+
+    def global_(frame, event, arg):
+        if frame.f_code.co_filename in skip:
+            return None
+        frame.f_trace_opcodes = True
+        return local
+
+    return global_
+
+
+def _describe(prim) -> str:
+    cls = type(prim)
+    if cls.__module__ == __name__:
+        return "the built-in " + cls.__name__.strip("_").lower()
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def _rmw(op: Rmw, mem: dict, operand: int, lock: threading.Lock, mutant: Optional[str]) -> int:
@@ -107,39 +521,88 @@ def _rmw(op: Rmw, mem: dict, operand: int, lock: threading.Lock, mutant: Optiona
         return 0
 
 
+# ---------------------------------------------------------------- the run
+
+
+def preemption(schedule: Schedule, thread: int) -> float:
+    """The probability that `thread` yields the GIL before each op: 0 with no delay in the
+    schedule, up to 1/2 for its largest delays.
+
+    >>> preemption(Schedule(), 0), preemption(Schedule(delays=((0, 4),)), 0)
+    (0.0, 0.5)
+    """
+    hi = schedule.delay(thread)[1]
+    return min(0.5, hi / 8)
+
+
 def run(program: Program, iterations: Optional[int] = None, seconds: Optional[float] = None,
         schedule: Schedule = Schedule(), mutant: Optional[str] = None,
-        oversubscribe: bool = False) -> Histogram:
-    """Run `program` on Python threads, `iterations` times or for `seconds`.
+        oversubscribe: bool = False, impl=()) -> Histogram:
+    """Run `program` on Python threads, `iterations` times or for `seconds`. `impl` lists user
+    primitives ("module:Class" or "role=module:Class", or a {role: Impl} from load_impls).
     (`oversubscribe` is accepted for the common API: Python threads are never pinned.)"""
     check_budget(iterations, seconds)
     check_mutant(mutant)
-    _check_program(program)
+    if mutant in SYNC_MUTANTS:
+        raise RuntimeUsageError(f"mutant {mutant} breaks a native Go primitive; the pythreads "
+                                f"backend runs Python primitives: use the native backend, or "
+                                f"pass a broken Python class with impl=")
+    if not isinstance(schedule, Schedule):
+        raise RuntimeUsageError(f"schedule must be a stressmm.schedule.Schedule, got {schedule!r}")
+    impls = impl if isinstance(impl, dict) else load_impls(impl)
+    factories = _factories(program, impls)
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVALS[schedule.seed % len(SWITCH_INTERVALS)])
+    try:
+        counts, elapsed, done, notes = _run(program, iterations, seconds, schedule, mutant,
+                                            factories)
+    finally:
+        sys.setswitchinterval(old_interval)
+    info = {"threads": len(program.threads), "mutant": mutant, "seed": schedule.seed,
+            "impl": [str(i) for i in impls.values()]}
+    info.update(notes)
+    return Histogram(program, counts, elapsed, backend_label(impls.values()), info)
+
+
+def backend_label(impls) -> str:
+    """The implementation under test: "pythreads", or "pythreads with mutex=mod:Cls"."""
+    impls = list(impls)
+    return NAME + (" with " + ", ".join(map(str, impls)) if impls else "")
+
+
+def _run(program, iterations, seconds, schedule, mutant, factories):
     n = len(program.threads)
     init = {v.name: v.init for v in program.vars}
-    mem: dict = dict(init)
-    regs = [dict.fromkeys(program.registers(t), 0) for t in range(n)]
-    timed_out = [False] * n
+    names = [tuple(program.registers(t)) for t in range(n)]
     lock = threading.Lock()
-    start = threading.Barrier(n + 1, timeout=BARRIER_SECONDS)
-    end = threading.Barrier(n + 1, timeout=BARRIER_SECONDS)
-    stop = threading.Event()
+    start = threading.Barrier(n + 1)
+    end = threading.Barrier(n + 1)
+    where = [""] * n
+    box: list = [None]          # (iteration, mem, prims, regs) of the current iteration
+    quit_ = threading.Event()
 
     def worker(t: int) -> None:
         rng = random.Random(schedule.seed * 1_000_003 + t)
         lo, hi = schedule.delay(t)
-        ops = tuple(walk_ops(program.threads[t].ops))
+        yield_p = preemption(schedule, t)
+        ops = tuple(program.threads[t].ops)
         try:
             while True:
                 start.wait()
-                if stop.is_set():
+                if quit_.is_set():
                     return
+                it, mem, prims, regs = box[0]
                 for _ in range(rng.randint(lo, hi) if hi else 0):
                     pass
                 try:
-                    _interpret(ops, mem, regs[t], lock, mutant)
-                except _Timeout:
-                    timed_out[t] = True
+                    _interpret(ops, t, it, mem, prims, regs[t], lock, mutant, yield_p, rng, where)
+                except _Stop:
+                    pass
+                except BaseException as e:   # a protocol error of a user class, or ours
+                    it.fault = e
+                    with it.cv:
+                        it._end("timeout", "")
+                it.finished()
                 end.wait()
         except threading.BrokenBarrierError:
             return
@@ -149,45 +612,74 @@ def run(program: Program, iterations: Optional[int] = None, seconds: Optional[fl
     for th in threads:
         th.start()
     counts: dict = {}
+    notes: dict = {}
     began = time.monotonic()
     done = 0
     try:
         while (done < iterations) if iterations is not None else (time.monotonic() - began < seconds):
-            start.wait()
-            end.wait()
-            if any(timed_out):
-                outcome = Outcome.flagged("timeout")
+            it = _Iteration(n, time.monotonic() + ITERATION_SECONDS)
+            try:
+                prims = {name: make(it) for name, make in factories.items()}
+            except Exception as e:
+                raise RuntimeUsageError(f"{program.name}: building the primitives failed: "
+                                        f"{type(e).__name__}: {e}") from e
+            regs = [dict.fromkeys(names[t], 0) for t in range(n)]
+            mem = dict(init)
+            box[0] = (it, mem, prims, regs)
+            start.wait(timeout=BARRIER_SECONDS)
+            try:
+                end.wait(timeout=ITERATION_SECONDS + GRACE)
+            except threading.BrokenBarrierError:
+                stuck = "; ".join(w for w in where if w) or "a thread"
+                notes["stuck"] = (f"{stuck}: still blocked {ITERATION_SECONDS + GRACE:g} s after "
+                                  f"the iteration began (a primitive that never returns?); the "
+                                  f"run stopped after {done + 1:,} iterations")
+                counts[Outcome.flagged("timeout")] = counts.get(Outcome.flagged("timeout"), 0) + 1
+                done += 1
+                break
+            if it.fault is not None:
+                if isinstance(it.fault, _ImplError):
+                    raise RuntimeUsageError(f"{program.name}: {it.fault}")
+                raise it.fault
+            if it.reason is not None:
+                outcome = Outcome.flagged(it.reason)
+                if it.note and it.reason + "_note" not in notes:
+                    notes[it.reason + "_note"] = it.note
             else:
                 outcome = Outcome.make({(t, r): v for t in range(n) for r, v in regs[t].items()},
                                        mem)
             counts[outcome] = counts.get(outcome, 0) + 1
             done += 1
-            mem.update(init)
-            for t in range(n):
-                regs[t].update(dict.fromkeys(regs[t], 0))
-                timed_out[t] = False
-        stop.set()
-        start.wait()
     except threading.BrokenBarrierError as exc:
-        raise RuntimeUsageError(f"{program.name}: a Python thread missed its barrier for "
+        raise RuntimeUsageError(f"{program.name}: a Python thread missed its start barrier for "
                                 f"{BARRIER_SECONDS:.0f} s; the run was abandoned") from exc
     finally:
-        stop.set()
+        quit_.set()
+        if not start.broken and "stuck" not in notes:
+            try:
+                start.wait(timeout=1.0)
+            except threading.BrokenBarrierError:
+                pass
         start.abort()
         end.abort()
         for th in threads:
-            th.join(timeout=BARRIER_SECONDS)
-    elapsed = time.monotonic() - began
-    return Histogram(program, counts, elapsed, NAME,
-                     {"threads": n, "mutant": mutant, "seed": schedule.seed})
+            th.join(timeout=0 if "stuck" in notes else ITERATION_SECONDS + GRACE)
+    return counts, time.monotonic() - began, done, notes
 
 
 class PyThreadsBackend:
-    """The pythreads runtime as a `stressmm.runtime.Backend`."""
+    """The pythreads runtime as a `stressmm.runtime.Backend`, with optional user primitives
+    (`impl`: "module:Class" or "role=module:Class" strings, checked when it is built)."""
 
-    name = NAME
+    spec = NAME
+    default_iterations = 1_000   # Python threads run ~10^3..10^4 iterations/s, not 10^6
+
+    def __init__(self, impl=()):
+        self.impl = tuple(impl)
+        self._impls = load_impls(self.impl)
+        self.name = backend_label(self._impls.values())
 
     def run(self, program: Program, iterations: Optional[int] = None,
             seconds: Optional[float] = None, schedule: Schedule = Schedule(),
             mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:
-        return run(program, iterations, seconds, schedule, mutant, oversubscribe)
+        return run(program, iterations, seconds, schedule, mutant, oversubscribe, self._impls)

@@ -82,6 +82,7 @@ class GoBackend:
     def __init__(self, kind: str, toolchain: str, race: bool, flags: tuple,
                  iteration_budget: Optional[float] = None, start_budget: float = 60.0):
         self.kind = kind
+        self.spec = kind          # what `stressmm.runtime.registry.get_backend` rebuilds it from
         self.toolchain = find_toolchain(toolchain)
         self.race = race
         self.version = self.toolchain.version()

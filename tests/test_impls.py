@@ -1,0 +1,294 @@
+"""Python implementations of the Go primitives on the pythreads backend: the built-in ones are
+correct, a user's class replaces one role, a broken one is found, and a stuck or malformed one
+is a clear report, never a hang."""
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from stressmm.fuzz import ForbiddenOutcome, check_program
+from stressmm.models import get_model
+from stressmm.outcome import Outcome
+from stressmm.runtime import RuntimeUsageError
+from stressmm.runtime import pythreads
+from stressmm.runtime.registry import get_backend
+from stressmm.schedule import Schedule
+from stressmm.syntax import parse, scenario_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPLS = ROOT / "examples" / "impls"
+TICKET = f"{IMPLS / 'ticket_lock.py'}:TicketLock"
+RACY_RW = f"{IMPLS / 'rwlock_racy.py'}:RacyRWLock"
+
+READER_BESIDE_WRITER = parse('''litmus RW "a reader beside a writer: no torn read"
+var v, w int
+rwmutex rw
+P0:
+  rw.RLock()
+  r0 = v
+  r1 = w
+  rw.RUnlock()
+P1:
+  rw.Lock()
+  v = 1
+  w = 1
+  rw.Unlock()
+''')[0]
+
+
+def program(text):
+    return parse(text)[0]
+
+
+def go_scenarios():
+    return [p for f in scenario_paths() if "/go/" in str(f) for p in parse(Path(f).read_text())]
+
+
+def scenario(name):
+    return next(p for p in go_scenarios() if p.name == name)
+
+
+# ---------------------------------------------------------------- the built-in primitives
+
+
+@pytest.mark.parametrize("prog", go_scenarios(), ids=lambda p: p.name)
+def test_builtin_primitives_never_leave_the_go_model(prog):
+    h = pythreads.run(prog, iterations=200, schedule=Schedule(delays=((0, 4),) * 4, seed=1))
+    assert h.total == 200
+    assert h.outside(get_model("go").allowed(prog).outcomes) == {}
+    assert h.count(Outcome.flagged("timeout")) == 0
+
+
+def test_deadlock_and_panic_end_the_iteration_at_once():
+    stuck = program('''litmus D "nobody sends"
+chan c 0
+P0:
+  <-c
+P1:
+  <-c
+''')
+    began = time.monotonic()
+    assert pythreads.run(stuck, iterations=50).counts == {Outcome.flagged("deadlock"): 50}
+    assert time.monotonic() - began < 20
+    twice = program('''litmus C "close twice"
+chan c 1
+P0:
+  close(c)
+  close(c)
+''')
+    h = pythreads.run(twice, iterations=5)
+    assert h.counts == {Outcome.flagged("panic"): 5}
+    assert "close of closed channel" in h.info["panic_note"]
+
+
+def test_receive_on_a_closed_channel_gives_zero_and_not_ok():
+    p = program('''litmus R "closed"
+chan c 1
+P0:
+  c <- 5
+  close(c)
+  r0, r1 = <-c
+  r2, r3 = <-c
+''')
+    o = Outcome.make({(0, "r0"): 5, (0, "r1"): 1, (0, "r2"): 0, (0, "r3"): 0}, {})
+    assert pythreads.run(p, iterations=5).counts == {o: 5}
+
+
+# ---------------------------------------------------------------- user classes
+
+
+def test_a_correct_user_lock_replaces_the_builtin_mutex_and_is_named():
+    ready = scenario("Ready+mutex")
+    b = get_backend("pythreads", impl=(TICKET,))
+    assert "mutex=" in b.name and "TicketLock" in b.name
+    h = check_program(ready, Schedule(delays=((0, 4), (0, 4))), backend=b, model="go",
+                      iterations=500)
+    assert h.backend == b.name and h.info["impl"] == [f"mutex={TICKET}"]
+
+
+def catch_racy_rw():
+    # About 4% of runs show a torn read; 10 rounds of 1,000 runs miss it with probability ~0.
+    b = get_backend("pythreads", impl=(RACY_RW,))
+    with pytest.raises(ForbiddenOutcome) as err:
+        for seed in range(10):
+            check_program(READER_BESIDE_WRITER, Schedule(delays=((0, 4), (0, 4)), seed=seed),
+                          backend=b, model="go", iterations=1000)
+    cex = err.value.counterexample
+    assert cex.impl == (RACY_RW,) and "RacyRWLock" in cex.report()
+    assert {cex.outcome.reg(0, "r0"), cex.outcome.reg(0, "r1")} == {0, 1}   # a torn read
+    return cex
+
+
+def test_the_racy_reader_writer_lock_is_caught():
+    catch_racy_rw()
+
+
+def test_replay_reruns_the_user_class_the_header_names(tmp_path):
+    from stressmm.fuzz import save_counterexample
+
+    path = save_counterexample(catch_racy_rw(), tmp_path)
+    proc = stressmm("replay", path, "--iterations", "3000")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "on pythreads with rwmutex=" in proc.stdout and "RacyRWLock" in proc.stdout
+
+
+class NeverUnlocks:
+    """lock() blocks for ever once taken: the user primitive a run must not hang on."""
+
+    def __init__(self):
+        self._m = threading.Lock()
+
+    def lock(self):
+        self._m.acquire()
+
+    def unlock(self):
+        pass
+
+
+class RecvReturnsBareValue:
+    def __init__(self, capacity):
+        self.items = []
+
+    def send(self, v):
+        self.items.append(v)
+
+    def recv(self):
+        return self.items.pop(0) if self.items else 0
+
+    def close(self):
+        pass
+
+
+class PanicsOnUnlock:
+    def lock(self):
+        pass
+
+    def unlock(self):
+        raise RuntimeError("sync: unlock of unlocked mutex")
+
+
+def here(name):
+    return f"{Path(__file__).resolve()}:{name}"
+
+
+def test_a_user_primitive_that_never_returns_ends_the_run_with_a_report():
+    ready = scenario("Ready+mutex")
+    began = time.monotonic()
+    h = pythreads.run(ready, iterations=1000, impl=(here("NeverUnlocks"),))
+    assert time.monotonic() - began < pythreads.ITERATION_SECONDS + pythreads.GRACE + 10
+    assert Outcome.flagged("timeout") in h.counts
+    assert "mu.lock()" in h.info["stuck"] and "NeverUnlocks" in h.info["stuck"]
+
+
+def test_a_user_exception_is_a_go_panic_with_its_message():
+    ready = scenario("Ready+mutex")
+    h = pythreads.run(ready, iterations=3, impl=(here("PanicsOnUnlock"),))
+    assert h.counts == {Outcome.flagged("panic"): 3}
+    assert "RuntimeError: sync: unlock of unlocked mutex" in h.info["panic_note"]
+
+
+def test_a_recv_that_breaks_the_protocol_is_a_clear_error():
+    p = program('''litmus R "send then receive"
+chan c 1
+P0:
+  c <- 1
+  r0 = <-c
+''')
+    with pytest.raises(RuntimeUsageError, match=r"c.recv\(\) returned 1: a channel's recv "
+                                                r"returns \(value, ok\)"):
+        pythreads.run(p, iterations=3, impl=(here("RecvReturnsBareValue"),))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_module_xyz:Lock", "no module named 'no_such_module_xyz'"),
+    (f"{IMPLS / 'nope.py'}:Lock", "no such file"),
+    (f"{IMPLS / 'ticket_lock.py'}:Nope", "has no attribute 'Nope'"),
+    (f"{Path(__file__).resolve()}:ROOT", "not a class"),
+    ("channel=" + TICKET, "a channel is built as Class(capacity), and that failed"),
+    ("rwmutex=" + TICKET, "TicketLock lacks rlock, runlock"),
+    ("lock=" + TICKET, "unknown role 'lock'"),
+    ("threading:Thread", "cannot tell which primitive"),
+])
+def test_bad_impls_are_clear_errors(spec, message):
+    with pytest.raises(RuntimeUsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        pythreads.load_impls([spec])
+
+
+def stressmm(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "stressmm", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def test_run_with_impl_end_to_end():
+    proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus",
+                    "--impl", "examples.impls.ticket_lock:TicketLock", "--iterations", "300")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "on pythreads with mutex=examples.impls.ticket_lock:TicketLock" in proc.stdout
+    assert "outcome go forbids" in proc.stdout   # user primitives are judged by the go model
+
+
+def test_impl_that_does_not_import_exits_2():
+    proc = stressmm("fuzz", "--go", "--impl", "mypkg_xyz.locks:TicketLock", "--minutes", "1")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no module named 'mypkg_xyz'" in proc.stderr and "Traceback" not in proc.stderr
+    proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus", "--impl",
+                    "examples.impls.ticket_lock:TicketLock", "--mutant", "once-twice")
+    assert proc.returncode == 2 and "breaks a native Go primitive" in proc.stderr
+    proc = stressmm("fuzz", "--impl", "examples.impls.ticket_lock:TicketLock", "--mutant",
+                    "once-twice", "--examples", "1")
+    assert proc.returncode == 2 and "breaks a Go primitive of the native" in proc.stderr
+
+
+def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
+    # Bounded: 4 minutes at most; on a quiet 2-core machine it takes well under one.
+    from stressmm.campaign import CampaignConfig, run_campaign
+
+    res = run_campaign(CampaignConfig(minutes=4, go=True, model="go", backend="pythreads",
+                                      impl=(RACY_RW,), corpus=str(tmp_path), workers=1,
+                                      iterations=1000, seed=3))
+    assert not res.failures, res.failures
+    assert res.counterexamples, f"not found in {res.examples} programs"
+    cex = res.counterexamples[0]
+    assert len(cex.program.threads) == 2 and "RacyRWLock" in cex.implementation
+    assert '"impl": [' in Path(res.saved[0]).read_text()
+
+
+class BlackHole:
+    """A channel whose every operation blocks for ever."""
+
+    def __init__(self, capacity):
+        self._never = threading.Event()
+
+    def send(self, v):
+        self._never.wait()
+
+    def recv(self):
+        self._never.wait()
+
+    def close(self):
+        self._never.wait()
+
+
+def test_a_campaign_reports_a_stuck_primitive_with_its_program(tmp_path):
+    from stressmm.campaign import CampaignConfig, run_campaign
+
+    began = time.monotonic()
+    res = run_campaign(CampaignConfig(examples=20, go=True, model="go", backend="pythreads",
+                                      impl=(here("BlackHole"),), corpus=None, workers=1,
+                                      iterations=200, seed=1))
+    assert time.monotonic() - began < 200
+    assert len(res.failures) == 1, res.failures
+    failure = res.failures[0]
+    assert "STUCK: P" in failure.what and "BlackHole" in failure.what
+    assert failure.program_text.startswith("litmus") and "chan" in failure.program_text
+
+
+def test_run_reports_a_stuck_primitive_and_exits_1():
+    proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus",
+                    "--impl", here("NeverUnlocks"), "--iterations", "100")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "STUCK: P" in proc.stdout and "mu.lock()" in proc.stdout
+    assert "stopped on a primitive that never returned" in proc.stdout
