@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue as queue_mod
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -68,6 +69,8 @@ class CampaignResult:
     workers: int = 0
     cpus: list = field(default_factory=list)
     first_detection: Optional[float] = None   # seconds from the start to the first forbidden run
+    save_errors: list = field(default_factory=list)   # why a counterexample could not be saved
+    interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
 
     @property
     def found(self) -> bool:
@@ -131,6 +134,9 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from .syntax import print_program
 
     os.sched_setaffinity(0, cpus)
+    # Ctrl-C at a terminal reaches the whole process group: the campaign process stops the
+    # workers and reports; a worker must not die of it first (or print a traceback).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     memo = Memo()
     stats = {"examples": 0, "runs": 0}
     last = [0.0]
@@ -211,9 +217,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     totals: dict = {}
     respawns = dict.fromkeys(range(len(plans)), 0)
     banked = {"examples": 0, "runs": 0}
-    for i in range(len(plans)):
-        spawn(i)
     try:
+        for i in range(len(plans)):
+            spawn(i)
         while live:
             try:
                 kind, i, payload = out.get(timeout=0.2)
@@ -236,7 +242,11 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                 elif kind == "found":
                     result.counterexamples.append(payload)
                     if cfg.corpus:
-                        result.saved.append(str(save_counterexample(payload, cfg.corpus)))
+                        try:
+                            result.saved.append(str(save_counterexample(payload, cfg.corpus)))
+                        except OSError as e:   # the counterexample is still in the result
+                            result.saved.append(None)
+                            result.save_errors.append(f"{cfg.corpus}: {e.strerror or e}")
                 if kind in ("done", "found", "error"):
                     if kind == "found":
                         deadline = now  # the first counterexample ends the campaign
@@ -248,6 +258,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     if proc is not None:
                         proc.join(timeout=5)
             for j, proc in list(live.items()):
+                if proc.exitcode == -signal.SIGTERM:   # SIGTERM sent to the process group
+                    from .interrupt import Terminated
+                    raise Terminated()
                 dead = not proc.is_alive()
                 hung = now - beats[j] > cfg.hang_seconds
                 if dead or hung:
@@ -269,8 +282,14 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             result.elapsed = time.monotonic() - start
             if progress is not None:
                 progress(result)
+    except KeyboardInterrupt as e:   # Ctrl-C or SIGTERM: stop, and report what was done
+        result.interrupted = e
     finally:
         for proc in live.values():
             proc.kill()
+        for proc in live.values():
+            proc.join(timeout=5)
+        out.close()
+        out.join_thread()
     result.elapsed = time.monotonic() - start
     return result

@@ -7,8 +7,9 @@
     stressmm mutants
     stressmm bench [--models] [--mutants] [--quick]
 
-Exit status: 0 all good, 1 an expectation failed or a forbidden outcome was seen,
-2 a usage error or bad input (the message says what and where), 130 interrupted.
+Exit status: 0 all good, 1 an expectation failed, a forbidden outcome was seen or every run of
+a program timed out, 2 a usage error or bad input (the message says what and where) or a model
+that gave up, 130 / 143 interrupted by Ctrl-C / SIGTERM (after printing what was done).
 """
 from __future__ import annotations
 
@@ -136,43 +137,120 @@ def cmd_check(args) -> int:
     return 1 if failures else 0
 
 
+PROBE_RUNS = 64
+"""Runs of each program made first, alone: when every one of them times out (an await or a wait
+that never completes), `run` stops there instead of spending the spin budget on every run."""
+
+
+def run_model(text: Optional[str]) -> Optional[str]:
+    """The one model `run` judges by: tso by default, None for `--model none` (no model)."""
+    if text is not None and text.strip() == "none":
+        return None
+    checked = model_names(text, ["tso"])
+    if len(checked) != 1:
+        raise UsageError("--model: `run` checks against one model, e.g. --model tso "
+                         "(or --model none to run without a model)")
+    return checked[0]
+
+
+def probed_run(prog, args, schedule):
+    """Run `prog` as `args` ask, the first PROBE_RUNS runs alone; returns (histogram, stuck):
+    stuck when every probe run timed out (then the rest is not run)."""
+    from .outcome import Outcome
+    from .runtime import attach_histogram, native, partial_histogram
+
+    def run(**budget):
+        return native.run(prog, schedule=schedule, mutant=args.mutant,
+                          oversubscribe=args.oversubscribe, **budget)
+
+    probe_n = PROBE_RUNS if args.iterations is None else min(PROBE_RUNS, args.iterations)
+    probe = run(iterations=probe_n)
+    if probe.counts.get(Outcome.flagged("timeout"), 0) == probe.total:
+        return probe, True
+    if args.iterations is not None:
+        rest = {"iterations": args.iterations - probe.total} if args.iterations > probe.total else None
+    else:
+        left = args.seconds - probe.elapsed
+        rest = {"seconds": left} if left > 0 else None
+    if rest is None:
+        return probe, False
+    try:
+        return probe.merged(run(**rest)), False
+    except KeyboardInterrupt as e:   # the probe's runs count too
+        done = partial_histogram(e)
+        attach_histogram(e, probe if done is None else probe.merged(done))
+        raise
+
+
 def cmd_run(args) -> int:
-    from .models import get_model
-    from .report import render_run, run_json
-    from .runtime import native
+    from .interrupt import exit_status, signal_name
+    from .judge import judge, models_to_compute, stuck_reason
+    from .report import judged_json, render_judged
+    from .runtime import partial_histogram
     from .schedule import Schedule
 
     if args.iterations is None and args.seconds is None:
         args.iterations = 1_000_000
-    checked = model_names(args.model, ["tso"])
-    if len(checked) != 1:
-        raise UsageError("--model: `run` checks against one model, e.g. --model tso")
-    checked = checked[0]
+    checked = run_model(args.model)
     progs = load_programs(args.paths)
-    seen_forbidden, docs = 0, []
+    totals = {"forbidden": 0, "failed": 0, "stuck": 0, "gave_up": 0}
+    docs = []
+
+    def show(judged, source, extra=""):
+        totals["forbidden"] += judged.forbidden
+        totals["failed"] += judged.failed
+        totals["gave_up"] += checked is not None and not judged.judged
+        if args.json:
+            doc = judged_json(judged, source)
+            if extra:
+                doc["stopped"] = extra
+            docs.append(doc)
+        else:
+            print(render_judged(judged, source) + (f"\n  {extra}" if extra else "") + "\n")
+
+    def summary(interrupted=None) -> int:
+        judge_text = f"an outcome {checked} forbids" if checked else "(no model: --model none)"
+        if args.json:
+            print(json.dumps({"tests": docs, "forbidden": totals["forbidden"],
+                              "failed_expectations": totals["failed"],
+                              "stuck": totals["stuck"], "model_gave_up": totals["gave_up"],
+                              "interrupted": interrupted}, indent=2))
+        else:
+            print(f"{shown[0]} of {len(progs)} tests run; "
+                  f"{totals['forbidden']:,} runs ended in {judge_text}"
+                  + (f"; {totals['failed']} expectation(s) failed" if totals["failed"] else "")
+                  + (f"; {totals['stuck']} test(s) stuck" if totals["stuck"] else "")
+                  + (f"; {totals['gave_up']} test(s) not judged ({checked} gave up)"
+                     if totals["gave_up"] else "")
+                  + (f"; interrupted by {interrupted}" if interrupted else ""))
+        if totals["forbidden"] or totals["failed"] or totals["stuck"]:
+            return 1
+        return 2 if totals["gave_up"] else 0
+
+    shown = [0]
     for source, prog in progs:
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
-        hist = native.run(prog, iterations=args.iterations, seconds=args.seconds,
-                          schedule=schedule, mutant=args.mutant, oversubscribe=args.oversubscribe)
-        # sc and tso always; go too for programs written for it (Go primitives or expectations)
-        wants_go = prog.uses_sync or any(e.model == "go" for e in prog.expects)
-        shown = list(dict.fromkeys(["sc", "tso"] + (["go"] if wants_go else []) + [checked]))
-        verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
-        forbidden = sum(hist.outside(verdicts[checked]).values())
-        seen_forbidden += forbidden
-        if args.json:
-            docs.append(run_json(hist, verdicts, checked, source))
-        else:
-            print(render_run(hist, verdicts, checked, source))
-            if forbidden:
-                print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
-            print()
-    if args.json:
-        print(json.dumps({"tests": docs, "forbidden": seen_forbidden}, indent=2))
-    else:
-        print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids")
-    return 1 if seen_forbidden else 0
+        try:
+            hist, stuck = probed_run(prog, args, schedule)
+        except KeyboardInterrupt as e:
+            done = partial_histogram(e)
+            if done is not None:
+                shown[0] += 1
+                show(judge(done, checked), source,
+                     f"interrupted by {signal_name(e)} after {done.total:,} runs")
+            summary(signal_name(e))
+            return exit_status(e)
+        shown[0] += 1
+        if stuck:
+            totals["stuck"] += 1
+            why = stuck_reason(prog, models_to_compute(prog, checked))
+            show(judge(hist, checked), source,
+                 f"STUCK: every one of the first {hist.total} runs timed out, so {prog.name} was "
+                 f"not run further." + "".join(f"\n    {line}" for line in why))
+            continue
+        show(judge(hist, checked), source)
+    return summary()
 
 
 def cmd_fuzz(args) -> int:
@@ -204,6 +282,12 @@ def cmd_fuzz(args) -> int:
         plan_workers(program_threads(cfg), args.workers)
     except ValueError as e:
         raise UsageError(str(e))
+    if cfg.corpus:
+        from .fuzz import check_corpus
+        try:
+            check_corpus(cfg.corpus)
+        except OSError as e:
+            raise UsageError(f"--corpus {e.strerror}")
     tty = sys.stderr.isatty() and not args.json
     last = [0.0]
 
@@ -226,24 +310,43 @@ def cmd_fuzz(args) -> int:
     res = run_campaign(cfg, progress)
     if tty:
         print(file=sys.stderr)
+    return report_campaign(res, args, model[0])
+
+
+def report_campaign(res, args, model: str) -> int:
+    """Print a campaign's result (text or JSON), counterexamples first; one that could not be
+    saved is printed in full, as the .litmus file `replay` reads. Exit status: 1 when something
+    was found, 130 / 143 when interrupted, else 0."""
+    from .interrupt import exit_status, signal_name
+
+    interrupted = signal_name(res.interrupted) if res.interrupted is not None else None
+    status = 1 if res.found else (exit_status(res.interrupted) if interrupted else 0)
     if args.json:
         print(json.dumps({"examples": res.examples, "runs": res.runs, "elapsed": res.elapsed,
                           "workers": res.workers, "cpus": res.cpus,
                           "counterexamples": [c.to_json() for c in res.counterexamples],
-                          "saved": res.saved,
+                          "saved": res.saved, "save_errors": res.save_errors,
+                          "interrupted": interrupted,
                           "worker_failures": [f.__dict__ for f in res.failures]}, indent=2))
-        return 1 if res.found else 0
-    for cex, path in zip(res.counterexamples, res.saved + [None] * len(res.counterexamples)):
+        return status
+    saved = res.saved + [None] * (len(res.counterexamples) - len(res.saved))
+    for cex, path in zip(res.counterexamples, saved):
         print(cex.report())
         if path:
             print(f"replay: stressmm replay {path}")
+        elif args.corpus:
+            print(f"\nNOT SAVED, so here it is in full (save it as a .litmus file and run "
+                  f"`stressmm replay FILE`):\n{cex.as_litmus()}")
+    for err in res.save_errors:
+        print(f"stressmm: warning: a counterexample could not be saved: {err}", file=sys.stderr)
     for f in res.failures:
         print(f"WORKER FAILURE: worker {f.worker} {f.what} while running:\n{f.program_text}")
     print(f"{res.examples:,} programs, {res.runs:,} runs in {res.elapsed:.1f}s on {res.workers} "
           f"worker(s) (CPUs {res.cpus}): " + (
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"
-              if res.found else f"no outcome forbidden by {model[0]} was seen"))
-    return 1 if res.found else 0
+              if res.found else f"no outcome forbidden by {model} was seen")
+          + (f"; interrupted by {interrupted}" if interrupted else ""))
+    return status
 
 
 def cmd_replay(args) -> int:
@@ -322,7 +425,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--iterations", type=_positive_int, help="runs per test (default 1,000,000)")
     g.add_argument("--seconds", type=_positive_float, help="run each test for this long")
     r.add_argument("--mutant", help="a deliberately broken runtime variant (see `stressmm mutants`)")
-    r.add_argument("--model", help="the model outcomes are checked against (default tso)")
+    r.add_argument("--model", help="the model outcomes are checked against (default tso; "
+                   "`none`: only the histogram, as litmus7)")
     r.add_argument("--layout", choices=("spread", "packed"), default="spread",
                    help="locations on separate cache lines (spread) or together (packed)")
     r.add_argument("--batch", type=_batch, default=1024,
@@ -401,8 +505,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .runtime import RuntimeUsageError
     from .syntax import LitmusSyntaxError
 
+    from .interrupt import exit_status, signal_name, sigterm_raises
+
     try:
-        return args.func(args)
+        with sigterm_raises():
+            return args.func(args)
     except LitmusSyntaxError as e:
         return _die(e.excerpt())
     except (UsageError, ProgramError, PatternError, RuntimeUsageError, StateLimitError) as e:
@@ -414,9 +521,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:  # `stressmm check | head`: the reader left; nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        print("stressmm: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"stressmm: interrupted ({signal_name(e)})", file=sys.stderr)
+        return exit_status(e)
 
 
 if __name__ == "__main__":  # pragma: no cover

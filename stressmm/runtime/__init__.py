@@ -19,7 +19,8 @@ from ..outcome import Histogram
 from ..program import Program
 from ..schedule import Schedule
 
-__all__ = ["RuntimeUsageError", "Backend", "available_cpus", "check_budget"]
+__all__ = ["RuntimeUsageError", "Backend", "available_cpus", "check_budget",
+           "attach_histogram", "partial_histogram"]
 
 
 class RuntimeUsageError(ValueError):
@@ -37,6 +38,20 @@ class Backend(Protocol):
             seconds: Optional[float] = None, schedule: Schedule = Schedule(),
             mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:
         ...
+
+
+def attach_histogram(exc: BaseException, histogram: Histogram) -> None:
+    """Attach the runs a backend finished before `exc` (a signal: Ctrl-C, SIGTERM) stopped it."""
+    exc.stressmm_histogram = histogram
+
+
+def partial_histogram(exc: BaseException) -> Optional[Histogram]:
+    """The runs finished before an interruption, when the backend attached them, else None.
+
+    >>> partial_histogram(KeyboardInterrupt()) is None
+    True
+    """
+    return getattr(exc, "stressmm_histogram", None)
 
 
 def available_cpus() -> tuple:
