@@ -167,8 +167,14 @@ def probed_run(prog, args, schedule):
     probe = run(iterations=probe_n)
     if probe.counts.get(Outcome.flagged("timeout"), 0) == probe.total:
         return probe, True
+    timeouts = probe.counts.get(Outcome.flagged("timeout"), 0)
     if args.iterations is not None:
         rest = {"iterations": args.iterations - probe.total} if args.iterations > probe.total else None
+        guess = probe.elapsed / max(probe.total, 1) * args.iterations
+        if timeouts and guess > 60:
+            print(f"stressmm: warning: {prog.name}: {timeouts} of the first {probe.total} runs "
+                  f"timed out (each spends the spin budget); {args.iterations:,} runs may take "
+                  f"about {guess / 60:.0f} min: bound the time with --seconds", file=sys.stderr)
     else:
         left = args.seconds - probe.elapsed
         rest = {"seconds": left} if left > 0 else None
@@ -194,7 +200,7 @@ def cmd_run(args) -> int:
     checked = run_model(args.model)
     progs = load_programs(args.paths)
     totals = {"forbidden": 0, "failed": 0, "stuck": 0, "gave_up": 0}
-    docs = []
+    docs, shown = [], [0]    # JSON documents; tests shown so far
 
     def show(judged, source, extra=""):
         totals["forbidden"] += judged.forbidden
@@ -227,17 +233,18 @@ def cmd_run(args) -> int:
             return 1
         return 2 if totals["gave_up"] else 0
 
-    shown = [0]
     for source, prog in progs:
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
+        hist = None
         try:
             hist, stuck = probed_run(prog, args, schedule)
-        except KeyboardInterrupt as e:
-            done = partial_histogram(e)
+            judged = judge(hist, checked)
+        except KeyboardInterrupt as e:   # show the runs done (not judged if the model was busy)
+            done = partial_histogram(e) or hist
             if done is not None:
                 shown[0] += 1
-                show(judge(done, checked), source,
+                show(judge(done, checked if hist is None else None), source,
                      f"interrupted by {signal_name(e)} after {done.total:,} runs")
             summary(signal_name(e))
             return exit_status(e)
@@ -245,11 +252,11 @@ def cmd_run(args) -> int:
         if stuck:
             totals["stuck"] += 1
             why = stuck_reason(prog, models_to_compute(prog, checked))
-            show(judge(hist, checked), source,
+            show(judged, source,
                  f"STUCK: every one of the first {hist.total} runs timed out, so {prog.name} was "
                  f"not run further." + "".join(f"\n    {line}" for line in why))
             continue
-        show(judge(hist, checked), source)
+        show(judged, source)
     return summary()
 
 

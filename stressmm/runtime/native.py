@@ -19,7 +19,8 @@ The Go primitives (mutex, rwmutex, channels, once, waitgroup) are implemented in
 primitive panics (send on or close of a closed channel, a negative WaitGroup counter, unlock
 of an unlocked mutex) is the outcome `panic`; one in which every unfinished thread is blocked
 in a primitive is `deadlock`; one where a thread waited past the spin budget while another was
-still running (or spinning in an await) is `timeout`. The other threads of such an iteration
+still spinning in an await (or, after a 0.25 s grace, still running: descheduled under load) is
+`timeout`. The other threads of such an iteration
 stop at once, and the next iteration starts clean. MUTANTS lists broken variants of the
 atomics and of every primitive.
 """
