@@ -184,25 +184,32 @@ def test_run_stops_early_when_every_run_times_out(tmp_path):
     assert "tso: every execution deadlocks (an await or a wait can never complete)" in proc.stdout
 
 
-def _hogs(cpus):
-    """Busy processes pinned to `cpus`: the program threads get descheduled, as under load."""
-    code = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
-    return [subprocess.Popen([sys.executable, "-c", code, str(c)]) for c in cpus]
+HANDOFF = """
+litmus Handoff "a flag set by the other thread, awaited"
+var f atomic int
+P0:
+  for atomic.Load(&f) == 0 {}
+P1:
+  atomic.Store(&f, 1)
+"""
 
 
 @TWO_CPUS
-def test_a_sure_deadlock_is_a_deadlock_even_when_threads_are_descheduled():
-    from stressmm.runtime.native import run
+@pytest.mark.parametrize("text,outcome", [
+    (DEAD, Outcome.flagged("deadlock")),       # a sure deadlock
+    (HANDOFF, Outcome.make({}, {"f": 1})),     # a correct handoff
+])
+def test_a_thread_slower_than_the_spin_budget_is_waited_for(text, outcome, monkeypatch):
+    # As on a loaded machine, where a thread is off its CPU for longer than the spin budget:
+    # here the budget is tiny and P1 starts late. The waiting thread must give it its grace,
+    # so a sure deadlock is a deadlock and a handoff completes, instead of `timeout`.
+    from stressmm.runtime import native
+    from stressmm.schedule import Schedule
 
-    prog = parse(DEAD)[0]
-    hogs = _hogs(sorted(os.sched_getaffinity(0))[:2])
-    try:
-        h = run(prog, iterations=3000)
-    finally:
-        for p in hogs:
-            p.kill()
-            p.wait(timeout=10)
-    assert h.counts == {Outcome.flagged("deadlock"): 3000}
+    monkeypatch.setattr(native, "await_budget", lambda schedule, nthreads: 64)
+    late = Schedule(delays=((0, 0), (2000, 2000)))
+    h = native.run(parse(text)[0], iterations=500, schedule=late)
+    assert h.counts == {outcome: 500}
 
 
 # ---------------------------------------------------------------- signals

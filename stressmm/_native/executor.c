@@ -290,6 +290,8 @@ static bool barrier_instance(mm_thread *th, int k, int round)
                     marked = true;                                                         \
                 }                                                                          \
                 if (wait_over(sx, &grace_end, true, 2 * sx->budget)) {                     \
+                    if (((LOAD) == r[in->a]) == (in->b != 0))   /* came true meanwhile */  \
+                        break;                                                             \
                     __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);                      \
                     return MM_ST_TIMEOUT;                                                  \
                 }                                                                          \
@@ -467,9 +469,9 @@ static void *worker(void *arg)
             if (run->has_sync)   /* finished (or stopped): no longer running, for sync.c */
                 __atomic_store_n(sx.state + (size_t)me->tid * (size_t)run->loc_stride,
                                  MM_STATE_DONE, __ATOMIC_SEQ_CST);
-            else if (run->has_await)   /* only a hint for wait_over: no ordering needed */
+            else if (run->has_await)   /* for wait_over: after this thread's stores */
                 __atomic_store_n(sx.state + (size_t)me->tid * (size_t)run->loc_stride,
-                                 MM_STATE_DONE, __ATOMIC_RELAXED);
+                                 MM_STATE_DONE, __ATOMIC_RELEASE);
             memcpy(out, r, (size_t)me->nregs * sizeof *r);
         }
         if (!barrier_all(me))
