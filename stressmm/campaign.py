@@ -22,7 +22,8 @@ from typing import Callable, Optional
 
 from .fuzz import DEFAULT_ITERATIONS
 
-__all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers"]
+__all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers",
+           "keep_counterexample"]
 
 HEARTBEAT = 0.5          # seconds between progress messages from a worker
 CHUNK = 8                # Hypothesis examples per chunk: bounds the overshoot past the deadline
@@ -182,12 +183,26 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     out.put(("done", index, dict(stats)))
 
 
+def keep_counterexample(result: CampaignResult, cex, corpus: Optional[str]) -> None:
+    """Add a found counterexample to `result` and save it in `corpus` (when given). A save that
+    fails loses nothing: `saved` gets None in its place and `save_errors` says why, and the
+    counterexample stays in the result, to be printed in full."""
+    from .fuzz import save_counterexample
+
+    result.counterexamples.append(cex)
+    if not corpus:
+        return
+    try:
+        result.saved.append(str(save_counterexample(cex, corpus)))
+    except OSError as e:
+        result.saved.append(None)
+        result.save_errors.append(f"{corpus}: {e.strerror or e}")
+
+
 def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResult], None]] = None
                  ) -> CampaignResult:
     """Run a campaign to its budget (minutes or examples) or its first counterexample."""
     import multiprocess as mp
-
-    from .fuzz import save_counterexample
 
     if cfg.minutes is None and cfg.examples is None:
         raise ValueError("give a budget: minutes or examples")
@@ -240,13 +255,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     result.failures.append(WorkerFailure(i, f"failed: {payload}", current.get(i, "")))
                     deadline = now
                 elif kind == "found":
-                    result.counterexamples.append(payload)
-                    if cfg.corpus:
-                        try:
-                            result.saved.append(str(save_counterexample(payload, cfg.corpus)))
-                        except OSError as e:   # the counterexample is still in the result
-                            result.saved.append(None)
-                            result.save_errors.append(f"{cfg.corpus}: {e.strerror or e}")
+                    keep_counterexample(result, payload, cfg.corpus)
                 if kind in ("done", "found", "error"):
                     if kind == "found":
                         deadline = now  # the first counterexample ends the campaign

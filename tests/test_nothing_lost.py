@@ -73,21 +73,38 @@ def test_fuzz_refuses_a_read_only_corpus(tmp_path):
     assert "cannot save counterexamples" in proc.stderr
 
 
-@TWO_CPUS
-def test_a_counterexample_that_cannot_be_saved_is_printed_in_full(tmp_path, monkeypatch, capsys):
-    # The corpus passes the check, then cannot be written when the counterexample comes.
-    import stressmm.fuzz
+def _counterexample(model="sc"):
+    """A real counterexample: SB's weak outcome from a backend that shows it, judged by sc."""
+    from stressmm.fuzz import ForbiddenOutcome, check_program
+
+    prog = parse_file(str(SB))[0]
+    weak = Outcome.make({(0, "r0"): 0, (1, "r1"): 0}, {"x": 1, "y": 1})
+
+    def backend(program, iterations, schedule):
+        return Histogram(program, {weak: 1, **{o: 1 for o in get_model("sc").allowed(program).outcomes}})
+
+    with pytest.raises(ForbiddenOutcome) as caught:
+        check_program(prog, backend=backend, model=model, iterations=4)
+    return caught.value.counterexample
+
+
+def test_a_counterexample_that_cannot_be_saved_is_printed_in_full(tmp_path, capsys):
+    # The corpus passed the check before the campaign, then cannot be written.
+    from argparse import Namespace
+
+    from stressmm.campaign import CampaignResult, keep_counterexample
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    monkeypatch.setattr(stressmm.fuzz, "check_corpus", lambda directory: Path(directory))
-    rc = cli.main(["fuzz", "--mutant", "sc-store-no-fence", "--minutes", "3", "--workers", "1",
-                   "--corpus", str(blocker / "corpus")])
+    result, cex = CampaignResult(), _counterexample()
+    keep_counterexample(result, cex, str(blocker / "corpus"))
+    assert result.counterexamples == [cex] and result.saved == [None]
+    rc = cli.report_campaign(result, Namespace(json=False, corpus=str(blocker / "corpus")), "sc")
     out, err = capsys.readouterr()
-    assert rc == 1, out + err
+    assert rc == 1
     assert "FORBIDDEN outcome" in out
-    assert "NOT SAVED" in out and "# stressmm-replay: {" in out   # the whole .litmus file
-    assert "warning: a counterexample could not be saved" in err
+    assert "NOT SAVED" in out and cex.as_litmus() in out   # the whole .litmus file
+    assert "warning: a counterexample could not be saved" in err and str(blocker) in err
 
 
 # ---------------------------------------------------------------- models in `run`
@@ -278,17 +295,7 @@ def test_fuzz_interrupted_prints_its_summary(sig, status, group, tmp_path):
 
 
 def test_a_counterexample_is_explained_by_the_model_that_judged_it():
-    from stressmm.fuzz import ForbiddenOutcome, check_program
-
-    prog = parse_file(str(SB))[0]
-    weak = Outcome.make({(0, "r0"): 0, (1, "r1"): 0}, {"x": 1, "y": 1})
-
-    def backend(program, iterations, schedule):
-        return Histogram(program, {weak: 1, **{o: 1 for o in get_model("sc").allowed(program).outcomes}})
-
-    with pytest.raises(ForbiddenOutcome) as caught:
-        check_program(prog, backend=backend, model="sc", iterations=4)
-    cex = caught.value.counterexample
+    cex = _counterexample("sc")
     why = cex.explanation()
     assert "search of every interleaving" in why
     assert "W x=1 -po-> R y=0 -fr-> W y=1 -po-> R x=0 -fr-> W x=1" in why
