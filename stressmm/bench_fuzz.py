@@ -22,6 +22,8 @@ def bench_mutants(minutes: float = 2.0, seed: int = 1, mutants: Optional[list] =
                                                      for m in (mutants or MUTANTS)]:
         res = run_campaign(CampaignConfig(minutes=minutes, mutant=name, seed=seed, corpus=None,
                                           go=go))
+        if res.interrupted is not None:   # Ctrl-C / SIGTERM stops the whole bench
+            raise res.interrupted
         cex = res.counterexamples[0] if res.counterexamples else None
         rows.append({
             "mutant": name or ("(correct, Go programs)" if go else "(correct runtime)"),

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import os
 import queue as queue_mod
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .fuzz import DEFAULT_ITERATIONS
 
-__all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers"]
+__all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers",
+           "keep_counterexample"]
 
 HEARTBEAT = 0.5          # seconds between progress messages from a worker
 CHUNK = 8                # Hypothesis examples per chunk: bounds the overshoot past the deadline
@@ -70,6 +72,8 @@ class CampaignResult:
     workers: int = 0
     cpus: list = field(default_factory=list)
     first_detection: Optional[float] = None   # seconds from the start to the first forbidden run
+    save_errors: list = field(default_factory=list)   # why a counterexample could not be saved
+    interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
 
     @property
     def found(self) -> bool:
@@ -139,6 +143,9 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from .syntax import print_program
 
     os.sched_setaffinity(0, cpus)
+    # Ctrl-C at a terminal reaches the whole process group: the campaign process stops the
+    # workers and reports; a worker must not die of it first (or print a traceback).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         backend = None if cfg.backend == "native" and not cfg.impl else get_backend(cfg.backend, cfg.impl)
     except Exception as e:   # the same in every fresh worker: the campaign stops with it
@@ -194,12 +201,26 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     out.put(("done", index, dict(stats)))
 
 
+def keep_counterexample(result: CampaignResult, cex, corpus: Optional[str]) -> None:
+    """Add a found counterexample to `result` and save it in `corpus` (when given). A save that
+    fails loses nothing: `saved` gets None in its place and `save_errors` says why, and the
+    counterexample stays in the result, to be printed in full."""
+    from .fuzz import save_counterexample
+
+    result.counterexamples.append(cex)
+    if not corpus:
+        return
+    try:
+        result.saved.append(str(save_counterexample(cex, corpus)))
+    except OSError as e:
+        result.saved.append(None)
+        result.save_errors.append(f"{corpus}: {e.strerror or e}")
+
+
 def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResult], None]] = None
                  ) -> CampaignResult:
     """Run a campaign to its budget (minutes or examples) or its first counterexample."""
     import multiprocess as mp
-
-    from .fuzz import save_counterexample
 
     if cfg.minutes is None and cfg.examples is None:
         raise ValueError("give a budget: minutes or examples")
@@ -229,9 +250,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     totals: dict = {}
     respawns = dict.fromkeys(range(len(plans)), 0)
     banked = {"examples": 0, "runs": 0}
-    for i in range(len(plans)):
-        spawn(i)
     try:
+        for i in range(len(plans)):
+            spawn(i)
         while live:
             try:
                 kind, i, payload = out.get(timeout=0.2)
@@ -252,9 +273,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     result.failures.append(WorkerFailure(i, f"failed: {payload}", current.get(i, "")))
                     deadline = now
                 elif kind == "found":
-                    result.counterexamples.append(payload)
-                    if cfg.corpus:
-                        result.saved.append(str(save_counterexample(payload, cfg.corpus)))
+                    keep_counterexample(result, payload, cfg.corpus)
                 if kind in ("done", "found", "error"):
                     if kind == "found":
                         deadline = now  # the first counterexample ends the campaign
@@ -266,6 +285,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     if proc is not None:
                         proc.join(timeout=5)
             for j, proc in list(live.items()):
+                if proc.exitcode == -signal.SIGTERM:   # SIGTERM sent to the process group
+                    from .interrupt import Terminated
+                    raise Terminated()
                 dead = not proc.is_alive()
                 hung = now - beats[j] > cfg.hang_seconds
                 if dead or hung:
@@ -287,8 +309,14 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             result.elapsed = time.monotonic() - start
             if progress is not None:
                 progress(result)
+    except KeyboardInterrupt as e:   # Ctrl-C or SIGTERM: stop, and report what was done
+        result.interrupted = e
     finally:
         for proc in live.values():
             proc.kill()
+        for proc in live.values():
+            proc.join(timeout=5)
+        out.close()
+        out.join_thread()
     result.elapsed = time.monotonic() - start
     return result

@@ -13,8 +13,9 @@ A PATH is a .litmus file, a directory, a bundled scenario's name (`stressmm run 
 (standard input). Every file is read and validated before anything runs: each bad file is
 reported with its name, the good ones still run, and the exit status is then 2.
 
-Exit status: 0 all good, 1 an expectation failed or a forbidden outcome was seen,
-2 a usage error or bad input (the message says what and where), 130 interrupted.
+Exit status: 0 all good, 1 an expectation failed, a forbidden outcome was seen or every run of
+a program timed out, 2 a usage error or bad input (the message says what and where) or a model
+that gave up, 130 / 143 interrupted by Ctrl-C / SIGTERM (after printing what was done).
 """
 from __future__ import annotations
 
@@ -241,12 +242,78 @@ def cmd_check(args) -> int:
     return finish(args, results, 1 if failures or unknown else 0)
 
 
+PROBE_RUNS = 64
+"""Runs of each program made first, alone: when every one of them times out (an await or a wait
+that never completes), `run` stops there instead of spending the spin budget on every run."""
+
+
+def run_model(text: Optional[str], default: str = "tso") -> Optional[str]:
+    """The one model `run` judges by: `default` when none is named, None for `--model none`
+    (no model)."""
+    if text is not None and text.strip() == "none":
+        return None
+    checked = model_names(text, [default])
+    if len(checked) != 1:
+        raise UsageError("--model: `run` checks against one model, e.g. --model tso "
+                         "(or --model none to run without a model)")
+    return checked[0]
+
+
+def run_expectation(e) -> dict:
+    """An `expect` line as a run judged it, in the results document's shape (`holds`: True,
+    False, or None when the run could not check it)."""
+    why = e.text.split("-> ", 1)[-1]
+    return {"model": e.model, "verdict": e.verdict, "failed": e.failed, "text": e.text,
+            "why": why, "holds": False if e.failed else (None if why.startswith("not checked")
+                                                         else True)}
+
+
+def probed_run(backend, prog, args, schedule):
+    """Run `prog` on `backend` (None: the native runtime) as `args` ask, the first PROBE_RUNS
+    runs alone; returns (histogram, stuck): stuck when every probe run timed out (then the
+    rest is not run)."""
+    from .outcome import Outcome
+    from .runtime import attach_histogram, partial_histogram, run_backend
+
+    def run(iterations=None, seconds=None):
+        return run_backend(backend, prog, iterations=iterations, seconds=seconds,
+                           schedule=schedule, mutant=args.mutant,
+                           oversubscribe=args.oversubscribe)
+
+    probe_n = PROBE_RUNS if args.iterations is None else min(PROBE_RUNS, args.iterations)
+    probe = run(iterations=probe_n)
+    if probe.counts.get(Outcome.flagged("timeout"), 0) == probe.total:
+        return probe, True
+    timeouts = probe.counts.get(Outcome.flagged("timeout"), 0)
+    if args.iterations is not None:
+        rest = {"iterations": args.iterations - probe.total} if args.iterations > probe.total else None
+        guess = probe.elapsed / max(probe.total, 1) * args.iterations
+        if timeouts and guess > 60:
+            print(f"stressmm: warning: {prog.name}: {timeouts} of the first {probe.total} runs "
+                  f"timed out (each spends the spin budget); {args.iterations:,} runs may take "
+                  f"about {guess / 60:.0f} min: bound the time with --seconds", file=sys.stderr)
+    else:
+        left = args.seconds - probe.elapsed
+        rest = {"seconds": left} if left > 0 else None
+    if rest is None:
+        return probe, False
+    try:
+        return probe.merged(run(**rest)), False
+    except KeyboardInterrupt as e:   # the probe's runs count too
+        done = partial_histogram(e)
+        attach_histogram(e, probe if done is None else probe.merged(done))
+        raise
+
+
 def cmd_run(args) -> int:
-    from .models import get_model
-    from .report import render_run
+    from .go_judge import judge as judge_go
+    from .interrupt import exit_status, signal_name
+    from .judge import judge, models_to_compute, stuck_reason
+    from .models import StateLimitError, get_model
+    from .report import judged_json, render_judged
     from .reports.progress import over
     from .reports.results import document, run_test
-    from .runtime import run_backend
+    from .runtime import partial_histogram
     from .runtime.go import BACKENDS as GO_BACKENDS
     from .schedule import Schedule
 
@@ -254,53 +321,92 @@ def cmd_run(args) -> int:
     on_go = spec in GO_BACKENDS   # a real Go implementation: judged by the go model
     if args.iterations is None and args.seconds is None:
         args.iterations = 1_000_000 if backend is None else 100_000 if on_go else 10_000
-    checked = model_names(args.model, ["go" if args.impl or on_go else "tso"])
-    if len(checked) != 1:
-        raise UsageError("--model: `run` checks against one model, e.g. --model tso")
-    checked = checked[0]
+    checked = run_model(args.model, "go" if args.impl or on_go else "tso")
     loaded = load_programs(args.paths)
     progs, too_big = too_many_threads(loaded.programs, args.oversubscribe)
-    report_problems(replace(loaded, errors=loaded.errors + too_big))
+    errors = list(loaded.errors + too_big)
+    report_problems(replace(loaded, errors=errors))
     if callable(getattr(backend, "prepare", None)):
         backend.prepare([prog for _, prog in progs])    # e.g. one Go build for every test
-    seen_forbidden, docs, stuck = 0, [], 0
+    totals = {"forbidden": 0, "failed": 0, "stuck": 0, "gave_up": 0}
+    docs, shown = [], [0]    # tests of the results document; tests shown so far
+    want_doc = args.json or args.report or args.junit
+
+    def show(judged, source, extra=""):
+        hist = judged.histogram
+        totals["forbidden"] += judged.forbidden
+        totals["failed"] += judged.failed
+        totals["gave_up"] += checked is not None and not judged.judged
+        if (hist.info or {}).get("stuck"):   # a user primitive that never returned
+            totals["stuck"] += 1
+        if want_doc:   # every model's verdict beside each outcome (none with --model none)
+            doc = run_test(hist, {m: v for m, v in judged.verdicts.items() if v is not None},
+                           checked, source, models=None if checked else ())
+            doc.update({k: v for k, v in judged_json(judged, source).items()
+                        if k in ("gave_up", "timeouts", "observation")})
+            doc["expectations"] = [run_expectation(e) for e in judged.expectations]
+            if extra:
+                doc["stopped"] = extra
+            docs.append(doc)
+        if args.json:
+            return
+        print(render_judged(judged, source) + (f"\n  {extra}" if extra else ""))
+        print_notes(hist)
+        if on_go and checked is not None:
+            try:
+                for line in judge_go(hist, get_model("go").allowed(hist.program)):
+                    print(f"  {line}")
+            except StateLimitError:
+                pass    # the table already says the model gave up
+        print()
+
+    def summary(interrupted=None) -> tuple:
+        judge_text = f"an outcome {checked} forbids" if checked else "(no model: --model none)"
+        results = document("run", docs, forbidden=totals["forbidden"],
+                           failed_expectations=totals["failed"], stuck=totals["stuck"],
+                           model_gave_up=totals["gave_up"], interrupted=interrupted,
+                           errors=errors)
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            print(f"{shown[0]} of {len(progs)} tests run; "
+                  f"{totals['forbidden']:,} runs ended in {judge_text}"
+                  + (f"; {totals['failed']} expectation(s) failed" if totals["failed"] else "")
+                  + (f"; {totals['stuck']} test(s) stuck" if totals["stuck"] else "")
+                  + (f"; {totals['gave_up']} test(s) not judged ({checked} gave up)"
+                     if totals["gave_up"] else "")
+                  + (f"; {len(errors)} error(s) above, not run" if errors else "")
+                  + (f"; interrupted by {interrupted}" if interrupted else ""))
+        if totals["forbidden"] or totals["failed"] or totals["stuck"]:
+            return results, 1
+        return results, 2 if totals["gave_up"] or errors else 0
+
     for source, prog in over(progs, "run", "tests"):
         schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
                             layout=args.layout, batch=args.batch, seed=args.seed)
-        hist = run_backend(backend, prog, iterations=args.iterations, seconds=args.seconds,
-                           schedule=schedule, mutant=args.mutant,
-                           oversubscribe=args.oversubscribe)
-        # sc and tso always; go too for programs written for it (Go primitives or expectations)
-        wants_go = (prog.uses_sync or any(e.model == "go" for e in prog.expects)
-                    or on_go)
-        shown = list(dict.fromkeys(["sc", "tso"] + (["go"] if wants_go else []) + [checked]))
-        verdicts = {m: get_model(m).allowed(prog).outcomes for m in shown}
-        forbidden = sum(hist.outside(verdicts[checked]).values())
-        seen_forbidden += forbidden
-        stuck += bool((hist.info or {}).get("stuck"))
-        docs.append(run_test(hist, verdicts, checked, source))
-        if not args.json:
-            print(render_run(hist, verdicts, checked, source))
-            print_notes(hist)
-            if on_go:
-                from .go_judge import judge
-                for line in judge(hist, get_model("go").allowed(prog)):
-                    print(f"  {line}")
-            if forbidden:
-                print(f"  FORBIDDEN by {checked}: {forbidden:,} of {hist.total:,} runs")
-            print()
-    results = document("run", docs, forbidden=seen_forbidden, stuck=stuck,
-                       errors=list(loaded.errors + too_big))
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        print(f"{len(progs)} tests; {seen_forbidden:,} runs ended in an outcome {checked} forbids"
-              + (f"; {stuck} stopped on a primitive that never returned" if stuck else "")
-              + (f"; {len(loaded.errors) + len(too_big)} error(s) above, not run"
-                 if loaded.errors or too_big else ""))
-    if loaded.errors or too_big:
-        return finish(args, results, 2)
-    return finish(args, results, 1 if seen_forbidden or stuck else 0)
+        hist = None
+        try:
+            hist, stuck = probed_run(backend, prog, args, schedule)
+            judged = judge(hist, checked)
+        except KeyboardInterrupt as e:   # show the runs done (not judged if the model was busy)
+            done = partial_histogram(e) or hist
+            if done is not None:
+                shown[0] += 1
+                show(judge(done, checked if hist is None else None), source,
+                     f"interrupted by {signal_name(e)} after {done.total:,} runs")
+            results, _ = summary(signal_name(e))
+            return finish(args, results, exit_status(e))
+        shown[0] += 1
+        if stuck:
+            totals["stuck"] += 1
+            why = stuck_reason(prog, models_to_compute(prog, checked))
+            show(judged, source,
+                 f"STUCK: every one of the first {hist.total} runs timed out, so {prog.name} was "
+                 f"not run further." + "".join(f"\n    {line}" for line in why))
+            continue
+        show(judged, source)
+    results, status = summary()
+    return finish(args, results, status)
 
 
 def cmd_fuzz(args) -> int:
@@ -344,6 +450,12 @@ def cmd_fuzz(args) -> int:
         plan_workers(program_threads(cfg), args.workers)
     except ValueError as e:
         raise UsageError(str(e))
+    if cfg.corpus:   # a corpus that cannot be written is a usage error before the campaign
+        from .fuzz import check_corpus
+        try:
+            check_corpus(cfg.corpus)
+        except OSError as e:
+            raise UsageError(f"--corpus {e.strerror}")
     progress = CampaignProgress(args.minutes, args.examples)
     what = (f"mutant {args.mutant} of " if args.mutant else "") + (
         "the native runtime" if backend is None else backend_name(backend)) + (
@@ -356,21 +468,42 @@ def cmd_fuzz(args) -> int:
         res = run_campaign(cfg, progress)
     finally:
         progress.close()
-    results = document("fuzz", campaign=campaign(res, cfg))
+    return report_campaign(res, args, cfg)
+
+
+def report_campaign(res, args, cfg) -> int:
+    """Print a campaign's result (text or JSON), counterexamples first; one that could not be
+    saved is printed in full, as the .litmus file `replay` reads; write --report/--junit.
+    Exit status: 1 when something was found, 130 / 143 when interrupted, else 0."""
+    from .interrupt import exit_status, signal_name
+    from .reports.results import campaign, document
+
+    model = cfg.model
+    interrupted = signal_name(res.interrupted) if res.interrupted is not None else None
+    status = 1 if res.found else (exit_status(res.interrupted) if interrupted else 0)
+    results = document("fuzz", campaign=campaign(res, cfg), interrupted=interrupted,
+                       save_errors=list(res.save_errors))
     if args.json:
         print(json.dumps(results, indent=2))
-        return finish(args, results, 1 if res.found else 0)
-    for cex, path in zip(res.counterexamples, res.saved + [None] * len(res.counterexamples)):
+        return finish(args, results, status)
+    saved = res.saved + [None] * (len(res.counterexamples) - len(res.saved))
+    for cex, path in zip(res.counterexamples, saved):
         print(cex.report())
         if path:
             print(f"replay: {replay_command(path)}")
+        elif args.corpus:
+            print(f"\nNOT SAVED, so here it is in full (save it as a .litmus file and run "
+                  f"`stressmm replay FILE`):\n{cex.as_litmus()}")
+    for err in res.save_errors:
+        print(f"stressmm: warning: a counterexample could not be saved: {err}", file=sys.stderr)
     for f in res.failures:
         print(f"WORKER FAILURE: worker {f.worker} {f.what} while running:\n{f.program_text}")
     print(f"{res.examples:,} programs, {res.runs:,} runs in {res.elapsed:.1f}s on {res.workers} "
           f"worker(s) (CPUs {res.cpus}): " + (
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"
-              if res.found else f"no outcome forbidden by {model[0]} was seen"))
-    return finish(args, results, 1 if res.found else 0)
+              if res.found else f"no outcome forbidden by {model} was seen")
+          + (f"; interrupted by {interrupted}" if interrupted else ""))
+    return finish(args, results, status)
 
 
 def replay_backend(label: str, meta: dict, backend: Optional[str], impl: Sequence[str]):
@@ -593,7 +726,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--mutant", help="a deliberately broken runtime variant (see `stressmm mutants`)")
     r.add_argument("--model",
                    help="the model outcomes are checked against (default tso; go with --impl "
-                        "or a Go toolchain)")
+                        "or a Go toolchain; `none`: only the histogram, as litmus7)")
     r.add_argument("--layout", choices=("spread", "packed"), default="spread",
                    help="locations on separate cache lines (spread) or together (packed)")
     r.add_argument("--batch", type=_batch, default=1024,
@@ -726,10 +859,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .runtime import RuntimeUsageError
     from .syntax import LitmusSyntaxError
 
+    from .interrupt import exit_status, signal_name, sigterm_raises
+
     try:
-        status = args.func(args)
-        sys.stdout.flush()   # a closed pipe shows here, not at exit
-        return status
+        with sigterm_raises():
+            status = args.func(args)
+            sys.stdout.flush()   # a closed pipe shows here, not at exit
+            return status
     except BrokenPipeError:  # `stressmm check | head`: the reader left; nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -741,9 +877,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _die(e.args[0] if e.args else str(e))
     except (OSError, UnicodeDecodeError) as e:
         return _die(f"{getattr(e, 'filename', '') or ''}: {e}".lstrip(": "))
-    except KeyboardInterrupt:
-        print("stressmm: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"stressmm: interrupted ({signal_name(e)})", file=sys.stderr)
+        return exit_status(e)
 
 
 if __name__ == "__main__":  # pragma: no cover

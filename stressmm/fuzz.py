@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import __version__
-from .models import get_model
+from .models import StateLimitError, get_model
 from .outcome import Histogram, Outcome
 from .runtime import machine_facts
 from .program import And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Program, RegRef, Var
@@ -32,7 +32,7 @@ from .schedule import Schedule
 
 __all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
            "save_counterexample", "load_counterexample", "load_corpus", "load_corpus_entries",
-           "check_replay_meta", "DEFAULT_ITERATIONS"]
+           "check_replay_meta", "check_corpus", "DEFAULT_ITERATIONS"]
 
 DEFAULT_ITERATIONS = 20_000
 
@@ -63,7 +63,7 @@ class Counterexample:
     mutant: Optional[str] = None
     verdicts: dict = field(default_factory=dict)   # model name -> is the outcome allowed
     others: tuple = ()                             # other forbidden outcomes seen, (Outcome, n)
-    why: str = ""                                  # the rule the outcome breaks, when known
+    why: Optional[str] = None                      # why the model forbids it; None: ask it
     machine: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     impl: tuple = ()                               # user primitives the backend ran
@@ -72,6 +72,13 @@ class Counterexample:
     @property
     def under_test(self) -> str:
         return self.implementation or self.backend
+
+    def explanation(self) -> str:
+        """Why the judging model forbids the outcome (`why_forbidden`): `why` when given, else
+        computed now. It is computed only when a report is made, not for every failing
+        example Hypothesis tries while shrinking."""
+        return self.why if self.why is not None else why_forbidden(self.program, self.outcome,
+                                                                   self.model)
 
     @property
     def forbidden_by(self) -> list:
@@ -110,7 +117,7 @@ class Counterexample:
                 "count": self.count, "total": self.total, "model": self.model,
                 "backend": self.backend, "impl": list(self.impl),
                 "implementation": self.under_test, "mutant": self.mutant, "verdicts": self.verdicts,
-                "others": [[o.to_json(), n] for o, n in self.others], "why": self.why,
+                "others": [[o.to_json(), n] for o, n in self.others], "why": self.explanation(),
                 "machine": self.machine, "versions": self.versions,
                 "threads": len(self.program.threads), "ops": self.program.size}
 
@@ -124,8 +131,9 @@ class Counterexample:
                  + (f"; allowed by: {', '.join(self.allowed_by)}" if self.allowed_by else ""),
                  f"program: {len(self.program.threads)} threads, {self.program.size} ops; "
                  f"schedule: {self.schedule.to_json()}"]
-        if self.why:
-            lines.append("why: " + self.why)
+        why = self.explanation()
+        if why:
+            lines += [f"why ({self.model}): " + line for line in why.splitlines()]
         for o, n in self.others[:5]:
             lines.append(f"also forbidden: {o} ({n:,} times)")
         lines.append("")
@@ -145,7 +153,10 @@ class ForbiddenOutcome(AssertionError):
 
     def __init__(self, counterexample: Counterexample):
         self.counterexample = counterexample
-        super().__init__(counterexample.report())
+        super().__init__(f"forbidden outcome {counterexample.outcome}")
+
+    def __str__(self) -> str:   # the full report, made only when shown
+        return self.counterexample.report()
 
 
 class Memo:
@@ -205,30 +216,26 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
                          total=hist.total, model=model, backend=spec_of(backend) or backend_name,
                          impl=tuple(getattr(backend, "impl", ()) or ()),
                          implementation=hist.backend or backend_name, mutant=mutant,
-                         verdicts=verdicts, others=tuple(ranked[1:]), why=why_forbidden(program, worst),
+                         verdicts=verdicts, others=tuple(ranked[1:]),
                          machine=machine_facts(), versions=versions())
     if memo is not None:
         memo.remember(key, cex)
     _fail(cex)
 
 
-def why_forbidden(program: Program, outcome: Outcome) -> str:
-    """The rule `outcome` breaks, with a witness cycle, when a model can say it: the go model
-    explains programs whose atomics are all seq_cst (its atomics are seq_cst ones). "" otherwise."""
-    from .program import Order
-
-    if any(getattr(op, "order", None) not in (None, Order.SEQ_CST) and not isinstance(op, Fence)
-           for _, op in program.ops()):
+def why_forbidden(program: Program, outcome: Outcome, model: str = DEFAULT_MODEL) -> str:
+    """Why `model` (the one that judged) forbids `outcome`, in the words of that model's own
+    explanation (`why_forbidden` of the model object: for sc and tso what the exhaustive search
+    vouches for and, when it can tell, a cycle; for go the rule broken and its cycle), or ""
+    when the model has no explanation or allows the outcome."""
+    explain = getattr(get_model(model), "why_forbidden", None)
+    if explain is None:
         return ""
     try:
-        go = get_model("go")
-    except KeyError:
+        text = explain(program, outcome)
+    except StateLimitError:
         return ""
-    if outcome in go.allowed(program).outcomes:
-        return ""
-    text = go.why_forbidden(program, outcome)
-    # keep the witness: the last line names the cycle and the rule
-    return text.strip().splitlines()[-1].strip() if text.strip() else ""
+    return "\n".join(line.strip() for line in text.strip().splitlines())
 
 
 def _fail(cex: Counterexample):
@@ -238,6 +245,30 @@ def _fail(cex: Counterexample):
 
 
 # ---------------------------------------------------------------- corpus
+
+
+def check_corpus(directory) -> Path:
+    """Make sure counterexamples can be saved in `directory` (created when missing) before a
+    campaign spends its budget. Raises OSError saying why not (a read-only folder, a path under
+    a regular file, ...).
+
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> check_corpus(os.path.join(d, "corpus")).is_dir()
+        True
+    """
+    import tempfile
+
+    d = Path(directory)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=d, prefix=".stressmm-write-check-"):
+            pass
+    except OSError as e:
+        raise OSError(e.errno, f"cannot save counterexamples in {directory}: "
+                               f"{e.strerror or e} (give a writable --corpus, or --corpus '' "
+                               f"to not save)") from None
+    return d
 
 
 def save_counterexample(cex: Counterexample, directory) -> Path:

@@ -13,7 +13,12 @@ from typing import Optional, Sequence
 from .check import CheckReport
 from .outcome import Histogram, Outcome, evaluate
 
-__all__ = ["table", "render_check", "check_json", "render_run", "run_json", "fmt_int", "fmt_rate"]
+__all__ = ["table", "render_check", "check_json", "render_run", "run_json", "render_judged",
+           "judged_json", "outcome_texts", "timeout_note", "fmt_int", "fmt_rate"]
+
+
+GRAPH_MODELS = ("go",)
+"""Models whose state count covers only the synchronizing operations (see render_check)."""
 
 
 def fmt_int(n: int) -> str:
@@ -75,15 +80,19 @@ def render_check(report: CheckReport, source: str = "", verbose: bool = False) -
     for m in models:
         r = report.results[m]
         reach = report.condition_reachable(m)
-        rows.append((m, len(r.outcomes), fmt_int(r.states),
+        states = fmt_int(r.states) + (" sync" if m in GRAPH_MODELS else "")
+        rows.append((m, len(r.outcomes), states,
                      "-" if reach is None else ("allowed" if reach else "forbidden")))
     lines.append(table(rows, align="lrrl", indent="  "))
-    locs = shown_locations(p)
+    if any(m in GRAPH_MODELS for m in models):
+        lines.append("  (sync: go searches the orders of the synchronizing operations only; plain "
+                     "accesses are judged on execution graphs)")
     every = sorted(set().union(*(r.outcomes for r in report.results.values()))) if models else []
+    texts = outcome_texts(every, p)
     if verbose or len(every) <= 12:
         orow = [("outcome",) + tuple(models) + (("exists",) if p.condition else ())]
         for o in every:
-            orow.append((_outcome_cell(o, locs),)
+            orow.append((texts[o],)
                         + tuple("allowed" if o in report.results[m].outcomes else "-" for m in models)
                         + (("*" if evaluate(p.condition, o) else "",) if p.condition else ()))
         lines.append(table(orow, indent="    "))
@@ -112,45 +121,139 @@ def check_json(report: CheckReport, source: str = "") -> dict:
     }
 
 
-def render_run(hist: Histogram, verdicts: dict, checked: str, source: str = "") -> str:
-    """A histogram as a table: outcome, count, one column per model (allowed / FORBIDDEN),
-    the rows the checked model forbids marked with `<-`."""
+def outcome_texts(outcomes, program) -> dict:
+    """The text of each outcome in a table: memory limited to the locations the `exists`
+    condition names, unless that would make two different outcomes look the same (then every
+    location is shown: the memory that tells them apart must not be hidden).
+
+    >>> from stressmm.program import Program, Thread, Var, Store
+    >>> p = Program("p", (Var("x"),), (Thread((Store("x", 1),)),))
+    >>> list(outcome_texts([Outcome.make({}, {"x": 1})], p).values())
+    ['x=1']
+    """
+    outcomes = list(outcomes)
+    locs = shown_locations(program)
+    texts = {o: _outcome_cell(o, locs) for o in outcomes}
+    if len(set(texts.values())) < len(texts):
+        texts = {o: _outcome_cell(o, None) for o in outcomes}
+    return texts
+
+
+def _run_head(hist: Histogram, source: str) -> str:
     p = hist.program
     head = f"{p.name}" + (f"  ({source})" if source else "")
     info = hist.info or {}
-    head += (f"\n  {fmt_int(hist.total)} runs in {hist.elapsed:.2f}s ({fmt_rate(hist.rate)}/s)"
-             f" on {hist.backend or 'native'}"
-             + (f", cpus {list(info['cpus'])}" if info.get("cpus") is not None else "")
-             + (f", mutant {info['mutant']}" if info.get("mutant") else ""))
+    return head + (f"\n  {fmt_int(hist.total)} runs in {hist.elapsed:.2f}s ({fmt_rate(hist.rate)}/s)"
+                   f" on {hist.backend or 'native'}"
+                   + (f", cpus {list(info['cpus'])}" if info.get("cpus") is not None else "")
+                   + (f", mutant {info['mutant']}" if info.get("mutant") else ""))
+
+
+def _verdict_cell(o: Outcome, allowed) -> str:
+    if "timeout" in o.flags:
+        return "-"                     # never judged
+    if allowed is None:
+        return "n/a"                   # the model gave up
+    return "allowed" if o in allowed else "FORBIDDEN"
+
+
+def _run_table(hist: Histogram, verdicts: dict, checked: Optional[str]) -> str:
     models = list(verdicts)
-    locs = shown_locations(p)
+    texts = outcome_texts(hist.counts, hist.program)
     rows = [("outcome", "count") + tuple(models) + ("",)]
     for o, n in sorted(hist.counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        cells = []
-        for m in models:
-            if "timeout" in o.flags:
-                cells.append("stuck")
-            else:
-                cells.append("allowed" if o in verdicts[m] else "FORBIDDEN")
+        cells = tuple(_verdict_cell(o, verdicts[m]) for m in models)
         note = ""
-        if "timeout" not in o.flags and checked in verdicts and o not in verdicts[checked]:
+        if "timeout" in o.flags:
+            note = "not judged: stopped after its spin budget (see below)"
+        elif verdicts.get(checked) is not None and o not in verdicts[checked]:
             note = f"<- forbidden by {checked}"
-        elif any(c == "FORBIDDEN" for c in cells):
+        elif "FORBIDDEN" in cells:
             note = "weak"
-        rows.append((_outcome_cell(o, locs), fmt_int(n)) + tuple(cells) + (note,))
-    return head + "\n" + table(rows, align="lr", indent="  ")
+        rows.append((texts[o], fmt_int(n)) + cells + (note,))
+    return table(rows, align="lr", indent="  ")
 
 
-def run_json(hist: Histogram, verdicts: dict, checked: str, source: str = "") -> dict:
+def render_run(hist: Histogram, verdicts: dict, checked: Optional[str], source: str = "") -> str:
+    """A histogram as a table: outcome, count, one column per model (allowed / FORBIDDEN, n/a
+    where the model gave up, - for timeouts, which are never judged), the rows the checked
+    model forbids marked with `<-`."""
+    return _run_head(hist, source) + "\n" + _run_table(hist, verdicts, checked)
+
+
+def timeout_note(judged) -> str:
+    """Why some runs are `timeout`, from what the computed models say about deadlocks."""
+    n = judged.timeouts
+    if not n or n == judged.histogram.total:   # all stuck: the caller says what models say
+        return ""
+    head = (f"  timeout: {n:,} of {judged.histogram.total:,} runs were stopped after their spin "
+            f"budget and a grace for descheduled threads; they are not judged.")
+    deadlocking = [m for m, a in judged.verdicts.items() if a is not None
+                   and Outcome.flagged("deadlock") in a]
+    from .program import Await
+
+    program = judged.histogram.program
+    if deadlocking and any(isinstance(op, Await) for _, op in program.ops()):
+        return head + (f"\n    {' and '.join(deadlocking)} allow{'s' if len(deadlocking) == 1 else ''}"
+                       f" a deadlock here: an await that can never complete ends as timeout at "
+                       f"run time.")
+    if deadlocking:
+        return head + ("\n    A deadlock the runtime could not confirm (a thread was off its CPU "
+                       "past the grace: machine overloaded) ends as timeout.")
+    if any(a is not None for a in judged.verdicts.values()):
+        return head + ("\n    The models say every execution completes: a thread was off its "
+                       "CPU that long (machine overloaded), or the runtime is stuck.")
+    return head
+
+
+def render_judged(judged, source: str = "") -> str:
+    """A run as a person reads it: the table, the models that gave up, the timeouts explained,
+    the `exists` observation (litmus7's line) and the `expect` lines."""
+    hist = judged.histogram
+    lines = [render_run(hist, judged.verdicts, judged.checked, source)]
+    for m, why in judged.gave_up.items():
+        lines.append(f"  {m}: n/a, the model gave up: {why}")
+    note = timeout_note(judged)
+    if note:
+        lines.append(note)
+    if judged.observation is not None:
+        lines.append("  " + judged.observation.line(hist.program.name))
+    for e in judged.expectations:
+        lines.append("  " + e.text)
+    if judged.forbidden:
+        lines.append(f"  FORBIDDEN by {judged.checked}: {judged.forbidden:,} of {hist.total:,} runs")
+    return "\n".join(lines)
+
+
+def run_json(hist: Histogram, verdicts: dict, checked: Optional[str], source: str = "") -> dict:
+    """A histogram as JSON. `allowed` maps each model to true/false, or null where the model
+    gave up or the run is a timeout (timeouts are never judged: `judged` is false)."""
     return {
         "name": hist.program.name, "file": source, "backend": hist.backend,
         "total": hist.total, "elapsed": hist.elapsed, "rate": hist.rate,
         "info": {k: (list(v) if isinstance(v, tuple) else v) for k, v in (hist.info or {}).items()},
         "checked_model": checked,
         "outcomes": [{"outcome": o.to_json(), "text": str(o), "count": n,
-                      "allowed": {m: o in verdicts[m] for m in verdicts}}
+                      "judged": "timeout" not in o.flags,
+                      "allowed": {m: (None if "timeout" in o.flags or a is None else o in a)
+                                  for m, a in verdicts.items()}}
                      for o, n in sorted(hist.counts.items(), key=lambda kv: (-kv[1], kv[0]))],
         "forbidden": sum(n for o, n in hist.counts.items()
-                         if "timeout" not in o.flags and checked in verdicts
+                         if "timeout" not in o.flags and verdicts.get(checked) is not None
                          and o not in verdicts[checked]),
     }
+
+
+def judged_json(judged, source: str = "") -> dict:
+    """`run_json` plus the models that gave up, the observation and the `expect` lines."""
+    doc = run_json(judged.histogram, judged.verdicts, judged.checked, source)
+    obs = judged.observation
+    doc.update({
+        "gave_up": dict(judged.gave_up),
+        "timeouts": judged.timeouts,
+        "observation": None if obs is None else {
+            "verdict": obs.verdict, "positive": obs.positive, "negative": obs.negative},
+        "expectations": [{"model": e.model, "verdict": e.verdict, "failed": e.failed,
+                          "text": e.text} for e in judged.expectations],
+    })
+    return doc

@@ -9,10 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first. A module may import modules of lower layers and of its own part.
 LAYERS = [
-    {"program", "schedule", "_native"},
+    {"program", "schedule", "_native", "interrupt"},
     {"syntax", "outcome"},
     {"models", "runtime", "strategies"},
-    {"check"},
+    {"check", "judge"},
     {"fuzz", "report", "go_judge"},
     {"campaign", "bench_models", "bench_native", "bench_go", "reports"},
     {"bench_fuzz"},

@@ -217,7 +217,10 @@ def test_go_scenarios_show_nothing_the_go_model_forbids(which, request):
         res = get_model("go").allowed(prog)
         assert h.outside(res.outcomes) == {}, (b.name, prog.name)
         assert all(o.flags or complete(prog, o) for o in h.counts), prog.name
-        assert not any("timeout" in o.flags for o in h.counts), (b.name, prog.name)
+        if not any("deadlock" in o.flags for o in res.outcomes):
+            # where the model allows a deadlock, Go's own detector may be slower than the
+            # iteration budget on a loaded machine (gccgo takes about 1 s): a timeout
+            assert not any("timeout" in o.flags for o in h.counts), (b.name, prog.name)
 
 
 @needs_cpus

@@ -27,6 +27,7 @@
 #define MM_LINE 64
 #define MM_LINE_WORDS (MM_LINE / (int)sizeof(int64_t))
 #define MM_STUCK_SECONDS 20.0       /* a barrier wait longer than this aborts the run */
+#define MM_GRACE_SECONDS 0.25       /* a wait past its budget gives a running thread this long */
 #define MM_TABLE_BITS 14            /* hash table: 16384 slots per thread */
 #define MM_SPLIT_PAUSES 8
 #ifndef MM_BARRIER_FENCE
@@ -160,6 +161,7 @@ struct mm_run {
     int nshown;                    /* the first nshown words are the outcome's variables */
     int ctl;                       /* word index of the control block (abort, epoch, states) */
     bool has_sync;                 /* some thread runs a Go primitive */
+    bool has_await;                /* some thread spins in an await */
     int64_t *mem;                  /* batch x inst_stride, 64-byte aligned */
     const int64_t *init;           /* nvars initial values (every word of an instance) */
     int *flags;                    /* instance barriers: nthreads x batch round numbers */
@@ -274,19 +276,35 @@ static bool barrier_instance(mm_thread *th, int k, int round)
     }                                                                                      \
     break
 #define AWAIT_ARM(LOAD)                                                                    \
-    for (long spins = 0;; spins++) {                                                       \
-        if (((LOAD) == r[in->a]) == (in->b != 0))                                          \
-            break;                                                                         \
-        if ((spins & 255) == 255 && __atomic_load_n(sx->abort, __ATOMIC_RELAXED))          \
-            return MM_ST_ABORTED;                                                          \
-        if (spins >= sx->budget                                                            \
-            || ((spins & 255) == 255 && __atomic_load_n(sx->hurry, __ATOMIC_RELAXED))) {   \
-            __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);                              \
-            return MM_ST_TIMEOUT;                                                          \
+    {                                                                                      \
+        double grace_end = 0;                                                              \
+        bool marked = false;                                                               \
+        for (long spins = 0;; spins++) {                                                   \
+            if (((LOAD) == r[in->a]) == (in->b != 0))                                      \
+                break;                                                                     \
+            if ((spins & 255) == 255 && __atomic_load_n(sx->abort, __ATOMIC_RELAXED))      \
+                return MM_ST_ABORTED;                                                      \
+            if (spins >= sx->budget && ((spins & 255) == 255 || spins == sx->budget)) {    \
+                if (!marked) {   /* spinning in an await, not descheduled (see wait_over) */ \
+                    st(sx->state + (size_t)sx->tid * (size_t)sx->stride, MM_STATE_AWAIT);  \
+                    marked = true;                                                         \
+                }                                                                          \
+                if (wait_over(sx, &grace_end, true, 2 * sx->budget)) {                     \
+                    if (((LOAD) == r[in->a]) == (in->b != 0))   /* came true meanwhile */  \
+                        break;                                                             \
+                    __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);                      \
+                    return MM_ST_TIMEOUT;                                                  \
+                }                                                                          \
+            } else if ((spins & 255) == 255 && __atomic_load_n(sx->hurry, __ATOMIC_RELAXED)) { \
+                __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);                          \
+                return MM_ST_TIMEOUT;                                                      \
+            }                                                                              \
+            mm_pause();                                                                    \
+            if (sx->yield && (spins & 63) == 63)   /* as sync_wait: let the writer run */  \
+                sched_yield();                                                             \
         }                                                                                  \
-        mm_pause();                                                                        \
-        if (sx->yield && (spins & 63) == 63)   /* as sync_wait: let the writer run */      \
-            sched_yield();                                                                 \
+        if (marked)                                                                        \
+            st(sx->state + (size_t)sx->tid * (size_t)sx->stride, 0);                       \
     }                                                                                      \
     break
 
@@ -451,6 +469,9 @@ static void *worker(void *arg)
             if (run->has_sync)   /* finished (or stopped): no longer running, for sync.c */
                 __atomic_store_n(sx.state + (size_t)me->tid * (size_t)run->loc_stride,
                                  MM_STATE_DONE, __ATOMIC_SEQ_CST);
+            else if (run->has_await)   /* for wait_over: after this thread's stores */
+                __atomic_store_n(sx.state + (size_t)me->tid * (size_t)run->loc_stride,
+                                 MM_STATE_DONE, __ATOMIC_RELEASE);
             memcpy(out, r, (size_t)me->nregs * sizeof *r);
         }
         if (!barrier_all(me))

@@ -223,6 +223,27 @@ static int supervise(mm_run *run)
     return interrupted ? -1 : 0;
 }
 
+/* The signal's pending exception (KeyboardInterrupt, or what a SIGTERM handler raised) gets an
+ * attribute `partial`: (counts, iterations_done, elapsed, "signal") for the iterations finished
+ * before the workers stopped, so that a caller can report them. Best effort: a failure to build
+ * it leaves the exception as it was. */
+static void attach_partial(mm_run *run)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && !run->abort) {
+        PyObject *counts = histogram_dict(run);
+        PyObject *partial = counts == NULL ? NULL
+            : Py_BuildValue("(NKds)", counts, (unsigned long long)run->done,
+                            run->ended_at - run->started_at, "signal");
+        if (partial == NULL || PyObject_SetAttrString(value, "partial", partial) < 0)
+            PyErr_Clear();
+        Py_XDECREF(partial);
+    }
+    PyErr_Restore(type, value, tb);
+}
+
 PyDoc_STRVAR(execute_doc,
 "execute(threads, init, nshown, ctl, spread, batch, iterations, seconds, cpus, await_budget,\n"
 "        oversubscribe, seed) -> (counts, iterations_done, elapsed, stop)\n\n"
@@ -337,6 +358,8 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
         for (int i = 0; i < th->ncode; i++)
             if (codes[t][i].code >= OP_FIRST_SYNC)
                 run.has_sync = true;
+            else if (codes[t][i].code >= OP_AWAIT_PLAIN && codes[t][i].code <= OP_AWAIT_SEQ_CST)
+                run.has_await = true;
         if (cpus != NULL) {
             long long c;
             if (get_int(PySequence_Fast_GET_ITEM(cpus, t), 0, CPU_SETSIZE - 1, "a cpu", &c) < 0)
@@ -381,8 +404,10 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
             PyErr_SetFromErrno(PyExc_OSError);
         goto done;
     }
-    if (supervise(&run) < 0)
+    if (supervise(&run) < 0) {
+        attach_partial(&run);
         goto done;   /* the exception set by the signal handler propagates */
+    }
     if (run.abort) {
         PyErr_Format(PyExc_RuntimeError, "execute: a program thread did not reach the barrier "
                      "within %.0f s (machine overloaded, or threads descheduled); the run was "

@@ -25,6 +25,14 @@
  * Spin loops on memory (Await) are not part of this: a thread inside one counts as running, so
  * an iteration stuck in an await ends as `timeout`, never `deadlock`.
  *
+ * Descheduled threads. A spin budget runs out in milliseconds, and on a loaded machine a thread
+ * can be off its CPU for that long without having published anything: a sure deadlock would
+ * then end as `timeout`, and a correct handoff would be cut short. So a wait whose budget ran out
+ * while some thread of the instance may still make progress (running, or blocked but not yet
+ * aware of the latest change; see all_settled) keeps waiting, for up to
+ * MM_GRACE_SECONDS, for that thread to run (wait_over). A thread that truly spins forever
+ * marks itself (MM_STATE_AWAIT) when its own budget runs out, so it costs no grace.
+ *
  * Happens-before, as the Go memory model requires: a channel's state is guarded by a spinlock
  * (acquire on take, release on give), so a send is ordered before the receive that takes its
  * value, a receive before the completion of the unbuffered send it pairs with, and the k-th
@@ -40,6 +48,7 @@ enum { MM_R_DONE = 0, MM_R_SKIP, MM_R_WAIT, MM_R_BUSY, MM_R_PANIC, MM_R_ABORTED,
        MM_R_DEADLOCK };
 
 #define MM_STATE_DONE (-1)
+#define MM_STATE_AWAIT (-2)               /* spinning in an await past its budget */
 #define MM_RW_WRITER ((int64_t)1 << 40)   /* mutex word: writer bit | number of readers */
 #define MM_MUT_PAUSES 8                    /* window of the non-atomic mutants */
 #define MM_RETRY_EVERY 1023                /* a blocked waiter retries at least this often */
@@ -369,6 +378,38 @@ static bool deadlocked(const mm_sync *sx)
     return __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST) == e;
 }
 
+/* Whether no thread of the instance may still make progress on its own: each is done, blocked
+ * in a primitive having seen the latest change (state epoch + 1), or spinning in an await past
+ * its budget; the epoch did not move meanwhile. This thread is counted only when `self` (it
+ * has published its state). */
+static bool all_settled(const mm_sync *sx, bool self)
+{
+    int64_t e = __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST);
+    for (int t = 0; t < sx->nthreads; t++) {
+        if (t == sx->tid && !self)
+            continue;
+        int64_t s = __atomic_load_n(sx->state + (size_t)t * (size_t)sx->stride, __ATOMIC_SEQ_CST);
+        if (s != MM_STATE_DONE && s != MM_STATE_AWAIT && s != e + 1)
+            return false;
+    }
+    return __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST) == e;
+}
+
+/* A wait's budget ran out (`spins` past it): true when it should end now as a timeout -- the
+ * run is hurried, or the grace is over, or everything is settled (all_settled) past a second
+ * budget (time enough for a waiter's deadlock check to have fired, were this a deadlock).
+ * While some thread, most likely descheduled, may still make progress, it gets its grace (see
+ * the top of this file). `*grace_end` is 0 before the first call. */
+static bool wait_over(const mm_sync *sx, double *grace_end, bool self, long spins)
+{
+    if (__atomic_load_n(sx->hurry, __ATOMIC_RELAXED))
+        return true;
+    double now = mm_now();
+    if (*grace_end == 0)
+        *grace_end = now + MM_GRACE_SECONDS;
+    return now >= *grace_end || (spins >= 2 * sx->budget && all_settled(sx, self));
+}
+
 /* Try until done, panic, abort, deadlock or timeout (see the top of this file). */
 static int sync_wait(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r, int phase)
 {
@@ -376,6 +417,7 @@ static int sync_wait(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *
     int64_t e = __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST);
     int rc = sync_try(sx, in, p, r, phase);
     bool published = false;
+    double grace_end = 0;
     for (long spins = 1; rc == MM_R_WAIT || rc == MM_R_BUSY; spins++) {
         if (rc == MM_R_WAIT && !published) {
             __atomic_store_n(mine, e + 1, __ATOMIC_SEQ_CST);
@@ -392,7 +434,9 @@ static int sync_wait(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *
             rc = MM_R_DEADLOCK;
             break;
         }
-        if (spins >= sx->budget || __atomic_load_n(sx->hurry, __ATOMIC_RELAXED)) {
+        if (__atomic_load_n(sx->hurry, __ATOMIC_RELAXED)
+            || (spins >= sx->budget && (spins & MM_CHECK_EVERY) == 0
+                && wait_over(sx, &grace_end, published, spins))) {
             rc = published && deadlocked(sx) ? MM_R_DEADLOCK : MM_R_TIMEOUT;
             break;
         }

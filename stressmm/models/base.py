@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -22,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
 from ..outcome import Outcome, Pattern, evaluate
-from ..program import Condition, Program
+from ..program import Condition, Fence, Load, Order, Program, Store
 from .explorer import DEFAULT_MAX_STATES, explore, find_path
 from .machine import Machine, MemorySystem
 
-__all__ = ["ModelResult", "Explanation", "OperationalModel", "matcher"]
+__all__ = ["ModelResult", "Explanation", "OperationalModel", "matcher", "order_cycle",
+           "closest_allowed"]
 
 Query = Union[Pattern, Outcome, Condition, str, object]
 """What `allows` and `explain` accept: a Pattern, its text ("P0:r0=0 P1:r1=0", "deadlock"),
@@ -205,6 +207,153 @@ class OperationalModel:
             steps.append(machine.describe(label, before, after))
             before = after
         return Explanation(machine.outcome(before), steps, self.name, program.name)
+
+
+    def why_forbidden(self, program: Program, pattern: Query) -> str:
+        """Why no execution ends in an outcome matching `pattern`, in terms the exhaustive
+        search can vouch for: the search covered every execution; the allowed outcomes
+        closest to the pattern; and, for programs of loads, stores of constants and fences,
+        a cycle every candidate execution with those values has in the orders this model
+        keeps (`order_cycle`). "" when an outcome matching `pattern` is allowed.
+
+            >>> from stressmm.program import Program, Thread, Var, Store, Load
+            >>> from stressmm.models import get_model
+            >>> sb = Program("SB", (Var("x"), Var("y")), (
+            ...     Thread((Store("x", 1), Load("r0", "y"))),
+            ...     Thread((Store("y", 1), Load("r1", "x")))))
+            >>> print(get_model("sc").why_forbidden(sb, "P0:r0=0 P1:r1=0"))  # doctest: +ELLIPSIS
+            SB: P0:r0=0 P1:r1=0 is forbidden by sc: the search of every interleaving (12 states) finds none ending in it.
+              closest allowed: P0:r0=0 P1:r1=1 x=1 y=1 (differs in P1:r1)
+              closest allowed: P0:r0=1 P1:r1=0 x=1 y=1 (differs in P0:r0)
+              every candidate execution giving those values has a cycle in po | rf | co | fr, e.g. W x=1 -po-> R y=0 -fr-> W y=1 -po-> R x=0 -fr-> W x=1
+        """
+        match = matcher(pattern, program)
+        result = self.allowed(program)
+        if any(match(o) for o in result.outcomes):
+            return ""
+        kind = "interleaving" if self.name == "sc" else "execution"
+        lines = [f"{program.name or 'the program'}: {pattern} is forbidden by {self.name}: the "
+                 f"search of every {kind} ({result.states:,} states) finds none ending in it."]
+        lines += [f"  closest allowed: {o} (differs in {', '.join(diff)})"
+                  for o, diff in closest_allowed(result.outcomes, pattern)[:2]]
+        cycle = order_cycle(program, match, self.memory.local_store)
+        if cycle is not None:
+            lines.append(f"  every candidate execution giving those values has a cycle in "
+                         f"{cycle[0]}, e.g. {cycle[1]}")
+        return "\n".join(lines)
+
+
+def closest_allowed(outcomes, pattern: Query) -> list:
+    """The allowed outcomes that differ from `pattern` (a Pattern, its text, or an Outcome) in
+    the fewest items it names, each with those items: [(outcome, ["P1:r1", ...]), ...].
+
+        >>> o = Outcome.make({(0, "r0"): 0, (1, "r1"): 1})
+        >>> closest_allowed([o], "P0:r0=0 P1:r1=0")
+        [(Outcome(regs=((0, 'r0', 0), (1, 'r1', 1)), mem=(), flags=frozenset()), ['P1:r1'])]
+    """
+    if isinstance(pattern, str):
+        pattern = Pattern.parse(pattern)
+    if not isinstance(pattern, (Pattern, Outcome)):
+        return []
+    ranked = []
+    for o in outcomes:
+        if o.flags != pattern.flags:
+            continue
+        diff = [f"P{t}:{r}" for t, r, v in pattern.regs if o.reg(t, r) != v]
+        diff += [loc for loc, v in pattern.mem if o.memory(loc) != v]
+        ranked.append((len(diff), str(o), o, diff))
+    ranked.sort(key=lambda x: x[:2])
+    best = ranked[0][0] if ranked else 0
+    return [(o, diff) for n, _, o, diff in ranked if n == best]
+
+
+def order_cycle(program: Program, match, buffered: Callable, limit: int = 20_000
+                ) -> Optional[tuple]:
+    """For a program of loads, stores of constants and fences: (relation name, the shortest
+    cycle found) when every candidate execution (any reads-from, any coherence order) giving an
+    outcome `match` accepts has a cycle in ppo | rf | co | fr, where ppo is program order
+    except a store followed by a load when `buffered(store order)` says the store may wait in
+    a store buffer (x86-TSO) and no fence(seq_cst) lies between; reads-from inside a thread is
+    left out for such models (store forwarding). None when the program has other ops, the
+    candidates are too many, or some candidate is acyclic: then nothing is claimed.
+    """
+    from .graph import Event, Relation, show_cycle
+
+    ops = [op for _, op in program.ops()]
+    if not all(isinstance(op, (Load, Fence)) or (isinstance(op, Store) and isinstance(op.value, int))
+               for op in ops):
+        return None
+    weak = any(buffered(op.order) for op in ops if isinstance(op, Store))
+    inits = {v.name: Event((-1, i), "W", v.name, v.init) for i, v in enumerate(program.vars)}
+    threads = []
+    for t, th in enumerate(program.threads):
+        evs, fenced = [], []
+        for i, op in enumerate(th.ops):
+            if isinstance(op, Fence):
+                fenced.append(op.order is Order.SEQ_CST)
+                continue
+            kind = "W" if isinstance(op, Store) else "R"
+            evs.append((Event((t, i), kind, op.loc, op.value if kind == "W" else None),
+                        buffered(op.order) if kind == "W" else False, len(fenced), any(fenced)))
+        threads.append(evs)
+
+    def kept(a, b) -> bool:   # is the po edge a -> b kept by the model?
+        (ea, buf_a, _, _), (eb, _, _, _) = a, b
+        if not (ea.kind == "W" and eb.kind == "R" and buf_a):
+            return True
+        return any(f for f in _fences_between(program, ea.id, eb.id))
+
+    ppo = Relation.of((a[0], b[0]) for evs in threads
+                      for i, a in enumerate(evs) for b in evs[i + 1:] if kept(a, b))
+    writes = {loc: [e for evs in threads for e, *_ in evs if e.kind == "W" and e.loc == loc]
+              for loc in inits}
+    reads = [e for evs in threads for e, *_ in evs if e.kind == "R"]
+    rf_options = [[inits[r.loc]] + writes[r.loc] for r in reads]
+    co_options = [list(itertools.permutations(writes[loc])) for loc in inits]
+    count = 1
+    for opts in rf_options + co_options:
+        count *= len(opts)
+    if count > limit:
+        return None
+    reg_of = {e.id: program.threads[e.id[0]].ops[e.id[1]].reg for e in reads}
+    name = "ppo | rfe | co | fr" if weak else "po | rf | co | fr"
+    best = None
+    for rf_choice in itertools.product(*rf_options):
+        regs = {(r.id[0], reg_of[r.id]): w.value for r, w in zip(reads, rf_choice)}
+        shown = {r: Event(r.id, "R", r.loc, w.value) for r, w in zip(reads, rf_choice)}
+        rn = lambda e: shown.get(e, e)  # noqa: E731
+        rf = Relation.of((w, rn(r)) for r, w in zip(reads, rf_choice)
+                         if not (weak and w.thread == r.thread))
+        rf_all = Relation.of((w, rn(r)) for r, w in zip(reads, rf_choice))
+        for co_choice in itertools.product(*co_options):
+            mem = {loc: (order[-1].value if order else inits[loc].value)
+                   for loc, order in zip(inits, co_choice)}
+            if not match(Outcome.make(regs, mem)):
+                continue
+            co = Relation.of(p for loc, order in zip(inits, co_choice)
+                             for p in itertools.combinations((inits[loc],) + order, 2))
+            fr = (rf_all.inverse() @ co) - Relation.identity(shown.values())
+            po = Relation.of((rn(a), rn(b)) for a, b in ppo)
+            cycle = (po | rf | co | fr).acyclic()
+            if cycle is None:
+                return None
+            if best is None or len(cycle) < len(best[0]):
+                best = (cycle, po, rf, co)
+    if best is None:
+        return None
+    cycle, po, rf, co = best
+
+    def label(a, b):
+        return ("po" if (a, b) in po else ("rfe" if weak else "rf") if (a, b) in rf
+                else "co" if (a, b) in co else "fr")
+    return name, show_cycle(cycle, label)
+
+
+def _fences_between(program: Program, a: tuple, b: tuple) -> list:
+    """Whether each fence strictly between ops a and b of one thread drains a store buffer."""
+    t, i = a
+    return [op.order is Order.SEQ_CST for op in program.threads[t].ops[i + 1:b[1]]
+            if isinstance(op, Fence)]
 
 
 def _check_program(program, model: str) -> None:

@@ -70,7 +70,7 @@ from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
                        RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup,
                        WgAdd, WgDone, WgWait, walk_ops)
-from .base import Explanation, ModelResult, ResultCache, _check_program, matcher
+from .base import Explanation, ModelResult, ResultCache, _check_program, matcher, order_cycle
 from .explorer import StateLimitError
 from .graph import Relation, show_cycle
 from .machine import op_text
@@ -1077,54 +1077,10 @@ def _sc_witness(program: Program, match, limit: int = 20_000) -> Optional[str]:
         >>> _sc_witness(sb, matcher("P0:r0=0 P1:r1=0"))
         'W x=1 -po-> R y=0 -fr-> W y=1 -po-> R x=0 -fr-> W x=1'
     """
-    from .graph import Event
-    if not all(isinstance(op, Load) or (isinstance(op, Store) and isinstance(op.value, int))
-               for _, op in program.ops()) or any(not v.atomic for v in program.vars):
+    if any(not v.atomic for v in program.vars):
         return None
-    inits = {v.name: Event((-1, i), "W", v.name, v.init) for i, v in enumerate(program.vars)}
-    threads = [[Event((t, i), "W" if isinstance(op, Store) else "R", op.loc,
-                      op.value if isinstance(op, Store) else None)
-                for i, op in enumerate(th.ops)] for t, th in enumerate(program.threads)]
-    po = Relation.of(p for evs in threads for p in itertools.combinations(evs, 2))
-    writes = {loc: [e for evs in threads for e in evs if e.kind == "W" and e.loc == loc]
-              for loc in inits}
-    reads = [(t, i, e) for t, evs in enumerate(threads) for i, e in enumerate(evs)
-             if e.kind == "R"]
-    rf_options = [[inits[e.loc]] + writes[e.loc] for _, _, e in reads]
-    co_options = [list(itertools.permutations(writes[loc])) for loc in inits]
-    count = 1
-    for opts in rf_options + co_options:
-        count *= len(opts)
-    if count > limit:
-        return None
-    best = None
-    for rf_choice in itertools.product(*rf_options):
-        regs = {(t, program.threads[t].ops[i].reg): w.value
-                for (t, i, _), w in zip(reads, rf_choice)}
-        for co_choice in itertools.product(*co_options):
-            mem = {loc: (order[-1].value if order else inits[loc].value)
-                   for loc, order in zip(inits, co_choice)}
-            if not match(Outcome.make(regs, mem)):
-                continue
-            shown = {r: Event(r.id, "R", r.loc, w.value) for (_, _, r), w in zip(reads, rf_choice)}
-            rn = lambda e: shown.get(e, e)  # noqa: E731
-            rf = Relation.of((w, rn(r)) for (_, _, r), w in zip(reads, rf_choice))
-            co = Relation.of(p for loc, order in zip(inits, co_choice)
-                             for p in itertools.combinations((inits[loc],) + order, 2))
-            fr = (rf.inverse() @ co) - Relation.identity(shown.values())
-            pos = Relation.of((rn(a), rn(b)) for a, b in po)
-            cycle = (pos | rf | co | fr).acyclic()
-            if cycle is None:
-                return None
-            if best is None or len(cycle) < len(best[0]):
-                best = (cycle, pos, rf, co)
-    if best is None:
-        return None
-    cycle, pos, rf, co = best
-
-    def label(a, b):
-        return "po" if (a, b) in pos else "rf" if (a, b) in rf else "co" if (a, b) in co else "fr"
-    return show_cycle(cycle, label)
+    found = order_cycle(program, match, lambda order: False, limit)   # every atomic is seq_cst
+    return None if found is None else found[1]
 
 
 def _all_finals(x: Execution, value_of) -> list:

@@ -37,7 +37,8 @@ from ..program import FLAGS, Program
 from ..schedule import Schedule
 
 __all__ = ["RuntimeUsageError", "BadHistogram", "Backend", "available_cpus", "check_budget",
-           "check_histogram", "run_backend", "backend_name"]
+           "check_histogram", "run_backend", "backend_name", "attach_histogram",
+           "partial_histogram"]
 
 
 class RuntimeUsageError(ValueError):
@@ -170,6 +171,20 @@ def _check_outcome(outcome: Outcome, program: Program, want_regs: set, want_mem:
             f"{who} returned an incomplete outcome for {program.name}: {str(outcome)!r} "
             + "; ".join(problems) + " (an outcome holds every register of every thread and the "
             "final value of every variable, or a flag alone: see docs/backends.md)")
+
+
+def attach_histogram(exc: BaseException, histogram: Histogram) -> None:
+    """Attach the runs a backend finished before `exc` (a signal: Ctrl-C, SIGTERM) stopped it."""
+    exc.stressmm_histogram = histogram
+
+
+def partial_histogram(exc: BaseException) -> Optional[Histogram]:
+    """The runs finished before an interruption, when the backend attached them, else None.
+
+    >>> partial_histogram(KeyboardInterrupt()) is None
+    True
+    """
+    return getattr(exc, "stressmm_histogram", None)
 
 
 def available_cpus() -> tuple:

@@ -8,7 +8,8 @@
 
 Each program thread gets its own pthread pinned to its own CPU (the schedule's `cpus`, else the
 first free CPUs of this process); the GIL is released while the program runs, and Ctrl-C stops
-a run within a few tens of milliseconds (KeyboardInterrupt). An outcome holds every register of
+a run within a few tens of milliseconds (KeyboardInterrupt, or whatever a SIGTERM handler
+raises); the runs finished by then travel with the exception (`partial_histogram(exc)`). An outcome holds every register of
 every thread and the final value of every variable, like the models' outcomes, so a histogram
 compares with a model's outcome set directly; an iteration whose await never came true is the
 outcome `timeout`.
@@ -18,7 +19,8 @@ The Go primitives (mutex, rwmutex, channels, once, waitgroup) are implemented in
 primitive panics (send on or close of a closed channel, a negative WaitGroup counter, unlock
 of an unlocked mutex) is the outcome `panic`; one in which every unfinished thread is blocked
 in a primitive is `deadlock`; one where a thread waited past the spin budget while another was
-still running (or spinning in an await) is `timeout`. The other threads of such an iteration
+still spinning in an await (or, after a 0.25 s grace, still running: descheduled under load) is
+`timeout`. The other threads of such an iteration
 stop at once, and the next iteration starts clean. MUTANTS lists broken variants of the
 atomics and of every primitive.
 """
@@ -30,7 +32,7 @@ from typing import Optional
 from ..outcome import Histogram
 from ..program import Program
 from ..schedule import Schedule
-from . import RuntimeUsageError, available_cpus, check_budget
+from . import RuntimeUsageError, attach_histogram, available_cpus, check_budget
 from .compile import MUTANTS, SYNC_MUTANTS, Compiled, check_mutant, compile_program
 
 __all__ = ["run", "MUTANTS", "SYNC_MUTANTS", "NativeBackend", "choose_cpus", "await_budget"]
@@ -91,10 +93,16 @@ def run(program: Program, iterations: Optional[int] = None, seconds: Optional[fl
     # Threads share a CPU when unpinned, or when the schedule pins two to one CPU: then every
     # wait must yield, or a waiter burns its budget while the thread it waits for cannot run.
     shared = cpus is None or len(set(cpus)) < len(cpus)
-    counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, shared)
     info = {"cpus": list(cpus) if cpus is not None else None, "layout": schedule.layout,
             "batch": schedule.batch, "mutant": mutant, "seed": schedule.seed,
             "oversubscribe": shared}
+    try:
+        counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, shared)
+    except BaseException as exc:   # Ctrl-C, SIGTERM: the runs already done go with the signal
+        done = getattr(exc, "partial_counts", None)
+        if done is not None:
+            attach_histogram(exc, Histogram(program, done[0], done[1], NAME, info))
+        raise
     return Histogram(program, counts, elapsed, NAME, info)
 
 
@@ -122,6 +130,12 @@ def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, 
                 specs, compiled.init, len(compiled.var_names), compiled.ctl,
                 schedule.layout == "spread", schedule.batch, todo, secs,
                 cpus, budget, shared, schedule.seed + call)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            counts, _, took, _ = getattr(exc, "partial", None) or ({}, 0, 0.0, "signal")
+            for key, n in counts.items():
+                raw[key] = raw.get(key, 0) + n
+            exc.partial_counts = (_decode(compiled, raw), elapsed + took)
+            raise
         except RuntimeError as exc:
             raise RuntimeUsageError(f"{compiled.program.name}: {exc}") from exc
         except OSError as exc:
@@ -133,11 +147,16 @@ def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, 
         done_total += done
         if stop != "table-full" or (iterations is not None and done_total >= iterations):
             break
+    return _decode(compiled, raw), elapsed
+
+
+def _decode(compiled: Compiled, raw: dict) -> dict:
+    """Executor keys with counts -> Outcomes with counts."""
     decoded: dict = {}
     for key, n in raw.items():
         outcome = compiled.decode(key)
         decoded[outcome] = decoded.get(outcome, 0) + n
-    return decoded, elapsed
+    return decoded
 
 
 class NativeBackend:
