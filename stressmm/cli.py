@@ -111,7 +111,7 @@ def cmd_check(args) -> int:
             blocks.append(render_check(report, source, verbose=args.verbose))
         if pattern is not None:
             pattern.check_against(prog)
-            for m in models:
+            for m in (m for m in models if m in report.results):
                 ex = get_model(m).explain(prog, pattern)
                 if args.json:
                     doc.setdefault("explain", {})[m] = (

@@ -57,7 +57,9 @@ Decisions, documented here once:
   other models; panics end the run with `panic`.
 - *WaitGroup.* The 2022 memory model is silent; the `sync` documentation says "a call to Done
   synchronizes before the return of any Wait call that it unblocks": the Dones (Adds of a
-  negative delta) since the counter last rose from zero are synchronized before the Wait.
+  negative delta) ordered before the Wait in the WaitGroup's order are synchronized before it:
+  Go keeps the counter in one atomic word, so a Wait reads the end of a chain of every
+  earlier Add, even when the counter rose from zero again in between (`scenarios/go/WG+reuse`).
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
                        RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup,
                        WgAdd, WgDone, WgWait, walk_ops)
-from .base import Explanation, ModelResult, ResultCache, _check_program, matcher
+from .base import CachedModel, Explanation, ModelResult, _check_program, matcher
 from .explorer import StateLimitError
 from .graph import Relation, show_cycle
 from .machine import op_text
@@ -787,14 +789,14 @@ class Execution:
         return None
 
     def wait_rounds(self, wg: str) -> list:
-        """(Wait event, the Dones it was released by): the Adds of a negative delta since the
-        counter last rose from zero."""
-        out, counter, dones = [], 0, []
+        """(Wait event, the Dones it synchronizes with): every Add of a negative delta before
+        the Wait in the WaitGroup's order. Go keeps the counter in one atomic word changed by
+        read-modify-writes, so the Wait's load of zero reads the end of a chain of every
+        earlier Add, and every earlier Done is a Done that unblocks it (a counter that rose
+        from zero again in between does not break the chain)."""
+        out, dones = [], []
         for e in self.seq(wg):
             if e.kind == "WG_ADD":
-                if counter == 0 and e.extra > 0:
-                    dones = []
-                counter += e.extra
                 if e.extra < 0:
                     dones.append(e)
             else:
@@ -925,25 +927,14 @@ def _judge(x: Execution, keep_witnesses: bool) -> _Judged:
 # =============================================================================== the model
 
 
-class GoModel:
+class GoModel(CachedModel):
     """The `go` model object: `.allowed(program)`, `.explain(program, pattern)` and
     `.why_forbidden(program, pattern)`. Results are memoised per program (small LRU)."""
 
     name = "go"
     description = ("the Go memory model (go.dev/ref/mem, 2022): happens-before from channels, "
                    "mutexes, once, waitgroups and seq_cst atomics; data races reported")
-
-    def __init__(self, *, max_states: int = DEFAULT_MAX_STATES, cache_size: int = 128):
-        self.max_states = max_states
-        self.cache_size = cache_size
-        self._cache = ResultCache(cache_size)
-
-    def __repr__(self) -> str:
-        return f"<model {self.name}: {self.description}>"
-
-    def with_max_states(self, max_states: int) -> "GoModel":
-        """The same model with another state limit (and a cache of its own)."""
-        return GoModel(max_states=max_states, cache_size=self.cache_size)
+    default_max_states = DEFAULT_MAX_STATES
 
     def _executions(self, program: Program, record: bool = True):
         _check_program(program, self.name)
@@ -1228,6 +1219,11 @@ def _describe(x: Execution, value_of, outcome: Outcome) -> list:
         elif e.kind in ("W", "AW", "SEND"):
             line += f"  writes {v.value}" if e.kind != "SEND" else f"  sends {v.value}"
         steps.append(line)
+    for obj in x.compiled.objects:
+        order = x.seq(obj)
+        if len({e.thread for e in order}) > 1:       # a total order several goroutines share
+            steps.append(f"order of {obj}: " + ", ".join(
+                str(e) for e in order))
     for name in SW_RULES:
         for a, b in sorted(rel[name], key=lambda p: (p[0].id, p[1].id)):
             steps.append(f"synchronized before: {a} -> {b}  ({RULE_TEXT[name]})")
