@@ -41,8 +41,8 @@ from .explorer import StateLimitError
 from .graph import Rel
 from .machine import op_text
 
-__all__ = ["Graph", "GEvent", "GraphModel", "NotApplicable", "event_masks", "DEFAULT_MAX_STATES",
-           "CRace"]
+__all__ = ["Graph", "GEvent", "GraphModel", "NotApplicable", "Relations", "event_masks",
+           "DEFAULT_MAX_STATES", "CRace"]
 
 DEFAULT_MAX_STATES = 300_000
 """Prefixes built at most per program (a few seconds to a minute of work)."""
@@ -123,14 +123,59 @@ def event_masks(g: Graph) -> dict:
     return m
 
 
+class Relations:
+    """The named relations of graph `g`, each computed from `definitions` (name -> function of
+    this object) when first asked for: a check that fails early computes no more. The base
+    relations are sb, rf, mo, rmw and loc (same location); `r.id("W", "atomic")` is [W ∩
+    atomic] for the sets of `event_masks`.
+
+        >>> from stressmm.models.rc11 import RC11
+        >>> from stressmm.program import Program, Thread, Var, Store
+        >>> g = graph_of(_Compiled(Program("p", (Var("x"),), (Thread((Store("x", 1),)),)),
+        ...                        RC11.mode_of_access), ((1,), ((),), ((("W", "x", "na", None, 1,
+        ...                        None, 0, None, 0),),), (((0, 0),),), (-1,)))
+        >>> Relations(g, {"fr": lambda r: r["rf"].inverse() @ r["mo"]})["mo"].pairs()
+        [(0, 1)]
+    """
+
+    def __init__(self, g: Graph, definitions: dict):
+        self.g, self.definitions = g, definitions
+        self.masks = event_masks(g)
+        self._known = {"sb": g.sb, "rf": g.rf, "mo": g.mo, "rmw": g.rmw, "loc": g.same_loc}
+
+    def __getitem__(self, name: str) -> Rel:
+        known = self._known.get(name)
+        if known is None:
+            known = self._known[name] = self.definitions[name](self)
+        return known
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._known or name in self.definitions
+
+    def id(self, *sets: str) -> Rel:
+        """[A ∩ B ∩ ...] for the named event sets."""
+        mask = (1 << self.g.n) - 1
+        for name in sets:
+            mask &= self.masks[name]
+        return Rel.id(self.g.n, mask)
+
+
 # =============================================================================== the builder
 #
-# A state is (pcs, regs, evs, mo): per thread its next op and its register values, per thread
-# its events so far, per location the writes in modification order after the initial one.
-# A thread event is (kind, loc, mode, read value, written value, source, op index, write mode)
-# with kind R (read), W (write), U (an RMW: a read and a write) or F (fence); the source of a
-# read is a write reference: (thread, event number) or (-1, location number) for the initial
-# write.
+# A state is (pcs, regs, evs, mo, late): per thread its next op and its register values, per
+# thread its events so far, per location the writes in modification order after the initial
+# one, and per thread the bound `late` below. A thread event is (kind, loc, mode, read value,
+# written value, source, op index, write mode, write number) with kind R (read), W (write),
+# U (an RMW: a read and a write) or F (fence); the source of a read is a write reference:
+# (thread, event number) or (-1, location number) for the initial write; writes are numbered
+# 0, 1, ... in the order they are added.
+#
+# Each graph is built once, in one canonical order: the next event added is always that of
+# the lowest-numbered thread whose next event can be added (a write or fence always can; a
+# read can once its source is in the graph). So when thread t adds an event, every unfinished
+# thread u < t waits at a read whose source is not in the graph yet: u's `late` becomes the
+# number of writes in the graph, and u's read may later read only a write numbered at least
+# that. This cuts the interleavings of independent events without losing any graph.
 
 
 class _Compiled:
@@ -175,17 +220,17 @@ def _put(tup: tuple, i: int, value) -> tuple:
 def _initial(c: _Compiled) -> tuple:
     n = len(c.code)
     return ((0,) * n, tuple((0,) * len(names) for names in c.reg_names), ((),) * n,
-            ((),) * len(c.locs))
+            ((),) * len(c.locs), (-1,) * n)
 
 
 def _writes(c: _Compiled, s: tuple, loc: str) -> list:
     """(reference, value) of every write of `loc` in the graph, initial write first."""
     li = c.loc_index[loc]
-    out = [((-1, li), c.init[li])]
+    out = [((-1, li), c.init[li], -1)]
     for t, evs in enumerate(s[2]):
         for k, ev in enumerate(evs):
             if ev[0] in ("W", "U") and ev[1] == loc:
-                out.append(((t, k), ev[4]))
+                out.append(((t, k), ev[4], ev[8]))
     return out
 
 
@@ -198,13 +243,16 @@ def _last_value(c: _Compiled, s: tuple, li: int) -> int:
 
 
 def _successors(c: _Compiled, s: tuple) -> list:
-    """Every state one event longer than `s` (consistency not yet checked)."""
-    pcs, regs, evs, mo = s
+    """Every state one event longer than `s` in the canonical order (consistency not yet
+    checked)."""
+    pcs, regs, evs, mo, late = s
+    nwrites = sum(1 for tevs in evs for ev in tevs if ev[0] in ("W", "U"))
     out = []
+    waiting = late                       # threads below t wait for a later write
 
     def add(t, ev, new_regs, new_mo=mo):
         out.append((_put(pcs, t, pcs[t] + 1), _put(regs, t, new_regs),
-                    _put(evs, t, evs[t] + (ev,)), new_mo))
+                    _put(evs, t, evs[t] + (ev,)), new_mo, _put(waiting, t, -1)))
 
     for t, pc in enumerate(pcs):
         if pc >= len(c.code[t]):
@@ -212,43 +260,47 @@ def _successors(c: _Compiled, s: tuple) -> list:
         op = c.code[t][pc]
         eref = (t, len(evs[t]))
         if isinstance(op, Fence):
-            add(t, ("F", None, c.mode_of(op.order, True), None, None, None, pc, None), regs[t])
-            continue
+            add(t, ("F", None, c.mode_of(op.order, True), None, None, None, pc, None, None),
+                regs[t])
+            break                        # a fence can always be added: no later thread now
         atomic = c.atomic[op.loc]
         li = c.loc_index[op.loc]
         if isinstance(op, Store):
             v = _value(c, regs[t], t, op.value)
-            ev = ("W", op.loc, c.mode_of(op.order, atomic), None, v, None, pc, None)
+            ev = ("W", op.loc, c.mode_of(op.order, atomic), None, v, None, pc, None, nwrites)
             for at in range(len(mo[li]) + 1):       # any place in mo after the initial write
                 add(t, ev, regs[t], _put(mo, li, mo[li][:at] + (eref,) + mo[li][at:]))
-            continue
-        for src, v in _writes(c, s, op.loc):
+            break                        # a write can always be added: no later thread now
+        for src, v, number in _writes(c, s, op.loc):
+            if number < late[t]:         # t waited for a later write than this one
+                continue
             if isinstance(op, Load):
-                ev = ("R", op.loc, c.mode_of(op.order, atomic), v, None, src, pc, None)
+                ev = ("R", op.loc, c.mode_of(op.order, atomic), v, None, src, pc, None, None)
                 add(t, ev, _set(regs[t], c, t, op.reg, v))
             elif isinstance(op, Await):
                 if (v == op.value) == op.until_equal:
-                    add(t, ("R", op.loc, c.mode_of(op.order, atomic), v, None, src, pc, None),
-                        regs[t])
+                    add(t, ("R", op.loc, c.mode_of(op.order, atomic), v, None, src, pc, None,
+                            None), regs[t])
             else:
                 arg = _value(c, regs[t], t, op.operand)
                 if op.op is RmwOp.CAS and v != op.expected:    # a failed CAS only reads
-                    add(t, ("R", op.loc, c.mode_of(op.order, True, "r"), v, None, src, pc, None),
-                        _set(regs[t], c, t, op.reg, 0))
+                    add(t, ("R", op.loc, c.mode_of(op.order, True, "r"), v, None, src, pc,
+                            None, None), _set(regs[t], c, t, op.reg, 0))
                     continue
                 new = v + arg if op.op is RmwOp.ADD else arg
                 result = {RmwOp.ADD: new, RmwOp.SWAP: v, RmwOp.CAS: 1}[op.op]
                 at = 0 if src[0] < 0 else mo[li].index(src) + 1     # right after its source
                 add(t, ("U", op.loc, c.mode_of(op.order, True, "r"), v, new, src, pc,
-                        c.mode_of(op.order, True, "w")),
+                        c.mode_of(op.order, True, "w"), nwrites),
                     _set(regs[t], c, t, op.reg, result),
                     _put(mo, li, mo[li][:at] + (eref,) + mo[li][at:]))
+        waiting = _put(waiting, t, nwrites)   # for later threads: t waits for a new write
     return out
 
 
 def graph_of(c: _Compiled, s: tuple) -> Graph:
     """The execution graph of state `s`."""
-    _, _, evs, mo = s
+    _, _, evs, mo, _ = s
     events, index = [], {}
     for li, loc in enumerate(c.locs):
         index[(-1, li)] = len(events)
@@ -257,7 +309,7 @@ def graph_of(c: _Compiled, s: tuple) -> Graph:
     first_thread_event = len(events)
     for t, tevs in enumerate(evs):
         mine = []
-        for k, (kind, loc, mode, rv, wv, src, pc, wmode) in enumerate(tevs):
+        for k, (kind, loc, mode, rv, wv, src, pc, wmode, _) in enumerate(tevs):
             op = c.code[t][pc]
             if kind in ("R", "U"):
                 r = len(events)
@@ -558,6 +610,7 @@ def _witness(rule: str, g: Graph, r: dict) -> str:
         cycle = r["sb|rf"].cycle()
     parts = [g.events[cycle[0]].short()]
     for a, b in zip(cycle, cycle[1:]):
-        label = next((name for name in _EDGE_NAMES if r[name].rows[a] >> b & 1), "?")
+        label = next((name for name in _EDGE_NAMES
+                      if name in r and r[name].rows[a] >> b & 1), "?")
         parts.append(f"-{label}-> {g.events[b].short()}")
     return " ".join(parts)

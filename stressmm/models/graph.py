@@ -256,6 +256,7 @@ class Rel:
 
     n: int
     rows: tuple
+    diag: Optional[int] = None      # for [A]: the mask A (sequencing with it is a restriction)
 
     @classmethod
     def empty_of(cls, n: int) -> "Rel":
@@ -270,10 +271,11 @@ class Rel:
 
     @classmethod
     def id(cls, n: int, mask: int) -> "Rel":
-        return cls(n, tuple((1 << i) & mask for i in range(n)))
+        return cls(n, tuple((1 << i) & mask for i in range(n)), mask)
 
     def __or__(self, other: "Rel") -> "Rel":
-        return Rel(self.n, tuple(a | b for a, b in zip(self.rows, other.rows)))
+        diag = None if self.diag is None or other.diag is None else self.diag | other.diag
+        return Rel(self.n, tuple(a | b for a, b in zip(self.rows, other.rows)), diag)
 
     def __and__(self, other: "Rel") -> "Rel":
         return Rel(self.n, tuple(a & b for a, b in zip(self.rows, other.rows)))
@@ -282,6 +284,10 @@ class Rel:
         return Rel(self.n, tuple(a & ~b for a, b in zip(self.rows, other.rows)))
 
     def __matmul__(self, other: "Rel") -> "Rel":
+        if self.diag is not None:                  # [A] ; r
+            return other.restrict(self.diag, None)
+        if other.diag is not None:                 # r ; [A]
+            return self.restrict(None, other.diag)
         out = []
         orows = other.rows
         for row in self.rows:

@@ -44,44 +44,43 @@ from __future__ import annotations
 from typing import Optional
 
 from ..program import Order, Program
-from .build import (GraphModel, NotApplicable, event_masks)
-from .graph import Rel
+from .build import GraphModel, NotApplicable, Relations
 
 __all__ = ["RC11", "Rc11Model", "relations", "AXIOMS", "NotApplicable"]
 
 
-def relations(g) -> dict:
-    """The derived relations of graph `g` (a `build.Graph`), by the paper's names."""
-    n, E = g.n, event_masks(g)
-
-    def ids(mask):
-        return Rel.id(n, mask)
-
-    r = {"sb": g.sb, "rf": g.rf, "mo": g.mo, "rmw": g.rmw}
-    r["sb|loc"] = g.sb & g.same_loc
+RELATIONS = {
+    # §3 same location: sb|loc
+    "sb|loc": lambda r: r["sb"] & r["loc"],
     # §3 release sequence: rs = [W] ; sb|loc? ; [W ⊒ rlx] ; (rf ; rmw)*
-    r["rs"] = ids(E["W"]) @ r["sb|loc"].opt() @ ids(E["W"] & E["atomic"]) @ (g.rf @ g.rmw).plus().opt()
+    "rs": lambda r: r.id("W") @ r["sb|loc"].opt() @ r.id("W", "atomic") @ (r["rf"] @ r["rmw"]).plus().opt(),
     # §3 synchronizes-with: [E ⊒ rel] ; ([F] ; sb)? ; rs ; rf ; [R ⊒ rlx] ; (sb ; [F])? ; [E ⊒ acq]
-    r["sw"] = (ids(E["rel"]) @ (ids(E["F"]) @ g.sb).opt() @ r["rs"] @ g.rf @ ids(E["R"] & E["atomic"])
-               @ (g.sb @ ids(E["F"])).opt() @ ids(E["acq"]))
+    "sw": lambda r: r.id("rel") @ (r.id("F") @ r["sb"]).opt() @ r["rs"] @ r["rf"] @ r.id("R", "atomic") @ (r["sb"] @ r.id("F")).opt() @ r.id("acq"),
     # §3 happens-before: hb = (sb ∪ sw)+
-    r["hb"] = (g.sb | r["sw"]).plus()
+    "hb": lambda r: (r["sb"] | r["sw"]).plus(),
     # §3 reads-before (from-read): rb = rf^-1 ; mo
-    r["rb"] = g.rf.inverse() @ g.mo
+    "rb": lambda r: r["rf"].inverse() @ r["mo"],
     # §3 extended coherence order: eco = (rf ∪ mo ∪ rb)+
-    r["eco"] = (g.rf | g.mo | r["rb"]).plus()
-    # §3 (Definition 1) scb = sb ∪ sb|≠loc ; hb ; sb|≠loc ∪ hb|loc ∪ mo ∪ rb
-    r["sb|neq-loc"] = g.sb - g.same_loc
-    r["scb"] = (g.sb | r["sb|neq-loc"] @ r["hb"] @ r["sb|neq-loc"] | (r["hb"] & g.same_loc)
-                | g.mo | r["rb"])
+    "eco": lambda r: (r["rf"] | r["mo"] | r["rb"]).plus(),
+    # §3 sb|≠loc: sb between different locations
+    "sb|neq-loc": lambda r: r["sb"] - r["loc"],
+    # §3 scb = sb ∪ sb|≠loc ; hb ; sb|≠loc ∪ hb|loc ∪ mo ∪ rb
+    "scb": lambda r: r["sb"] | r["sb|neq-loc"] @ r["hb"] @ r["sb|neq-loc"] | (r["hb"] & r["loc"]) | r["mo"] | r["rb"],
     # §3 psc_base = ([E^sc] ∪ [F^sc] ; hb?) ; scb ; ([E^sc] ∪ hb? ; [F^sc])
-    r["psc-base"] = ((ids(E["sc"]) | ids(E["F"] & E["sc"]) @ r["hb"].opt()) @ r["scb"]
-                     @ (ids(E["sc"]) | r["hb"].opt() @ ids(E["F"] & E["sc"])))
+    "psc-base": lambda r: (r.id("sc") | r.id("F", "sc") @ r["hb"].opt()) @ r["scb"] @ (r.id("sc") | r["hb"].opt() @ r.id("F", "sc")),
     # §3 psc_F = [F^sc] ; (hb ∪ hb ; eco ; hb) ; [F^sc]
-    r["psc-F"] = ids(E["F"] & E["sc"]) @ (r["hb"] | r["hb"] @ r["eco"] @ r["hb"]) @ ids(E["F"] & E["sc"])
-    r["psc"] = r["psc-base"] | r["psc-F"]
-    r["sb|rf"] = g.sb | g.rf
-    return r
+    "psc-F": lambda r: r.id("F", "sc") @ (r["hb"] | r["hb"] @ r["eco"] @ r["hb"]) @ r.id("F", "sc"),
+    # §3 psc = psc_base ∪ psc_F
+    "psc": lambda r: r["psc-base"] | r["psc-F"],
+    # §3 the relation No-thin-air keeps acyclic
+    "sb|rf": lambda r: r["sb"] | r["rf"],
+}
+"""The derived relations of RC11, by the paper's names (§3), one line each."""
+
+
+def relations(g) -> Relations:
+    """The relations of graph `g` (a `build.Graph`), computed as asked for."""
+    return Relations(g, RELATIONS)
 
 
 # The axioms of RC11-consistency (§3, Definition 1), one check each: True when it holds.
@@ -90,7 +89,7 @@ AXIOMS = (
      "hb ; eco? is irreflexive (§3, Coherence)", ("hb", "eco")),
     ("atomicity", lambda r: (r["rmw"] & (r["rb"] @ r["mo"])).empty(),
      "rmw ∩ (rb ; mo) is empty (§3, Atomicity)", ("rmw", "rb", "mo")),
-    ("sc", lambda r: r["psc"].acyclic(),
+    ("sc", lambda r: not r.masks["sc"] or r["psc"].acyclic(),     # no sc event: psc is empty
      "psc = psc_base ∪ psc_F is acyclic (§3, SC)", ("psc",)),
     ("no-thin-air", lambda r: r["sb|rf"].acyclic(),
      "sb ∪ rf is acyclic (§3, No-thin-air)", ("sb", "rf")),
