@@ -369,3 +369,17 @@ def test_reused_waitgroup_orders_every_earlier_done_before_the_wait():
     assert not res.allows(prog.condition)
     steps = GO.explain(prog, "P0:r0=1").steps
     assert any(s.startswith("order of wg: ") and "P1 `wg.Done()`" in s for s in steps)
+
+
+def test_the_work_limit_counts_the_reads_from_choices_of_plain_reads():
+    """Racy plain programs have one synchronizing state and many reads-from choices: the
+    limit counts those too, so a big program stops with what to do instead of running on."""
+    import random
+
+    from stressmm.bench_models import random_program
+    from stressmm.models import StateLimitError
+
+    prog = random_program(random.Random(0), 2, 6, plain=True)
+    with pytest.raises(StateLimitError, match="with_max_states"):
+        GO.with_max_states(50).allowed(prog)
+    assert GO.allowed(prog).states > 50               # the states shown count that work

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 from ..outcome import Outcome
-from ..program import Await, Fence, Load, Program, Rmw, RmwOp, Store, Var
+from ..program import Await, Fence, Load, Program, ProgramError, Rmw, RmwOp, Store, Var
 from .base import (CachedModel, Explanation, ModelResult, UndefinedOutcomes, _check_program,
                    matcher)
 from .explorer import StateLimitError
@@ -51,8 +51,9 @@ WHY_BUDGET = 20_000
 """Candidate prefixes `why_forbidden` builds at most before explaining in general terms."""
 
 
-class NotApplicable(ValueError):
-    """The program uses something the model does not describe (e.g. Go channels in C11)."""
+class NotApplicable(ProgramError):
+    """The program uses something the model does not describe (e.g. Go channels in C11); a
+    usage error (exit status 2) on the command line."""
 
 
 # =============================================================================== graphs
