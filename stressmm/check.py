@@ -27,7 +27,7 @@ from .models import MODELS, ModelResult, applies, get_model
 from .outcome import Outcome
 from .program import Expect, Program
 
-__all__ = ["ExpectationResult", "CheckReport", "check", "verdict_holds"]
+__all__ = ["ExpectationResult", "CheckReport", "check", "model_for", "verdict_holds"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,19 @@ def verdict_holds(program: Program, verdict: str, result: ModelResult) -> bool:
     raise ValueError(f"unknown verdict {verdict!r}")
 
 
-def check(program: Program, models: Iterable[str]) -> CheckReport:
+def model_for(name: str, max_states: Optional[int] = None):
+    """The model `name`, with its work limit set to `max_states` when given."""
+    model = get_model(name)
+    return model if max_states is None else model.with_max_states(max_states)
+
+
+def check(program: Program, models: Iterable[str],
+          max_states: Optional[int] = None) -> CheckReport:
     """Run `models` on `program` and judge its expectations. Expectations naming a model that
-    was not asked for, or that stressmm does not have, are reported with holds=None."""
+    was not asked for, or that stressmm does not have, are reported with holds=None.
+    `max_states` overrides each model's work limit."""
     names = list(models)
-    results = {name: get_model(name).allowed(program) for name in names
+    results = {name: model_for(name, max_states).allowed(program) for name in names
                if applies(name, program)}       # c11 leaves out programs with Go primitives
     judged = []
     for e in program.expects:

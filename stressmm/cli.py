@@ -92,8 +92,8 @@ def model_names(text: Optional[str], default: Sequence[str]) -> list:
 
 
 def cmd_check(args) -> int:
-    from .check import check
-    from .models import MODELS, get_model
+    from .check import check, model_for
+    from .models import MODELS
     from .outcome import Pattern
     from .report import check_json, render_check
 
@@ -102,7 +102,7 @@ def cmd_check(args) -> int:
     progs = load_programs(args.paths)
     failures, unchecked, docs, blocks = 0, 0, [], []
     for source, prog in progs:
-        report = check(prog, models)
+        report = check(prog, models, args.max_states)
         failures += len(report.failed)
         unchecked += sum(1 for e in report.expectations if e.holds is None)
         if args.json:
@@ -112,12 +112,12 @@ def cmd_check(args) -> int:
         if pattern is not None:
             pattern.check_against(prog)
             for m in (m for m in models if m in report.results):
-                ex = get_model(m).explain(prog, pattern)
+                ex = model_for(m, args.max_states).explain(prog, pattern)
                 if args.json:
                     doc.setdefault("explain", {})[m] = (
                         {"outcome": ex.outcome.to_json(), "steps": list(ex.steps)} if ex else None)
                 elif ex is None:
-                    why = getattr(get_model(m), "why_forbidden", None)
+                    why = getattr(model_for(m, args.max_states), "why_forbidden", None)
                     reason = why(prog, pattern) if why is not None else ""
                     blocks.append(f"  {m}: no execution of {prog.name} ends in {pattern}: "
                                   f"{m} forbids it" + "".join(f"\n      {line}" for line in reason.splitlines()))
@@ -314,6 +314,9 @@ def parser() -> argparse.ArgumentParser:
                    help='show an execution ending in OUTCOME, e.g. "P0:r0=0 P1:r1=0"')
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.add_argument("-v", "--verbose", action="store_true", help="list every outcome")
+    c.add_argument("--max-states", type=_positive_int, metavar="N",
+                   help="work limit of each model (states or executions built); a program "
+                        "past it is reported as too big, never a partial answer")
     c.set_defaults(func=cmd_check)
 
     r = sub.add_parser("run", help="run programs on the native runtime and judge the outcomes")

@@ -897,7 +897,7 @@ class Budget:
         >>> b.spend(); b.spend()
         Traceback (most recent call last):
         ...
-        stressmm.models.explorer.StateLimitError: exploring P visited 1 states without finishing, so no outcome set is returned (a partial one could wrongly forbid an outcome). Shrink the program (fewer threads, ops or values), or build the model with a larger limit, e.g. get_model(name).with_max_states(4).
+        stressmm.models.explorer.StateLimitError: exploring P visited 1 states without finishing, so no outcome set is returned (a partial one could wrongly forbid an outcome). Shrink the program (fewer threads, ops or values), or raise the limit: `--max-states 4` on the command line, get_model(name).with_max_states(4) in Python.
     """
 
     def __init__(self, limit: int, what: str, used: int = 0):
