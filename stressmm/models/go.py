@@ -955,7 +955,9 @@ def _judge(x: Execution, keep_witnesses: bool, budget: Budget) -> _Judged:
         value_of = _resolve(y, choice)
         if value_of is None or not _holds(value_of, x.state.cons):
             return
-        for o in _outcomes(y, value_of, hb, last):
+        found = _outcomes(y, value_of, hb, last)
+        budget.spend(len(found))                     # each outcome is work (and memory)
+        for o in found:
             if o not in outcomes:
                 outcomes.add(o)
                 if keep_witnesses:

@@ -78,9 +78,14 @@ RELATIONS = {
 """The derived relations of RC11, by the paper's names (§3), one line each."""
 
 
+NEEDS = {"sw": ("rel", "acq"), "psc-base": ("sc",), "psc-F": ("F", "sc"), "psc": ("sc",)}
+"""Relations that are empty when one of these event sets is (no release or no acquire
+event: no sw; no sc event: no psc)."""
+
+
 def relations(g) -> Relations:
     """The relations of graph `g` (a `build.Graph`), computed as asked for."""
-    return Relations(g, RELATIONS)
+    return Relations(g, RELATIONS, NEEDS)
 
 
 # The axioms of RC11-consistency (§3, Definition 1), one check each: True when it holds.
@@ -89,7 +94,7 @@ AXIOMS = (
      "hb ; eco? is irreflexive (§3, Coherence)", ("hb", "eco")),
     ("atomicity", lambda r: (r["rmw"] & (r["rb"] @ r["mo"])).empty(),
      "rmw ∩ (rb ; mo) is empty (§3, Atomicity)", ("rmw", "rb", "mo")),
-    ("sc", lambda r: not r.masks["sc"] or r["psc"].acyclic(),     # no sc event: psc is empty
+    ("sc", lambda r: r["psc"].acyclic(),
      "psc = psc_base ∪ psc_F is acyclic (§3, SC)", ("psc",)),
     ("no-thin-air", lambda r: r["sb|rf"].acyclic(),
      "sb ∪ rf is acyclic (§3, No-thin-air)", ("sb", "rf")),
@@ -127,7 +132,7 @@ class Rc11Model(GraphModel):
     relations = staticmethod(relations)
     axioms = AXIOMS
     mode_of_access = staticmethod(mode_of_access)
-    fences = True
+    by_construction = ("no-thin-air",)    # reads read only writes already in the graph
 
 
 RC11 = Rc11Model()
