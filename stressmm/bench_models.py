@@ -26,6 +26,7 @@ from .models.explorer import StateLimitError
 from .program import Fence, Load, Order, Program, Rmw, RmwOp, Store, Thread, Var
 
 __all__ = ["BenchRow", "bench", "bench_program", "random_program", "classic_programs",
+           "target_programs", "bench_targets", "relaxed_program", "sb_ring",
            "format_bench", "print_bench", "DEFAULT_SIZES", "QUICK_SIZES"]
 
 DEFAULT_SIZES = tuple((threads, ops) for threads in (2, 3, 4) for ops in (2, 3, 4, 5))
@@ -137,15 +138,76 @@ def format_bench(rows: Sequence[BenchRow]) -> str:
     return "\n".join(lines)
 
 
+TARGET_LIMIT = 200_000
+"""The work limit of each target row: a row that reaches it says `limit`, never hangs."""
+
+
+def target_programs() -> list:
+    """(program, model) pairs the model engines are measured on: racy all-plain programs of
+    2 x 8, 3 x 6 and 4 x 6 ops under go (the hardest case for its reads-from choice), a
+    3-thread x 4-op all-relaxed program under c11, and the 5-thread SB ring under tso.
+
+    >>> [(p.name, m) for p, m in target_programs()][-2:]
+    [('relaxed-3x4', 'c11'), ('SB-ring-5', 'tso')]
+    """
+    rng = random.Random(0)
+    rows = [(random_program(rng, t, o, plain=True, name=f"target-plain-{t}x{o}"), "go")
+            for t, o in ((2, 8), (3, 6), (4, 6))]
+    rows.append((relaxed_program(random.Random(0), 3, 4, name="relaxed-3x4"), "c11"))
+    rows.append((sb_ring(5), "tso"))
+    return rows
+
+
+def relaxed_program(rng: random.Random, threads: int, ops: int, *, name: str = "relaxed",
+                    locations: int = 2) -> Program:
+    """`threads` threads of `ops` relaxed atomic loads and stores over `locations` atomic
+    locations, each store writing a fresh value.
+
+    >>> p = relaxed_program(random.Random(0), 3, 4)
+    >>> {op.order for _, op in p.ops()}
+    {<Order.RELAXED: 'relaxed'>}
+    """
+    names = "abcd"[:locations]
+    value, body = 1, []
+    for _ in range(threads):
+        thread_ops = []
+        for i in range(ops):
+            loc = rng.choice(names)
+            if rng.random() < 0.5:
+                thread_ops.append(Load(f"r{i}", loc, Order.RELAXED))
+            else:
+                thread_ops.append(Store(loc, value, Order.RELAXED))
+                value += 1
+        body.append(Thread(tuple(thread_ops)))
+    return Program(name, tuple(Var(n, atomic=True) for n in names), tuple(body))
+
+
+def sb_ring(n: int) -> Program:
+    """Store buffering around a ring of `n` threads: thread i writes x_i, then reads x_i+1.
+
+    >>> print(sb_ring(3).threads[2].ops)
+    (Store(loc='x2', value=1, order=None), Load(reg='r0', loc='x0', order=None))
+    """
+    return Program(f"SB-ring-{n}", tuple(Var(f"x{i}") for i in range(n)),
+                   tuple(Thread((Store(f"x{i}", 1), Load("r0", f"x{(i + 1) % n}")))
+                         for i in range(n)))
+
+
+def bench_targets(limit: int = TARGET_LIMIT) -> list:
+    """A row per `target_programs` pair, each search bounded by `limit` units of work."""
+    return [bench_program(p, m, max_states=limit) for p, m in target_programs()]
+
+
 def print_bench(quick: bool = False, file=None) -> list:
     """Run the model benchmark and write its report to `file` (stdout by default); return the
     rows. `quick`: programs up to 4 threads x 4 ops (x 3 for all-plain ones), two per size,
     reduced search only (a few seconds); else up to 4 x 5 (4 x 4 all-plain), five per size,
-    and each also without the partial-order reduction (a few minutes)."""
+    and each also without the partial-order reduction, then the engine targets
+    (`target_programs`, each bounded by `TARGET_LIMIT`; several minutes)."""
     if quick:
         rows = bench(random_sizes=QUICK_SIZES, plain_sizes=[(2, 3), (3, 3), (4, 3)], per_size=2)
     else:
-        rows = bench(per_size=5, unreduced=True)
+        rows = bench(per_size=5, unreduced=True) + bench_targets()
     print(format_bench(rows), file=file or sys.stdout)
     return rows
 

@@ -24,11 +24,12 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .models import MODELS, ModelResult, get_model
+from .models import MODELS, ModelResult, applies, get_model
 from .outcome import Outcome
 from .program import Expect, Program
 
-__all__ = ["ExpectationResult", "CheckReport", "check", "verdict_holds", "unknown_models"]
+__all__ = ["ExpectationResult", "CheckReport", "check", "model_for", "verdict_holds",
+           "unknown_models"]
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,28 @@ def verdict_holds(program: Program, verdict: str, result: ModelResult) -> bool:
     raise ValueError(f"unknown verdict {verdict!r}")
 
 
-def check(program: Program, models: Iterable[str]) -> CheckReport:
+def model_for(name: str, max_states: Optional[int] = None):
+    """The model `name`, with its work limit set to `max_states` when given."""
+    model = get_model(name)
+    return model if max_states is None else model.with_max_states(max_states)
+
+
+def check(program: Program, models: Iterable[str],
+          max_states: Optional[int] = None) -> CheckReport:
     """Run `models` on `program` and judge its expectations. Expectations naming a model that
-    was not asked for, or that stressmm does not have, are reported with holds=None."""
+    was not asked for, or that stressmm does not have, are reported with holds=None.
+    `max_states` overrides each model's work limit."""
     names = list(models)
-    results = {name: get_model(name).allowed(program) for name in names}
+    results = {name: model_for(name, max_states).allowed(program) for name in names
+               if applies(name, program)}       # c11 leaves out programs with Go primitives
     judged = []
     for e in program.expects:
         if e.model in results:
             ok = verdict_holds(program, e.verdict, results[e.model])
             judged.append(ExpectationResult(e, ok, "holds" if ok else "FAILS"))
+        elif e.model in names:
+            judged.append(ExpectationResult(e, None, f"not checked ({e.model} does not describe "
+                                                     f"this program's operations)"))
         elif e.model in MODELS:
             judged.append(ExpectationResult(e, None, f"not checked (--model leaves out {e.model})"))
         else:

@@ -187,8 +187,8 @@ def print_notes(hist) -> None:
 
 
 def cmd_check(args) -> int:
-    from .check import check
-    from .models import MODELS, get_model
+    from .check import check, model_for
+    from .models import MODELS
     from .outcome import Pattern
     from .report import render_check
     from .reports.progress import over
@@ -203,7 +203,7 @@ def cmd_check(args) -> int:
     progs = loaded.programs
     failures, unchecked, docs, blocks = 0, 0, [], []
     for source, prog in over(progs, "check", "tests"):
-        report = check(prog, models)
+        report = check(prog, models, args.max_states)
         failures += len(report.failed)
         unchecked += sum(1 for e in report.expectations if e.holds is None)
         doc = check_test(report, source)
@@ -211,13 +211,13 @@ def cmd_check(args) -> int:
             blocks.append(render_check(report, source, verbose=args.verbose))
         if pattern is not None:
             pattern.check_against(prog)
-            for m in models:
-                ex = get_model(m).explain(prog, pattern)
+            for m in (m for m in models if m in report.results):
+                ex = model_for(m, args.max_states).explain(prog, pattern)
                 if args.json:
                     doc.setdefault("explain", {})[m] = (
                         {"outcome": ex.outcome.to_json(), "steps": list(ex.steps)} if ex else None)
                 elif ex is None:
-                    why = getattr(get_model(m), "why_forbidden", None)
+                    why = getattr(model_for(m, args.max_states), "why_forbidden", None)
                     reason = why(prog, pattern) if why is not None else ""
                     blocks.append(f"  {m}: no execution of {prog.name} ends in {pattern}: "
                                   f"{m} forbids it" + "".join(f"\n      {line}" for line in reason.splitlines()))
@@ -710,6 +710,9 @@ def parser() -> argparse.ArgumentParser:
                    help="an `expect` line naming an unknown model fails the check (exit 1)")
     c.add_argument("--json", action="store_true", help=JSON_HELP)
     c.add_argument("-v", "--verbose", action="store_true", help="list every outcome")
+    c.add_argument("--max-states", type=_positive_int, metavar="N",
+                   help="work limit of each model (states or executions built); a program "
+                        "past it is reported as too big, never a partial answer")
     add_output_options(c)
     c.set_defaults(func=cmd_check)
 

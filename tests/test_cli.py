@@ -128,3 +128,10 @@ def test_run_json():
     [test] = doc["tests"]
     assert test["total"] == 100000
     assert sum(o["count"] for o in test["outcomes"]) == 100000
+
+
+def test_check_max_states_bounds_every_model_with_a_clear_message():
+    proc = stressmm("check", "scenarios/c11/IRIW+acq.litmus", "--max-states", "10")
+    assert_clean_error(proc, "IRIW+acq", "--max-states 40")
+    assert stressmm("check", "scenarios/c11/IRIW+acq.litmus", "--max-states", "100000"
+                    ).returncode == 0

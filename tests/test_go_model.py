@@ -7,6 +7,7 @@ from stressmm.models.base import ModelResult
 from stressmm.models.go import GO, Access, Race
 from stressmm.models.graph import Event, Relation
 from stressmm.outcome import Outcome
+from stressmm.syntax import parse_file, scenario_paths
 from stressmm.program import (Await, Chan, Close, Load, Lock, Mutex, Once, OnceDo, Order,
                               Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Thread,
                               Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait)
@@ -355,3 +356,30 @@ def test_relation_algebra():
     assert cycle[0] == cycle[-1] and set(cycle) == {a, b, c}
     y = Event((1, 0), "W", "y", 1)
     assert Relation.of([(a, y), (a, b)]).same_loc().pairs == {(a, b)}
+
+
+def test_reused_waitgroup_orders_every_earlier_done_before_the_wait():
+    """WG+reuse: the counter rises from zero twice; P1's Done, before the second rise, still
+    synchronizes with the Wait (Go's counter is one atomic word), so no race and no stale
+    read, and --explain shows the WaitGroup's order."""
+    [path] = [p for p in scenario_paths() if p.parent.name == "go" and p.stem == "WG+reuse"]
+    [prog] = parse_file(str(path))
+    res = GO.allowed(prog)
+    assert res.races == ()
+    assert not res.allows(prog.condition)
+    steps = GO.explain(prog, "P0:r0=1").steps
+    assert any(s.startswith("order of wg: ") and "P1 `wg.Done()`" in s for s in steps)
+
+
+def test_the_work_limit_counts_the_reads_from_choices_of_plain_reads():
+    """Racy plain programs have one synchronizing state and many reads-from choices: the
+    limit counts those too, so a big program stops with what to do instead of running on."""
+    import random
+
+    from stressmm.bench_models import random_program
+    from stressmm.models import StateLimitError
+
+    prog = random_program(random.Random(1), 2, 6, plain=True)
+    with pytest.raises(StateLimitError, match="with_max_states"):
+        GO.with_max_states(50).allowed(prog)
+    assert GO.allowed(prog).states > 50               # the states shown count that work

@@ -9,9 +9,12 @@ Both are checked on random programs with plain and atomic locations and every Go
 Derandomized, so a run is reproducible.
 """
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stressmm.models import get_model
 from stressmm.models.go import GO
+from stressmm.program import (Await, Load, Order, Program, Store, Thread, Var, WaitGroup,
+                              WgAdd, WgDone, WgWait)
 from stressmm.strategies import programs
 
 SC = get_model("sc")
@@ -75,3 +78,49 @@ def test_tso_within_go_for_seq_cst_atomics(program):
     are seq_cst (Go's only kind): fuzzing Go-style programs on x86 raises no false alarm."""
     missing = get_model("tso").allowed(program).outcomes - GO.allowed(program).outcomes
     assert not missing, f"tso allows {sorted(map(str, missing))}, go does not"
+
+
+WG_BLOCKS = (("add", "signal"), ("add", "done"), ("wait", "load"), ("await", "store", "done"),
+             ("add",), ("done",), ("store",))
+"""Pieces of waitgroup code (a handoff, a worker, a waiter): a thread is a few in a row."""
+
+
+@st.composite
+def waitgroup_programs(draw):
+    """Two threads of wg.Add(1), wg.Done(), wg.Wait(), plain stores and loads of x
+    and a handoff flag s, in blocks (`WG_BLOCKS`) in any order: the counter may rise from
+    zero several times (a reused WaitGroup), go negative (a panic) or never come back to zero
+    (a deadlock)."""
+    n = 2
+    threads, value = [], 1
+    for _ in range(n):
+        ops, reg = [], 0
+        kinds = [k for block in draw(st.lists(st.sampled_from(WG_BLOCKS), min_size=1,
+                                              max_size=3)) for k in block]
+        for kind in kinds:
+            if kind == "add":
+                ops.append(WgAdd("wg", 1))
+            elif kind == "done":
+                ops.append(WgDone("wg"))
+            elif kind == "wait":
+                ops.append(WgWait("wg"))
+            elif kind == "store":
+                ops.append(Store("x", value))
+                value += 1
+            elif kind == "load":
+                ops.append(Load(f"r{reg}", "x"))
+                reg += 1
+            elif kind == "signal":
+                ops.append(Store("s", 1, Order.SEQ_CST))
+            else:
+                ops.append(Await("s", 1, Order.SEQ_CST))
+        threads.append(Thread(tuple(ops)))
+    return Program("wg", (Var("x"), Var("s", atomic=True), WaitGroup("wg")), tuple(threads))
+
+
+@settings(SETTINGS, max_examples=100)
+@given(waitgroup_programs())
+def test_sc_within_go_and_drf_sc_reused_waitgroups(program):
+    """A Done ordered before a Wait in the WaitGroup's order synchronizes with it, whatever
+    the counter did in between: race-free waitgroup programs are sequentially consistent."""
+    check_sc_within_go_and_drf_sc(program)

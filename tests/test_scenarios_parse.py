@@ -22,9 +22,13 @@ CLASSIC = {
 GO = {"Ready+plain", "Ready+atomic", "MP+close", "MP+unbuffered", "MP+unbuffered-recv",
       "Ready+mutex", "Ready+rwmutex", "MP+once", "MP+waitgroup", "Close+twice",
       "Deadlock+lockorder", "MP+buffered", "Chan+kC", "Close+zero", "SB+atomics",
-      "Atomic+lost-update", "Atomic+add", "TOCTOU+atomic", "TOCTOU+cas"}
+      "Atomic+lost-update", "Atomic+add", "TOCTOU+atomic", "TOCTOU+cas", "WG+reuse"}
+C11 = {"SB", "SB+rel-acq", "SB+sc", "SB+fences", "MP", "MP+rel-acq", "MP+fences", "MP+plain",
+       "LB", "IRIW+acq", "IRIW+sc", "IRIW+fences", "2+2W", "2+2W+sc", "WRC", "WRC+rlx", "R",
+       "R+sc", "S", "S+rlx"}
 SOURCES = ("Intel SDM", "x86-TSO", "Herding cats", "The Go Memory Model",
-           "The Go Programming Language Specification", "System Deadlocks")
+           "The Go Programming Language Specification", "System Deadlocks",
+           "Repairing Sequential Consistency in C/C++11", "Lahav et al.")
 
 
 def the_program(path):
@@ -43,6 +47,7 @@ def test_the_library_holds_the_required_scenarios():
         by_folder.setdefault(p.parent.name, set()).add(p.stem)
     assert by_folder["classic"] == set(CLASSIC)
     assert by_folder["go"] == GO
+    assert by_folder["c11"] == C11
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
@@ -96,10 +101,10 @@ except ImportError:  # pragma: no cover - the models are built in parallel
 
 @pytest.mark.skipif(get_model is None, reason="stressmm.models is not available")
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
-def test_sc_and_tso_models_agree_with_the_expect_lines(path):
+def test_sc_tso_and_c11_models_agree_with_the_expect_lines(path):
     program = the_program(path)
     for e in program.expects:
-        if e.model not in ("sc", "tso"):
+        if e.model not in ("sc", "tso", "c11"):
             continue
         outcomes = get_model(e.model).allowed(program).outcomes
         if e.verdict in ("allowed", "forbidden"):
@@ -107,3 +112,6 @@ def test_sc_and_tso_models_agree_with_the_expect_lines(path):
             assert seen == (e.verdict == "allowed"), f"{path.stem}: {e.model} {e.verdict}"
         elif e.verdict == "deadlock":
             assert any("deadlock" in o.flags for o in outcomes), f"{path.stem}: {e.model}"
+        else:
+            races = get_model(e.model).allowed(program).races
+            assert bool(races) == (e.verdict == "race"), f"{path.stem}: {e.model} {e.verdict}"

@@ -27,8 +27,8 @@ from ..program import Condition, Fence, Load, Order, Program, Store
 from .explorer import DEFAULT_MAX_STATES, explore, find_path
 from .machine import Machine, MemorySystem
 
-__all__ = ["ModelResult", "Explanation", "OperationalModel", "matcher", "order_cycle",
-           "closest_allowed"]
+__all__ = ["ModelResult", "Explanation", "OperationalModel", "UndefinedOutcomes", "matcher",
+           "order_cycle", "closest_allowed"]
 
 Query = Union[Pattern, Outcome, Condition, str, object]
 """What `allows` and `explain` accept: a Pattern, its text ("P0:r0=0 P1:r1=0", "deadlock"),
@@ -53,6 +53,20 @@ def matcher(query: Query, program: Optional[Program] = None) -> Callable[[Outcom
     return lambda outcome: evaluate(query, outcome)
 
 
+class UndefinedOutcomes(frozenset):
+    """The outcomes of a program whose behaviour is undefined (a C11 data race): every outcome
+    is allowed, so `in` is always true; iterating lists the outcomes of its consistent
+    executions (what a report shows).
+
+        >>> seen = UndefinedOutcomes({Outcome.flagged("deadlock")})
+        >>> Outcome.flagged("panic") in seen, len(seen)
+        (True, 1)
+    """
+
+    def __contains__(self, outcome) -> bool:
+        return True
+
+
 @dataclass(frozen=True)
 class ModelResult:
     """The verdict of a model on a program: every allowed outcome (flags `deadlock` and `panic`
@@ -64,8 +78,16 @@ class ModelResult:
     states: int = 0
     elapsed: float = 0.0
 
+    @property
+    def undefined(self) -> bool:
+        """Whether the program's behaviour is undefined (every outcome allowed)."""
+        return isinstance(self.outcomes, UndefinedOutcomes)
+
     def allows(self, query: Query) -> bool:
-        """Whether some allowed outcome matches `query` (see `Query`)."""
+        """Whether some allowed outcome matches `query` (see `Query`); always, when the
+        behaviour is undefined."""
+        if self.undefined:
+            return True
         match = matcher(query)
         return any(match(o) for o in self.outcomes)
 
@@ -354,6 +376,27 @@ def _fences_between(program: Program, a: tuple, b: tuple) -> list:
     t, i = a
     return [op.order is Order.SEQ_CST for op in program.threads[t].ops[i + 1:b[1]]
             if isinstance(op, Fence)]
+
+
+class CachedModel:
+    """What the graph models (go, c11) share: a work limit, a small LRU of results, and
+    `with_max_states`. A subclass sets `name`, `description` and `default_max_states`."""
+
+    name = "model"
+    description = ""
+    default_max_states = 300_000
+
+    def __init__(self, *, max_states: Optional[int] = None, cache_size: int = 128):
+        self.max_states = max_states or self.default_max_states
+        self.cache_size = cache_size
+        self._cache = ResultCache(cache_size)
+
+    def __repr__(self) -> str:
+        return f"<model {self.name}: {self.description}>"
+
+    def with_max_states(self, max_states: int) -> "CachedModel":
+        """The same model with another limit on its work (and a cache of its own)."""
+        return type(self)(max_states=max_states, cache_size=self.cache_size)
 
 
 def _check_program(program, model: str) -> None:

@@ -39,8 +39,8 @@ class StateLimitError(RuntimeError):
         super().__init__(
             f"exploring {what} visited {limit:,} states without finishing, so no outcome set is "
             f"returned (a partial one could wrongly forbid an outcome). Shrink the program "
-            f"(fewer threads, ops or values), or build the model with a larger limit, e.g. "
-            f"get_model(name).with_max_states({limit * 4:,}).")
+            f"(fewer threads, ops or values), or raise the limit: `--max-states {limit * 4}` "
+            f"on the command line, get_model(name).with_max_states({limit * 4:,}) in Python.")
 
 
 @dataclass(frozen=True)

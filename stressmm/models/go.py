@@ -57,7 +57,9 @@ Decisions, documented here once:
   other models; panics end the run with `panic`.
 - *WaitGroup.* The 2022 memory model is silent; the `sync` documentation says "a call to Done
   synchronizes before the return of any Wait call that it unblocks": the Dones (Adds of a
-  negative delta) since the counter last rose from zero are synchronized before the Wait.
+  negative delta) ordered before the Wait in the WaitGroup's order are synchronized before it:
+  Go keeps the counter in one atomic word, so a Wait reads the end of a chain of every
+  earlier Add, even when the counter rose from zero again in between (`scenarios/go/WG+reuse`).
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
                        RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup,
                        WgAdd, WgDone, WgWait, walk_ops)
-from .base import Explanation, ModelResult, ResultCache, _check_program, matcher, order_cycle
+from .base import CachedModel, Explanation, ModelResult, _check_program, matcher, order_cycle
 from .explorer import StateLimitError
 from .graph import Relation, show_cycle
 from .machine import op_text
@@ -787,14 +789,14 @@ class Execution:
         return None
 
     def wait_rounds(self, wg: str) -> list:
-        """(Wait event, the Dones it was released by): the Adds of a negative delta since the
-        counter last rose from zero."""
-        out, counter, dones = [], 0, []
+        """(Wait event, the Dones it synchronizes with): every Add of a negative delta before
+        the Wait in the WaitGroup's order. Go keeps the counter in one atomic word changed by
+        read-modify-writes, so the Wait's load of zero reads the end of a chain of every
+        earlier Add, and every earlier Done is a Done that unblocks it (a counter that rose
+        from zero again in between does not break the chain)."""
+        out, dones = [], []
         for e in self.seq(wg):
             if e.kind == "WG_ADD":
-                if counter == 0 and e.extra > 0:
-                    dones = []
-                counter += e.extra
                 if e.extra < 0:
                     dones.append(e)
             else:
@@ -852,20 +854,28 @@ def _holds(value_of, cons) -> bool:
     return all((value_of(expr) == v) == equal for expr, v, equal in cons)
 
 
-def _outcomes(x: Execution, value_of, hb: Relation) -> list:
+def _last_writes(x: Execution, hb: Relation) -> list:
+    """Per plain location, the writes no other write of it happens after (hb does not depend
+    on the plain reads-from, so this is computed once per execution)."""
+    out = []
+    for loc in x.compiled.plains:
+        ws = x.writes(loc)
+        out.append([w for w in ws if not any((w, w2) in hb for w2 in ws if w2 != w)])
+    return out
+
+
+def _outcomes(x: Execution, value_of, hb: Relation, last: Optional[list] = None) -> list:
     """The outcomes of a consistent execution: one per choice of the final write of each
-    plain location among the writes no other write of it happens after."""
+    plain location among the writes no other write of it happens after (`last`, from
+    `_last_writes`, when already known)."""
     if x.flag is not None:
         return [Outcome.flagged(x.flag)]
     c, s = x.compiled, x.state
     regs = {(t, name): value_of(s.regs[t][i][0])
             for t, names in enumerate(c.reg_names) for i, name in enumerate(names)}
     mem = {a: value_of(s.amem[i][0]) for i, a in enumerate(c.atomics)}
-    finals = []
-    for loc in c.plains:
-        ws = x.writes(loc)
-        finals.append(sorted({value_of(w.expr) for w in ws
-                              if not any((w, w2) in hb for w2 in ws if w2 != w)}))
+    finals = [sorted({value_of(w.expr) for w in ws})
+              for ws in (last if last is not None else _last_writes(x, hb))]
     out = []
     for values in itertools.product(*finals):
         out.append(Outcome.make(regs, {**mem, **dict(zip(c.plains, values))}))
@@ -879,8 +889,43 @@ class _Judged:
     witnesses: tuple   # (outcome, execution with rf, value_of) per outcome, first found
 
 
-def _judge(x: Execution, keep_witnesses: bool) -> _Judged:
-    """Check every plain reads-from of `x` against the axioms; collect outcomes and races."""
+class Budget:
+    """Work left to a search (a count of steps, shared by the parts of one `allowed`); past
+    it, `spend` raises StateLimitError naming `what`.
+
+        >>> b = Budget(1, "P")
+        >>> b.spend(); b.spend()
+        Traceback (most recent call last):
+        ...
+        stressmm.models.explorer.StateLimitError: exploring P visited 1 states without finishing, so no outcome set is returned (a partial one could wrongly forbid an outcome). Shrink the program (fewer threads, ops or values), or raise the limit: `--max-states 4` on the command line, get_model(name).with_max_states(4) in Python.
+    """
+
+    def __init__(self, limit: int, what: str, used: int = 0):
+        self.limit, self.what, self.used = limit, what, used
+
+    def spend(self, n: int = 1) -> None:
+        self.used += n
+        if self.used > self.limit:
+            raise StateLimitError(self.limit, self.what)
+
+
+def _reaches(succ: dict, a, b) -> bool:
+    """Whether b is reachable from a (a yes/no: no path is kept)."""
+    seen, stack = {a}, [a]
+    while stack:
+        u = stack.pop()
+        for v in succ.get(u, ()):
+            if v == b:
+                return True
+            if v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return False
+
+
+def _judge(x: Execution, keep_witnesses: bool, budget: Budget) -> _Judged:
+    """Check every plain reads-from of `x` against the axioms; collect outcomes and races.
+    Each reads-from choice spends one unit of `budget`."""
     if not any(e.kind in ("R", "W") for e in x.events):
         # No plain access: every value is fixed by the total order, no race is possible and
         # no cycle of causality either (every edge goes forward in program or total order).
@@ -901,21 +946,43 @@ def _judge(x: Execution, keep_witnesses: bool) -> _Judged:
                 ok.append(w)
         options.append(ok)
     outcomes, witnesses = set(), []
-    causal_base = r0["causal"]
-    for combo in itertools.product(*options):
-        choice = dict(zip(reads, combo))
-        y = x.with_rf(choice)
-        rel = dict(r0, rf=y.rf | r0["sw-atomic"], causal=causal_base | y.rf)
-        if no_acausal(y, rel) is not None:
-            continue
+    succ = {e: set(after) for e, after in r0["causal"].successors().items()}
+    last = _last_writes(x, hb)
+    choice: dict = {}
+
+    def leaf():
+        y = x.with_rf(dict(choice))
         value_of = _resolve(y, choice)
         if value_of is None or not _holds(value_of, x.state.cons):
-            continue
-        for o in _outcomes(y, value_of, hb):
+            return
+        found = _outcomes(y, value_of, hb, last)
+        budget.spend(len(found))                     # each outcome is work (and memory)
+        for o in found:
             if o not in outcomes:
                 outcomes.add(o)
                 if keep_witnesses:
                     witnesses.append((o, y, value_of))
+
+    def choose(i):
+        # Reads-from chosen read by read; a choice that closes a cycle of causality
+        # (`no-acausal`) is cut at once, with the rest of the reads still unchosen.
+        budget.spend()
+        if i == len(reads):
+            leaf()
+            return
+        rd = reads[i]
+        for w in options[i]:
+            if _reaches(succ, rd, w):                # w -rf-> rd would close a cycle
+                continue
+            fresh = rd not in succ.setdefault(w, set())
+            succ[w].add(rd)
+            choice[rd] = w
+            choose(i + 1)
+            del choice[rd]
+            if fresh:
+                succ[w].discard(rd)
+
+    choose(0)
     if not outcomes:
         return _Judged(frozenset(), frozenset(), ())
     races = frozenset(Race(*sorted((a.access(), b.access()))) for a, b in races_of(x, hb))
@@ -925,25 +992,14 @@ def _judge(x: Execution, keep_witnesses: bool) -> _Judged:
 # =============================================================================== the model
 
 
-class GoModel:
+class GoModel(CachedModel):
     """The `go` model object: `.allowed(program)`, `.explain(program, pattern)` and
     `.why_forbidden(program, pattern)`. Results are memoised per program (small LRU)."""
 
     name = "go"
     description = ("the Go memory model (go.dev/ref/mem, 2022): happens-before from channels, "
                    "mutexes, once, waitgroups and seq_cst atomics; data races reported")
-
-    def __init__(self, *, max_states: int = DEFAULT_MAX_STATES, cache_size: int = 128):
-        self.max_states = max_states
-        self.cache_size = cache_size
-        self._cache = ResultCache(cache_size)
-
-    def __repr__(self) -> str:
-        return f"<model {self.name}: {self.description}>"
-
-    def with_max_states(self, max_states: int) -> "GoModel":
-        """The same model with another state limit (and a cache of its own)."""
-        return GoModel(max_states=max_states, cache_size=self.cache_size)
+    default_max_states = DEFAULT_MAX_STATES
 
     def _executions(self, program: Program, record: bool = True):
         _check_program(program, self.name)
@@ -961,12 +1017,13 @@ class GoModel:
             return hit
         start = time.perf_counter()
         execs, states = self._executions(program, record=False)
+        budget = Budget(self.max_states, f"{program.name or 'the program'} under go", states)
         outcomes, races = set(), set()
         for x in execs:
-            judged = _judge(x, keep_witnesses=False)
+            judged = _judge(x, False, budget)
             outcomes |= judged.outcomes
             races |= judged.races
-        result = ModelResult(frozenset(outcomes), tuple(sorted(races)), states,
+        result = ModelResult(frozenset(outcomes), tuple(sorted(races)), budget.used,
                              time.perf_counter() - start)
         self._cache.put(program, result)
         return result
@@ -978,9 +1035,10 @@ class GoModel:
         match = matcher(pattern, program)
         if not any(match(o) for o in self.allowed(program).outcomes):
             return None
-        execs, _ = self._executions(program)
+        execs, states = self._executions(program)
+        budget = Budget(self.max_states, f"{program.name or 'the program'} under go", states)
         for x in execs:
-            judged = _judge(x, keep_witnesses=True)
+            judged = _judge(x, True, budget)
             for o, y, value_of in judged.witnesses:
                 if match(o):
                     return Explanation(o, _describe(y, value_of, o), self.name, program.name)
@@ -1184,6 +1242,11 @@ def _describe(x: Execution, value_of, outcome: Outcome) -> list:
         elif e.kind in ("W", "AW", "SEND"):
             line += f"  writes {v.value}" if e.kind != "SEND" else f"  sends {v.value}"
         steps.append(line)
+    for obj in x.compiled.objects:
+        order = x.seq(obj)
+        if len({e.thread for e in order}) > 1:       # a total order several goroutines share
+            steps.append(f"order of {obj}: " + ", ".join(
+                str(e) for e in order))
     for name in SW_RULES:
         for a, b in sorted(rel[name], key=lambda p: (p[0].id, p[1].id)):
             steps.append(f"synchronized before: {a} -> {b}  ({RULE_TEXT[name]})")

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-__all__ = ["Event", "Relation", "show_cycle"]
+__all__ = ["Event", "Relation", "Rel", "show_cycle"]
 
 
 @dataclass(frozen=True)
@@ -229,3 +229,143 @@ def show_cycle(cycle: list, label: Callable[[Event, Event], str]) -> str:
     for a, b in zip(cycle, cycle[1:]):
         parts.append(f"-{label(a, b)}-> {b.short()}")
     return " ".join(parts)
+
+
+# =============================================================================== bit relations
+
+
+@dataclass(frozen=True)
+class Rel:
+    """A relation over the events 0..n-1 of one graph, as a bit matrix: `rows[i]` has bit j set
+    when i -> j. The same algebra as `Relation`, fast enough to check every prefix of every
+    execution a model builds; event sets are bit masks (bit i: event i).
+
+        >>> po = Rel.of(3, [(0, 1), (1, 2)])
+        >>> (po @ po).pairs(), po.plus().pairs()
+        ([(0, 2)], [(0, 1), (0, 2), (1, 2)])
+        >>> po.acyclic(), (po | po.inverse()).acyclic(), (po | po.inverse()).cycle()
+        (True, False, [0, 1, 0])
+        >>> Rel.id(3, 0b101).pairs(), po.restrict(0b010, None).pairs()
+        ([(0, 0), (2, 2)], [(1, 2)])
+
+    Operators: `r | s`, `r & s`, `r - s`, `r @ s` (sequence, herd's `;`), `r.inverse()`,
+    `r.plus()` (r+), `r.opt()` (r?), `r.restrict(dom, rng)` ([dom]; r; [rng], None: any),
+    `Rel.id(n, mask)` ([mask]). Checks answer yes/no (`acyclic`, `irreflexive`, `empty`);
+    `cycle()` finds a shortest witness cycle, only when one is to be shown.
+    """
+
+    n: int
+    rows: tuple
+    diag: Optional[int] = None      # for [A]: the mask A (sequencing with it is a restriction)
+
+    @classmethod
+    def empty_of(cls, n: int) -> "Rel":
+        return cls(n, (0,) * n)
+
+    @classmethod
+    def of(cls, n: int, pairs: Iterable[tuple]) -> "Rel":
+        rows = [0] * n
+        for a, b in pairs:
+            rows[a] |= 1 << b
+        return cls(n, tuple(rows))
+
+    @classmethod
+    def id(cls, n: int, mask: int) -> "Rel":
+        return cls(n, tuple((1 << i) & mask for i in range(n)), mask)
+
+    def __or__(self, other: "Rel") -> "Rel":
+        diag = None if self.diag is None or other.diag is None else self.diag | other.diag
+        return Rel(self.n, tuple(a | b for a, b in zip(self.rows, other.rows)), diag)
+
+    def __and__(self, other: "Rel") -> "Rel":
+        return Rel(self.n, tuple(a & b for a, b in zip(self.rows, other.rows)))
+
+    def __sub__(self, other: "Rel") -> "Rel":
+        return Rel(self.n, tuple(a & ~b for a, b in zip(self.rows, other.rows)))
+
+    def __matmul__(self, other: "Rel") -> "Rel":
+        if self.diag is not None:                  # [A] ; r
+            return other.restrict(self.diag, None)
+        if other.diag is not None:                 # r ; [A]
+            return self.restrict(None, other.diag)
+        out = []
+        orows = other.rows
+        for row in self.rows:
+            acc = 0
+            while row:
+                low = row & -row
+                acc |= orows[low.bit_length() - 1]
+                row ^= low
+            out.append(acc)
+        return Rel(self.n, tuple(out))
+
+    def inverse(self) -> "Rel":
+        rows = [0] * self.n
+        for a, row in enumerate(self.rows):
+            while row:
+                low = row & -row
+                rows[low.bit_length() - 1] |= 1 << a
+                row ^= low
+        return Rel(self.n, tuple(rows))
+
+    def plus(self) -> "Rel":
+        """Transitive closure (Warshall's algorithm on bit rows)."""
+        rows = list(self.rows)
+        for k in range(self.n):
+            bit, reach = 1 << k, rows[k]
+            if not reach:
+                continue
+            for i in range(self.n):
+                if rows[i] & bit:
+                    rows[i] |= reach
+        return Rel(self.n, tuple(rows))
+
+    def opt(self) -> "Rel":
+        """r? : r and the identity."""
+        return Rel(self.n, tuple(row | (1 << i) for i, row in enumerate(self.rows)))
+
+    def restrict(self, dom: Optional[int], rng: Optional[int]) -> "Rel":
+        """[dom] ; r ; [rng] with event masks (None: every event)."""
+        full = (1 << self.n) - 1
+        rng = full if rng is None else rng
+        return Rel(self.n, tuple(row & rng if dom is None or dom >> i & 1 else 0
+                                 for i, row in enumerate(self.rows)))
+
+    def irreflexive(self) -> bool:
+        return not any(row >> i & 1 for i, row in enumerate(self.rows))
+
+    def empty(self) -> bool:
+        return not any(self.rows)
+
+    def acyclic(self) -> bool:
+        return self.plus().irreflexive()
+
+    def pairs(self) -> list:
+        return [(a, b) for a, row in enumerate(self.rows) for b in range(self.n) if row >> b & 1]
+
+    def cycle(self) -> Optional[list]:
+        """A shortest cycle `[e0, ..., e0]` (event numbers), or None when acyclic."""
+        best = None
+        for start in range(self.n):
+            parent, frontier, found = {start: None}, [start], None
+            while frontier and found is None:
+                nxt = []
+                for u in frontier:
+                    row = self.rows[u]
+                    if row >> start & 1:
+                        found = u
+                        break
+                    for v in range(self.n):
+                        if row >> v & 1 and v not in parent:
+                            parent[v] = u
+                            nxt.append(v)
+                frontier = nxt
+            if found is not None:
+                path, u = [], found
+                while u is not None:                 # found, ..., start
+                    path.append(u)
+                    u = parent[u]
+                path = path[::-1] + [start]
+                if best is None or len(path) < len(best):
+                    best = path
+        return best
