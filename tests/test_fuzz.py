@@ -170,11 +170,14 @@ def test_a_damaged_replay_header_is_a_clear_error(tmp_path, edit, expected):
     assert f"{path}:{n + 1}:" in str(bad.value)
 
 
-def _worker_process():
-    """A campaign worker of this process (a multiprocess spawn child), or None."""
+def _worker_process(older=frozenset()):
+    """A campaign worker of this process (a multiprocess spawn child), or None. Children whose
+    ids are in `older` are passed over: a worker of an earlier campaign may still be exiting."""
     import psutil
 
     for child in psutil.Process().children():
+        if child.pid in older:
+            continue
         try:
             if "spawn_main" in " ".join(child.cmdline()):
                 return child
@@ -186,22 +189,25 @@ def _worker_process():
 @pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
 @pytest.mark.parametrize("how,what", [("kill", "crashed"), ("suspend", "hung")])
 def test_a_crashed_or_hung_worker_is_reported_and_the_campaign_goes_on(how, what):
+    import psutil
+
     from stressmm.campaign import CampaignConfig, run_campaign
 
     struck = {}
+    older = frozenset(c.pid for c in psutil.Process().children())
 
     def progress(res):
         if not struck and res.examples > 0:
-            worker = _worker_process()
+            worker = _worker_process(older)
             if worker is not None:
                 getattr(worker, how)()
                 struck["examples"] = res.examples
 
-    # Budgets in examples, not minutes: the fresh worker always gets its 20 examples however
+    # Budgets in examples, not minutes: the fresh worker always gets its 12 examples however
     # busy the machine is. hang_seconds leaves a healthy worker (starting up or running one
     # example on a loaded machine) ample time between messages; only the suspended one stops.
-    res = run_campaign(CampaignConfig(examples=20, seed=4, corpus=None, iterations=2000,
-                                      hang_seconds=15), progress)
+    res = run_campaign(CampaignConfig(examples=12, seed=4, corpus=None, iterations=2000,
+                                      hang_seconds=30), progress)
     assert struck, "no worker was seen"
     assert len(res.failures) == 1, res.failures
     assert what in res.failures[0].what
