@@ -12,16 +12,27 @@ from .report import table
 __all__ = ["bench_mutants", "print_bench"]
 
 
-def bench_mutants(minutes: float = 2.0, seed: int = 1, mutants: Optional[list] = None) -> list:
-    """One campaign per mutant (and one on the correct runtime); rows of dicts."""
+def bench_mutants(minutes: Optional[float] = 2.0, seed: int = 1, mutants: Optional[list] = None,
+                  examples: Optional[int] = None, iterations: Optional[int] = None) -> list:
+    """One campaign per mutant (and one on the correct runtime); rows of dicts. Each campaign
+    stops at its first counterexample, or when `minutes` or `examples` (either may be None) run
+    out (a budget in examples makes the rows the same on a fast or a busy machine), each example
+    run `iterations` times (the campaign default when None).
+
+    >>> bench_mutants(minutes=None, examples=None)
+    Traceback (most recent call last):
+    ...
+    ValueError: give a budget: minutes or examples
+    """
     from .campaign import CampaignConfig, run_campaign
     from .runtime.native import MUTANTS, SYNC_MUTANTS
 
+    runs = {} if iterations is None else {"iterations": iterations}
     rows = []
     for name, go in [(None, False), (None, True)] + [(m, m in SYNC_MUTANTS)
                                                      for m in (mutants or MUTANTS)]:
-        res = run_campaign(CampaignConfig(minutes=minutes, mutant=name, seed=seed, corpus=None,
-                                          go=go))
+        res = run_campaign(CampaignConfig(minutes=minutes, examples=examples, mutant=name,
+                                          seed=seed, corpus=None, go=go, **runs))
         if res.interrupted is not None:   # Ctrl-C / SIGTERM stops the whole bench
             raise res.interrupted
         cex = res.counterexamples[0] if res.counterexamples else None

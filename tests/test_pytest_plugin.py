@@ -22,10 +22,10 @@ def two_cpus():
     return len(os.sched_getaffinity(0)) >= 2
 
 
-def run_inner(pytester, *args):
+def run_inner(pytester, *args, timeout=240):
     pytester.makepyfile(test_user=USER_TEST)
     # the plugin is loaded through its pytest11 entry point, as in a user's suite
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=240)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=timeout)
 
 
 @pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
@@ -39,9 +39,11 @@ def test_mutant_fails_with_a_minimal_counterexample(pytester, monkeypatch):
     # As on a CI machine, where Hypothesis would load its derandomized `ci` profile: each fuzz
     # round must still draw fresh examples, or the SB shape is never reached.
     monkeypatch.setenv("CI", "true")
+    # A generous budget: the first counterexample ends the run (within seconds on an idle
+    # machine), so only a busy machine ever uses more of it.
     result = run_inner(pytester, "--stressmm-mutant", "sc-store-no-fence",
-                       "--stressmm-iterations", "20000", "--stressmm-minutes", "1",
-                       "--junitxml", "out.xml")
+                       "--stressmm-iterations", "20000", "--stressmm-minutes", "4",
+                       "--junitxml", "out.xml", timeout=480)
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "FORBIDDEN outcome" in out
