@@ -176,7 +176,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_fuzz(args) -> int:
-    from .campaign import CampaignConfig, plan_workers, program_threads, run_campaign
+    from .campaign import CampaignConfig, new_seed, plan_workers, program_threads, run_campaign
     from .fuzz import DEFAULT_ITERATIONS
     from .report import fmt_rate
 
@@ -197,7 +197,8 @@ def cmd_fuzz(args) -> int:
     if args.go and not 2 <= args.threads <= 8:
         raise UsageError(f"--threads {args.threads}: Go-style programs have 2 to 8 threads")
     cfg = CampaignConfig(minutes=args.minutes, examples=args.examples, mutant=args.mutant,
-                         model=model[0], seed=args.seed, threads=args.threads, ops=args.ops,
+                         model=model[0], seed=new_seed() if args.seed is None else args.seed,
+                         threads=args.threads, ops=args.ops,
                          workers=args.workers, iterations=args.iterations,
                          corpus=args.corpus or None, go=args.go)
     try:
@@ -222,12 +223,14 @@ def cmd_fuzz(args) -> int:
     if not args.json:
         budget = f"{args.minutes:g} min" if args.minutes is not None else f"{args.examples:,} examples"
         print(f"fuzzing {what} for {budget}: programs of up to {args.threads} threads x "
-              f"{args.ops} ops, {args.iterations:,} runs each, judged by {model[0]}", file=sys.stderr)
+              f"{args.ops} ops, {args.iterations:,} runs each, judged by {model[0]}, "
+              f"seed {cfg.seed}", file=sys.stderr)
     res = run_campaign(cfg, progress)
     if tty:
         print(file=sys.stderr)
     if args.json:
-        print(json.dumps({"examples": res.examples, "runs": res.runs, "elapsed": res.elapsed,
+        print(json.dumps({"seed": res.seed, "examples": res.examples, "runs": res.runs,
+                          "elapsed": res.elapsed,
                           "workers": res.workers, "cpus": res.cpus,
                           "counterexamples": [c.to_json() for c in res.counterexamples],
                           "saved": res.saved,
@@ -243,6 +246,7 @@ def cmd_fuzz(args) -> int:
           f"worker(s) (CPUs {res.cpus}): " + (
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"
               if res.found else f"no outcome forbidden by {model[0]} was seen"))
+    print(f"seed {res.seed} (rerun with --seed {res.seed} to draw the same programs)")
     return 1 if res.found else 0
 
 

@@ -192,8 +192,11 @@ def test_a_crashed_or_hung_worker_is_reported_and_the_campaign_goes_on(how, what
                 getattr(worker, how)()
                 struck["examples"] = res.examples
 
-    res = run_campaign(CampaignConfig(minutes=0.3, seed=4, corpus=None, iterations=2000,
-                                      hang_seconds=3), progress)
+    # An examples budget, not a time budget: the fresh worker always gets to run, however
+    # loaded the machine (the 3 minutes only bound the test). The hang threshold is far above
+    # an example's time under load; a worker's start-up does not count against it.
+    res = run_campaign(CampaignConfig(minutes=3, examples=40, seed=4, corpus=None,
+                                      iterations=500, hang_seconds=15), progress)
     assert struck, "no worker was seen"
     assert len(res.failures) == 1, res.failures
     assert what in res.failures[0].what
