@@ -142,7 +142,7 @@ def test_the_minimal_program_is_message_passing_over_a_channel():
 
 
 def test_the_minimal_racy_program_is_tiny():
-    p = find(go_programs(), lambda p: bool(GO.allowed(p).races), settings=FIND)
+    p = find(go_programs(threads=(2, 3)), lambda p: bool(GO.allowed(p).races), settings=FIND)
     assert len(p.threads) == 2 and p.size <= 4
     assert "(racy)" in p.description
 
