@@ -10,6 +10,10 @@ Each worker is a process (the `multiprocess` package) pinned to its own CPUs, as
 largest program has threads, so the campaign never runs more program threads than CPUs. A
 worker reports a heartbeat and the program it is running; a worker that dies or stops
 reporting becomes a reported failure naming that program, and a fresh worker takes its place.
+Silence counts from a worker's first message: its start-up (spawning, imports) has a bound of
+its own (`startup_seconds`), so a slow start on a loaded machine is not taken for a hang.
+Each campaign has a seed (drawn when not given, reported in the result): the same seed draws
+the same programs again.
 """
 from __future__ import annotations
 

@@ -244,15 +244,16 @@ def pytest_runtest_call(item):
     """A test that uses stressmm_check runs with hardware settings (`hardware_settings`). With
     --stressmm-minutes it runs again and again (Hypothesis draws fresh examples each time)
     until its M minutes are spent or it fails."""
-    function = getattr(item, "function", None)
-    own = getattr(function, "_hypothesis_internal_use_settings", None)
-    if "stressmm_check" not in getattr(item, "fixturenames", ()) or own is None:
+    if "stressmm_check" not in getattr(item, "fixturenames", ()):
         return (yield)
     minutes = item.config.getoption("--stressmm-minutes")
-    chosen = item.config.getoption("hypothesis_profile", None)
-    function._hypothesis_internal_use_settings = hardware_settings(
-        own, settings.default, None if chosen in (None, "default") else chosen,
-        fuzzing=minutes is not None)
+    function = getattr(item, "function", None)
+    own = getattr(function, "_hypothesis_internal_use_settings", None)
+    if own is not None:
+        chosen = item.config.getoption("hypothesis_profile", None)
+        function._hypothesis_internal_use_settings = hardware_settings(
+            own, settings.default, None if chosen in (None, "default") else chosen,
+            fuzzing=minutes is not None)
     try:
         result = yield  # raises if the first round failed
         if minutes is None:
@@ -264,7 +265,8 @@ def pytest_runtest_call(item):
             rounds += 1
         return result
     finally:
-        function._hypothesis_internal_use_settings = own
+        if own is not None:
+            function._hypothesis_internal_use_settings = own
 
 
 def counterexamples_in(error: BaseException) -> list:
