@@ -60,6 +60,7 @@ The minimal program is message passing over an unbuffered channel::
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -372,13 +373,22 @@ def _program(knobs: _Knobs, n: int, steps: list) -> Program:
                    description="; ".join(b.story))
 
 
-def go_programs(threads=(2, 3), ops=(1, 4), locations=(1, 2), sync=None, accesses=True,
+def go_threads_default() -> tuple:
+    """The `threads` of `go_programs()` when none is given: 2 to 3 threads, but never more
+    than the CPUs this process may use (each program thread runs pinned to a CPU of its own),
+    so on a 2-CPU machine, (2, 2)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+    return (2, max(2, min(3, cpus)))
+
+
+def go_programs(threads=None, ops=(1, 4), locations=(1, 2), sync=None, accesses=True,
                 racy=True, contention=True, condition=False,
                 name="go") -> st.SearchStrategy:
     """A strategy of Go-style programs for the `go` model (see the module docstring).
 
     - `threads`: how many threads the steps are spread over, an int or a (min, max) pair in
-      [2, 8]. A thread no step lands in is dropped, so a one-step program has two threads.
+      [2, 8]; by default 2 to 3, but no more than this process's CPUs (`go_threads_default`).
+      A thread no step lands in is dropped, so a one-step program has two threads.
     - `ops`: how many steps the whole program has (a handoff touches two threads); the
       first step is a handoff or a contention, so two threads always talk.
     - `locations`: how many plain data locations (x, y, ...) the steps choose from.
@@ -399,6 +409,7 @@ def go_programs(threads=(2, 3), ops=(1, 4), locations=(1, 2), sync=None, accesse
         >>> p.description, [len(t.ops) for t in p.threads]
         ('P0 -atomic-> P1', [2, 2])
     """
+    threads = go_threads_default() if threads is None else threads
     knobs = _check(threads, ops, locations, sync, accesses, racy, condition, name)
     if not isinstance(contention, bool):
         raise InvalidArgument(f"contention={contention!r}: use True or False")

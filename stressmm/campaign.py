@@ -10,6 +10,10 @@ Each worker is a process (the `multiprocess` package) pinned to its own CPUs, as
 largest program has threads, so the campaign never runs more program threads than CPUs. A
 worker reports a heartbeat and the program it is running; a worker that dies or stops
 reporting becomes a reported failure naming that program, and a fresh worker takes its place.
+Silence counts from a worker's first message: its start-up (spawning, imports) has a bound of
+its own (`startup_seconds`), so a slow start on a loaded machine is not taken for a hang.
+Each campaign has a seed (drawn when not given, reported in the result): the same seed draws
+the same programs again.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from typing import Callable, Optional
 from .fuzz import DEFAULT_ITERATIONS
 
 __all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers",
-           "keep_counterexample"]
+           "keep_counterexample", "new_seed", "silence_verdict"]
 
 HEARTBEAT = 0.5          # seconds between progress messages from a worker
 CHUNK = 8                # Hypothesis examples per chunk: bounds the overshoot past the deadline
@@ -43,7 +47,8 @@ class CampaignConfig:
     workers: Optional[int] = None
     iterations: int = DEFAULT_ITERATIONS
     corpus: Optional[str] = ".stressmm/counterexamples"
-    hang_seconds: float = 120.0
+    hang_seconds: float = 120.0      # a started worker silent this long is hung
+    startup_seconds: float = 300.0   # a worker must start (spawn, imports) within this
     go: bool = False
     backend: str = "native"          # a registry spec: each worker builds its own backend
     impl: tuple = ()                 # user primitives for the backend (--impl)
@@ -57,7 +62,7 @@ class WorkerFailure:
     """A worker process that crashed or hung, with the program it was running."""
 
     worker: int
-    what: str            # "crashed (exit code -11)" / "hung (no progress for 120 s)"
+    what: str            # "crashed (exit code -11)" / "hung (no progress for 120 s)" / "did not start ..."
     program_text: str
 
 
@@ -74,6 +79,7 @@ class CampaignResult:
     first_detection: Optional[float] = None   # seconds from the start to the first forbidden run
     save_errors: list = field(default_factory=list)   # why a counterexample could not be saved
     interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
+    seed: Optional[int] = None                 # the campaign's seed: `--seed` it to repeat the draws
 
     @property
     def found(self) -> bool:
@@ -104,6 +110,21 @@ def plan_workers(threads: int, requested: Optional[int] = None) -> list:
     return [cpus[i * threads:(i + 1) * threads] for i in range(n)]
 
 
+def new_seed() -> int:
+    """A fresh random campaign seed (32 bits): what a campaign without `seed` uses."""
+    return int.from_bytes(os.urandom(4), "little")
+
+
+def worker_seed(seed: int, n: int) -> int:
+    """The Hypothesis seed of the `n`-th worker a campaign of seed `seed` starts (n = 1, 2, ...):
+    a campaign rerun with the same seed draws the same programs in each worker.
+
+        >>> worker_seed(0, 1), worker_seed(0, 2)
+        (7919, 15838)
+    """
+    return seed + 7919 * n
+
+
 def program_threads(cfg: CampaignConfig) -> int:
     """The most threads a campaign's programs have (Go programs have at least 2)."""
     return max(2, cfg.threads) if cfg.go else cfg.threads
@@ -131,6 +152,25 @@ def strategies_for(cfg: CampaignConfig):
     return progs, mst.schedules(threads=cfg.threads, max_delay=4, batch=(64, 256))
 
 
+def silence_verdict(now: float, launched: float, last_word: Optional[float],
+                    hang_seconds: float, startup_seconds: float) -> Optional[str]:
+    """Why a live worker counts as failed (hung, or never started), or None while it is fine.
+    A worker's start-up (spawning a process, importing Hypothesis, building the strategies) can
+    take seconds on a loaded machine: it counts against `startup_seconds`, and the hang clock
+    starts at the worker's first word (`last_word` is None until then).
+
+        >>> silence_verdict(10.0, launched=0.0, last_word=None, hang_seconds=3, startup_seconds=60)
+        >>> silence_verdict(10.0, launched=0.0, last_word=5.0, hang_seconds=3, startup_seconds=60)
+        'hung (no progress for 3 s)'
+        >>> silence_verdict(70.0, launched=0.0, last_word=None, hang_seconds=3, startup_seconds=60)
+        'did not start within 60 s'
+    """
+    if last_word is None:
+        return (f"did not start within {startup_seconds:.0f} s"
+                if now - launched > startup_seconds else None)
+    return f"hung (no progress for {hang_seconds:.0f} s)" if now - last_word > hang_seconds else None
+
+
 def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: float,
             examples_budget: Optional[int], out) -> None:
     """One worker: runs Hypothesis chunks until the deadline, the example budget, or a
@@ -155,6 +195,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     stats = {"examples": 0, "runs": 0}
     last = [0.0]
     progs, scheds = strategies_for(cfg)
+    out.put(("ready", index, None))  # started: from now on, silence means a hang
 
     def on_run(hist):
         stats["runs"] += hist.total
@@ -225,78 +266,102 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     if cfg.minutes is None and cfg.examples is None:
         raise ValueError("give a budget: minutes or examples")
     plans = plan_workers(program_threads(cfg), cfg.workers)
-    seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
+    seed = cfg.seed if cfg.seed is not None else new_seed()
     start = time.monotonic()
     wall_start = time.time()
     deadline = start + cfg.budget_seconds()
     per_worker = None if cfg.examples is None else -(-cfg.examples // len(plans))
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    result = CampaignResult(workers=len(plans), cpus=[c for p in plans for c in p])
+    result = CampaignResult(workers=len(plans), cpus=[c for p in plans for c in p], seed=seed)
     live: dict = {}
+    launched: dict = {}
     beats: dict = {}
     current: dict = {}
-    spawned = [0]
+    totals: dict = {}
+    slot_of: dict = {}     # spawn number -> slot; messages carry the spawn number
+    ident: dict = {}       # slot -> spawn number of the worker now in it
 
     def spawn(i):
-        spawned[0] += 1
-        proc = ctx.Process(target=_worker, args=(i, cfg, plans[i], seed + 7919 * spawned[0],
+        n = len(slot_of) + 1
+        slot_of[n], ident[i] = i, n
+        proc = ctx.Process(target=_worker, args=(n, cfg, plans[i], worker_seed(seed, n),
                                                  deadline, per_worker, out), daemon=True)
         proc.start()
         live[i] = proc
-        beats[i] = time.monotonic()
+        launched[i] = time.monotonic()
+        beats[i] = None   # no word yet: starting up
         totals[i] = {"examples": 0, "runs": 0}
 
-    totals: dict = {}
+    def receive(wait: float) -> bool:
+        """Handle one message from a worker (waiting up to `wait` s); False if none came.
+        A message from a worker that has been replaced (sent before it crashed or was
+        killed) changes nothing but a counterexample or an error it reports."""
+        nonlocal deadline
+        try:
+            kind, n, payload = out.get(timeout=wait) if wait else out.get_nowait()
+        except queue_mod.Empty:
+            return False
+        i, now = slot_of[n], time.monotonic()
+        stale = ident[i] != n
+        if not stale:
+            beats[i] = now
+            if kind in ("beat", "done"):
+                totals[i] = payload
+            elif kind == "program":
+                current[i] = payload
+        if kind == "first" and result.first_detection is None:
+            result.first_detection = payload - wall_start
+        elif kind == "error":
+            # Not a crash of the runtime under test: a fresh worker would fail the same
+            # way, so the campaign stops with the error instead of respawning.
+            result.failures.append(WorkerFailure(i, f"failed: {payload}", current.get(i, "")))
+            deadline = now
+        elif kind == "found":
+            keep_counterexample(result, payload, cfg.corpus)
+            deadline = now  # the first counterexample ends the campaign
+            for j, proc in list(live.items()):
+                if j != i or stale:
+                    proc.terminate()
+                    live.pop(j)
+        if kind in ("done", "found", "error") and not stale:
+            proc = live.pop(i, None)
+            if proc is not None:
+                proc.join(timeout=5)
+        return True
+
+    def drain() -> None:
+        """Handle the messages already sent (a bounded number: workers send a few a second)."""
+        for _ in range(10_000):
+            if not receive(0):
+                return
+
     respawns = dict.fromkeys(range(len(plans)), 0)
     banked = {"examples": 0, "runs": 0}
     try:
         for i in range(len(plans)):
             spawn(i)
         while live:
-            try:
-                kind, i, payload = out.get(timeout=0.2)
-            except queue_mod.Empty:
-                kind = None
+            if receive(0.2):
+                drain()   # everything already sent, before judging who is alive
             now = time.monotonic()
-            if kind is not None:
-                beats[i] = now
-                if kind in ("beat", "done"):
-                    totals[i] = payload
-                elif kind == "program":
-                    current[i] = payload
-                elif kind == "first" and result.first_detection is None:
-                    result.first_detection = payload - wall_start
-                elif kind == "error":
-                    # Not a crash of the runtime under test: a fresh worker would fail the same
-                    # way, so the campaign stops with the error instead of respawning.
-                    result.failures.append(WorkerFailure(i, f"failed: {payload}", current.get(i, "")))
-                    deadline = now
-                elif kind == "found":
-                    keep_counterexample(result, payload, cfg.corpus)
-                if kind in ("done", "found", "error"):
-                    if kind == "found":
-                        deadline = now  # the first counterexample ends the campaign
-                        for j, proc in list(live.items()):
-                            if j != i:
-                                proc.terminate()
-                                live.pop(j)
-                    proc = live.pop(i, None)
-                    if proc is not None:
-                        proc.join(timeout=5)
             for j, proc in list(live.items()):
                 if proc.exitcode == -signal.SIGTERM:   # SIGTERM sent to the process group
                     from .interrupt import Terminated
                     raise Terminated()
                 dead = not proc.is_alive()
-                hung = now - beats[j] > cfg.hang_seconds
-                if dead or hung:
-                    if hung:
+                if dead:
+                    drain()   # its last words ("done", a counterexample) come first
+                    if j not in live:
+                        continue
+                silent = silence_verdict(now, launched[j], beats[j], cfg.hang_seconds,
+                                         cfg.startup_seconds)
+                if dead or silent:
+                    if silent:
                         proc.kill()
                     proc.join(timeout=5)
                     live.pop(j)
-                    what = (f"hung (no progress for {cfg.hang_seconds:.0f} s)" if hung
-                            else f"crashed (exit code {proc.exitcode})")
+                    what = f"crashed (exit code {proc.exitcode})" if dead else silent
                     result.failures.append(WorkerFailure(j, what, current.get(j, "")))
                     banked["examples"] += totals[j]["examples"]
                     banked["runs"] += totals[j]["runs"]

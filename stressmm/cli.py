@@ -410,7 +410,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_fuzz(args) -> int:
-    from .campaign import CampaignConfig, plan_workers, program_threads, run_campaign
+    from .campaign import CampaignConfig, new_seed, plan_workers, program_threads, run_campaign
     from .fuzz import DEFAULT_ITERATIONS
     from .reports.progress import CampaignProgress
     from .reports.results import campaign, document
@@ -442,7 +442,8 @@ def cmd_fuzz(args) -> int:
     if args.go and not 2 <= args.threads <= 8:
         raise UsageError(f"--threads {args.threads}: Go-style programs have 2 to 8 threads")
     cfg = CampaignConfig(minutes=args.minutes, examples=args.examples, mutant=args.mutant,
-                         model=model[0], seed=args.seed, threads=args.threads, ops=args.ops,
+                         model=model[0], seed=new_seed() if args.seed is None else args.seed,
+                         threads=args.threads, ops=args.ops,
                          workers=args.workers, iterations=args.iterations,
                          corpus=args.corpus or None, go=args.go, backend=spec,
                          impl=tuple(args.impl))
@@ -463,7 +464,8 @@ def cmd_fuzz(args) -> int:
     if not args.json:
         budget = f"{args.minutes:g} min" if args.minutes is not None else f"{args.examples:,} examples"
         print(f"fuzzing {what} for {budget}: programs of up to {args.threads} threads x "
-              f"{args.ops} ops, {args.iterations:,} runs each, judged by {model[0]}", file=sys.stderr)
+              f"{args.ops} ops, {args.iterations:,} runs each, judged by {model[0]}, "
+              f"seed {cfg.seed}", file=sys.stderr)
     try:
         res = run_campaign(cfg, progress)
     finally:
@@ -481,8 +483,8 @@ def report_campaign(res, args, cfg) -> int:
     model = cfg.model
     interrupted = signal_name(res.interrupted) if res.interrupted is not None else None
     status = 1 if res.found else (exit_status(res.interrupted) if interrupted else 0)
-    results = document("fuzz", campaign=campaign(res, cfg), interrupted=interrupted,
-                       save_errors=list(res.save_errors))
+    results = document("fuzz", campaign=campaign(res, cfg), seed=res.seed,
+                       interrupted=interrupted, save_errors=list(res.save_errors))
     if args.json:
         print(json.dumps(results, indent=2))
         return finish(args, results, status)
@@ -503,6 +505,7 @@ def report_campaign(res, args, cfg) -> int:
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"
               if res.found else f"no outcome forbidden by {model} was seen")
           + (f"; interrupted by {interrupted}" if interrupted else ""))
+    print(f"seed {res.seed} (rerun with --seed {res.seed} to draw the same programs)")
     return finish(args, results, status)
 
 

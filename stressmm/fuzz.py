@@ -32,7 +32,7 @@ from .schedule import Schedule
 
 __all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
            "save_counterexample", "load_counterexample", "load_corpus", "load_corpus_entries",
-           "check_replay_meta", "check_corpus", "DEFAULT_ITERATIONS"]
+           "check_replay_meta", "check_corpus", "default_model", "DEFAULT_ITERATIONS"]
 
 DEFAULT_ITERATIONS = 20_000
 
@@ -40,6 +40,24 @@ DEFAULT_ITERATIONS = 20_000
 DEFAULT_MODEL = "tso"
 """The model a program is judged by when none is named: x86-TSO, the model the native runtime
 implements on this machine (a program whose accesses are all seq_cst gets SC from it)."""
+
+
+def default_model(program: Program) -> str:
+    r"""The model a program is judged by when none is named: `go` for a Go program (one that
+    uses a Go primitive and whose atomics are all seq_cst, Go's only kind), else DEFAULT_MODEL.
+    A program with weaker atomics stays with tso: `go` would read them as seq_cst and forbid
+    outcomes they are allowed to show.
+
+        >>> from stressmm.syntax import parse
+        >>> mp = parse("litmus MP\nvar x int\nchan c 0\nP0:\n  x = 1\n  c <- 1\nP1:\n  <-c\n  r0 = x\n")
+        >>> default_model(mp[0])
+        'go'
+    """
+    from .program import Order
+
+    go_like = program.uses_sync and all(getattr(op, "order", None) in (None, Order.SEQ_CST)
+                                        for _, op in program.ops())
+    return "go" if go_like else DEFAULT_MODEL
 
 
 def versions() -> dict:
@@ -182,6 +200,7 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
                   on_run: Optional[Callable[[Histogram], None]] = None) -> Histogram:
     """Run `program` `iterations` times on `backend` (default: the native runtime) and raise
     `ForbiddenOutcome` if an outcome `model` forbids shows up (timeouts are not judged).
+    Without `model`, a Go program is judged by `go`, any other by `tso` (`default_model`).
     Returns the histogram when every outcome was allowed.
 
     `backend` follows the protocol of `stressmm.runtime` (docs/backends.md): anything with
@@ -191,7 +210,7 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
     from .runtime import backend_name as name_of, run_backend
     from .runtime.registry import spec_of
 
-    model = model or DEFAULT_MODEL
+    model = model or default_model(program)
     backend_name = name_of(backend)
     # Keyed by the backend itself: two implementations judged in one session never share
     # an entry (backend_name is only what reports show).

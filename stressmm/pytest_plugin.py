@@ -3,16 +3,33 @@
     from hypothesis import given
     from stressmm import strategies as mst
 
-    @given(program=mst.programs(threads=2, ops=3), schedule=mst.schedules(max_delay=4))
+    @given(program=mst.programs(threads=2, ops=(1, 3)), schedule=mst.schedules(max_delay=4))
     def test_my_runtime(program, schedule, stressmm_check):
         stressmm_check(program, schedule)            # raises ForbiddenOutcome with a report
 
+Hypothesis settings: each example runs the program thousands of times on real threads, so a
+test that uses `stressmm_check` runs with settings that suit hardware, in a plain `pytest` run
+too: no deadline, the `too_slow` health check off, and 20 examples (the `stressmm-dev`
+profile; `stressmm-fuzz` under `--stressmm-minutes`: rounds of 20 fresh examples, never
+derandomized). What the test's own `@settings(...)` sets is kept (a value that differs from the
+active profile's). `--hypothesis-profile NAME` replaces the stressmm profile (e.g.
+`stressmm-ci`: 100 examples, derandomized), still with no deadline. Other tests keep
+Hypothesis's own settings.
+
 Options:
   --stressmm-minutes M      run every test that uses `stressmm_check` again and again, with
-                            fresh random examples, for M minutes (the `stressmm-fuzz` profile)
+                            fresh random examples, for M minutes
   --stressmm-iterations N   runs per example (default 20,000)
   --stressmm-mutant NAME    run against a deliberately broken native runtime variant
-  --stressmm-model M        judge outcomes with model M (default: tso)
+  --stressmm-model M        judge outcomes with model M (default: `go` for Go programs, whose
+                            atomics are all seq_cst; `tso` for any other)
+  --stressmm-corpus DIR     where counterexamples are saved (default .stressmm/counterexamples,
+                            as `stressmm fuzz`; "" saves none)
+  --stressmm-threads N      CPUs each pytest-xdist worker is pinned to: the most threads the
+                            programs have (default 2)
+  --stressmm-oversubscribe  run programs with more threads than CPUs (the threads then share
+                            CPUs, unpinned) instead of failing; also `stressmm_check(...,
+                            oversubscribe=True)`
   --stressmm-backend SPEC   the implementation under test: native (default), pythreads, or
                             module:Class (see docs/backends.md)
 
@@ -20,35 +37,72 @@ Options:
 pythreads backend with that class in place of the built-in primitive of its role (a list
 for several roles).
 
-Hypothesis profiles: `stressmm-dev` (default, quick), `stressmm-ci` (more examples,
-derandomized) and `stressmm-fuzz` (no example limit; the time budget decides). Select one with
-Hypothesis's own `--hypothesis-profile`.
+A failing test saves its minimal counterexample in the corpus and its report ends with the
+command that replays it (`stressmm replay <file>`).
 
-Under pytest-xdist, `-n auto` starts one worker per `threads` CPUs (never more program threads
-than CPUs) and each worker is pinned to CPUs of its own.
+Under pytest-xdist, `-n auto` starts one worker per `--stressmm-threads` CPUs and each worker is
+pinned to CPUs of its own. More workers than that (`-n 2` on 2 CPUs) is warned about: the
+workers without CPUs of their own share them, and their runs are slower and find less.
 """
 from __future__ import annotations
 
 import os
+import shlex
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from .fuzz import DEFAULT_ITERATIONS, Memo, check_program
+from .fuzz import DEFAULT_ITERATIONS, ForbiddenOutcome, Memo, check_program, save_counterexample
 
-PROGRAM_THREADS = 2  # CPUs a worker needs: the threads of the programs it runs
+DEFAULT_CORPUS = ".stressmm/counterexamples"   # the same as `stressmm fuzz --corpus`
+HARDWARE_HEALTH_CHECKS = (HealthCheck.too_slow,)
 
 settings.register_profile("stressmm-dev", max_examples=20, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+                          suppress_health_check=HARDWARE_HEALTH_CHECKS)
 settings.register_profile("stressmm-ci", max_examples=100, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow])
+                          suppress_health_check=HARDWARE_HEALTH_CHECKS)
 # derandomize=False explicitly: Hypothesis loads its own `ci` profile (derandomized) when it
 # sees a CI environment, and a derandomized fuzz round would draw the same examples each time.
 # Small rounds: --stressmm-minutes repeats them until the time is spent, so the budget is kept
 # to within a round (each example runs the program thousands of times).
 settings.register_profile("stressmm-fuzz", max_examples=20, deadline=None,
                           derandomize=False, suppress_health_check=list(HealthCheck))
+
+# The settings a stressmm profile decides for a test, unless the test's own @settings does.
+PROFILE_FIELDS = ("max_examples", "deadline", "derandomize")
+
+
+def hardware_settings(own: settings, active: settings, chosen: Optional[str],
+                      fuzzing: bool) -> settings:
+    """The Hypothesis settings of a test that uses `stressmm_check`.
+
+    `own` is the test's settings (`active`, the profile loaded when it was defined, when it has
+    no @settings); `chosen` the profile named with --hypothesis-profile (None if none);
+    `fuzzing` whether --stressmm-minutes is on. A field the test sets to a value other than the
+    active profile's is kept; the others come from the stressmm profile, or from the chosen
+    one. Hardware examples never get a deadline unless the test sets one, nor the too_slow
+    health check; fuzz rounds are never derandomized.
+
+        >>> dev = hardware_settings(settings.default, settings.default, None, fuzzing=False)
+        >>> dev.deadline, dev.max_examples
+        (None, 20)
+        >>> hardware_settings(settings(max_examples=5), settings.default, None, False).max_examples
+        5
+    """
+    if chosen:
+        base = settings(settings.get_profile(chosen), deadline=None)
+    else:
+        base = settings.get_profile("stressmm-fuzz" if fuzzing else "stressmm-dev")
+    changes = {f: getattr(base, f) for f in PROFILE_FIELDS if getattr(own, f) == getattr(active, f)}
+    changes["suppress_health_check"] = sorted(
+        set(own.suppress_health_check) | set(base.suppress_health_check) | set(HARDWARE_HEALTH_CHECKS),
+        key=lambda h: h.value)
+    if fuzzing:
+        changes["derandomize"] = False
+    return settings(own, **changes)
 
 
 def pytest_addoption(parser):
@@ -61,7 +115,14 @@ def pytest_addoption(parser):
     g.addoption("--stressmm-mutant", default=None, metavar="NAME",
                 help="run against a broken native runtime variant (see `stressmm mutants`)")
     g.addoption("--stressmm-model", default=None, metavar="M",
-                help="model that judges outcomes (default tso)")
+                help="model that judges outcomes (default: go for Go programs, tso for others)")
+    g.addoption("--stressmm-corpus", default=DEFAULT_CORPUS, metavar="DIR",
+                help="save counterexamples in DIR (default %(default)s; '' for none)")
+    g.addoption("--stressmm-threads", type=int, default=2, metavar="N",
+                help="CPUs per pytest-xdist worker: the most threads the programs have "
+                     "(default %(default)s)")
+    g.addoption("--stressmm-oversubscribe", action="store_true", default=False,
+                help="run programs with more threads than CPUs (unpinned) instead of failing")
     g.addoption("--stressmm-backend", default=None, metavar="SPEC",
                 help="implementation under test: native, pythreads or module:Class")
 
@@ -73,6 +134,8 @@ def pytest_configure(config):
         raise pytest.UsageError("--stressmm-minutes must be positive")
     if (config.getoption("--stressmm-iterations") or 1) < 1:
         raise pytest.UsageError("--stressmm-iterations must be at least 1")
+    if config.getoption("--stressmm-threads") < 1:
+        raise pytest.UsageError("--stressmm-threads must be at least 1")
     from .runtime import RuntimeUsageError
     from .runtime.compile import check_mutant
 
@@ -94,31 +157,71 @@ def pytest_configure(config):
         if model not in MODELS:
             raise pytest.UsageError(f"--stressmm-model: unknown model {model!r} "
                                     f"(known: {', '.join(MODELS)})")
-    if minutes is not None and config.getoption("hypothesis_profile", None) in (None, "default"):
-        settings.load_profile("stressmm-fuzz")
-    _pin_xdist_worker()
+    threads = config.getoption("--stressmm-threads")
+    workers = config.getoption("numprocesses", None)
+    if isinstance(workers, int) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        warning = xdist_overcommit(workers, _cpus(), threads)
+        if warning:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
+    _pin_xdist_worker(threads)
 
 
-def _pin_xdist_worker():
+def _cpus() -> list:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def xdist_cpus(worker: int, cpus: list, threads: int) -> Optional[list]:
+    """The CPUs pytest-xdist worker gw<worker> is pinned to: `threads` of its own, or None
+    when the CPUs have run out (the worker then shares CPUs with the others).
+
+        >>> xdist_cpus(1, [0, 1, 2, 3], 2), xdist_cpus(1, [0, 1], 2)
+        ([2, 3], None)
+    """
+    mine = cpus[worker * threads:(worker + 1) * threads]
+    return mine if len(mine) == threads else None
+
+
+def xdist_overcommit(workers: int, cpus: list, threads: int) -> str:
+    """What is wrong with `workers` pytest-xdist workers of `threads` CPUs each on `cpus`, or ""."""
+    fit = max(1, len(cpus) // threads)
+    if workers <= fit:
+        return ""
+    return (f"stressmm: -n {workers} starts {workers} workers, but the {len(cpus)} CPUs "
+            f"hold {fit} worker(s) of {threads} CPUs (--stressmm-threads {threads}): workers "
+            f"gw{fit} and up have no CPUs of their own, so their stressmm tests share CPUs and "
+            f"run slower and find less; use -n auto (= -n {fit})")
+
+
+def _pin_xdist_worker(threads: int) -> None:
     """Under pytest-xdist, pin worker gwK to its own slice of this process's CPUs."""
     name = os.environ.get("PYTEST_XDIST_WORKER", "")
     if not name.startswith("gw") or not hasattr(os, "sched_setaffinity"):
         return
-    k = int(name[2:])
-    cpus = sorted(os.sched_getaffinity(0))
-    mine = cpus[k * PROGRAM_THREADS:(k + 1) * PROGRAM_THREADS]
-    if len(mine) == PROGRAM_THREADS:
+    mine = xdist_cpus(int(name[2:]), _cpus(), threads)
+    if mine is not None:
         os.sched_setaffinity(0, mine)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto`: as many workers as fit PROGRAM_THREADS CPUs each (at least one)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
-    return max(1, cpus // PROGRAM_THREADS)
+    """`-n auto`: as many workers as fit --stressmm-threads CPUs each (at least one)."""
+    return max(1, len(_cpus()) // config.getoption("--stressmm-threads"))
+
+
+@dataclass(frozen=True)
+class _Oversubscribed:
+    """The native runtime, letting a program have more threads than CPUs (equal instances
+    are one backend for the memo)."""
+
+    name = "native"
+
+    def run(self, program, iterations, schedule, mutant=None):
+        from .runtime import native
+
+        return native.run(program, iterations=iterations, schedule=schedule, mutant=mutant,
+                          oversubscribe=True)
 
 
 @pytest.fixture(scope="session")
@@ -129,18 +232,19 @@ def stressmm_memo():
 
 @pytest.fixture(scope="session")
 def stressmm_check(request, stressmm_memo):
-    """`stressmm_check(program, schedule=Schedule(), backend=None, impl=())`: run and judge
-    one example with the session's options; raises `ForbiddenOutcome` with a readable
-    counterexample. `impl` ("module:Class", or a list) runs your own Python primitives on the
-    pythreads backend. Session-scoped: it holds no per-test state beyond the backends it
-    built (one per spec, so that the memo recognises a program seen before)."""
+    """`stressmm_check(program, schedule=Schedule(), backend=None, impl=(), oversubscribe=None)`:
+    run and judge one example with the session's options; raises `ForbiddenOutcome` with a
+    readable counterexample. `impl` ("module:Class", or a list) runs your own Python
+    primitives on the pythreads backend. Session-scoped: it holds no per-test state beyond the
+    backends it built (one per spec, so that the memo recognises a program seen before)."""
     opts = request.config.getoption
     mutant = opts("--stressmm-mutant")
     model = opts("--stressmm-model")
     default_spec = opts("--stressmm-backend")
+    session_oversubscribe = opts("--stressmm-oversubscribe")
     built: dict = {}
 
-    def run(program, schedule=None, backend=None, impl=()):
+    def run(program, schedule=None, backend=None, impl=(), oversubscribe=None):
         from .runtime.registry import get_backend
         from .schedule import Schedule
 
@@ -150,9 +254,13 @@ def stressmm_check(request, stressmm_memo):
             if key not in built:
                 built[key] = get_backend(*key)
             backend = built[key]
+        over = session_oversubscribe if oversubscribe is None else oversubscribe
+        if backend is None and over:
+            backend = _Oversubscribed()
         iterations = (opts("--stressmm-iterations")
                       or getattr(backend, "default_iterations", DEFAULT_ITERATIONS))
-        native = backend is None or getattr(backend, "spec", None) == "native"
+        native = (backend is None or isinstance(backend, _Oversubscribed)
+                  or getattr(backend, "spec", None) == "native")
         return check_program(program, schedule or Schedule(), backend=backend, model=model,
                              mutant=mutant if native else None, iterations=iterations,
                              memo=stressmm_memo)
@@ -162,38 +270,66 @@ def stressmm_check(request, stressmm_memo):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """With --stressmm-minutes, a test that uses stressmm_check runs again and again (Hypothesis
-    draws fresh examples each time) until its M minutes are spent or it fails."""
+    """A test that uses stressmm_check runs with hardware settings (`hardware_settings`). With
+    --stressmm-minutes it runs again and again (Hypothesis draws fresh examples each time)
+    until its M minutes are spent or it fails."""
+    if "stressmm_check" not in getattr(item, "fixturenames", ()):
+        return (yield)
     minutes = item.config.getoption("--stressmm-minutes")
-    result = yield  # raises if the first round failed
-    if minutes is None or "stressmm_check" not in getattr(item, "fixturenames", ()):
+    function = getattr(item, "function", None)
+    own = getattr(function, "_hypothesis_internal_use_settings", None)
+    if own is not None:
+        chosen = item.config.getoption("hypothesis_profile", None)
+        function._hypothesis_internal_use_settings = hardware_settings(
+            own, settings.default, None if chosen in (None, "default") else chosen,
+            fuzzing=minutes is not None)
+    try:
+        result = yield  # raises if the first round failed
+        if minutes is None:
+            return result
+        deadline = time.monotonic() + minutes * 60.0
+        rounds = 1
+        while time.monotonic() < deadline and rounds < 1_000_000:
+            item.runtest()  # raises on a counterexample: pytest reports it as this test's failure
+            rounds += 1
         return result
-    deadline = time.monotonic() + minutes * 60.0
-    rounds = 1
-    while time.monotonic() < deadline and rounds < 1_000_000:
-        item.runtest()  # raises on a counterexample: pytest reports it as this test's failure
-        rounds += 1
-    return result
+    finally:
+        if own is not None:
+            function._hypothesis_internal_use_settings = own
 
 
-def _counterexamples(exc) -> list:
-    """The ForbiddenOutcome errors in `exc` (Hypothesis may group several failures)."""
-    from .fuzz import ForbiddenOutcome
-
-    if isinstance(exc, ForbiddenOutcome):
-        return [exc.counterexample]
-    return [c for inner in getattr(exc, "exceptions", ()) for c in _counterexamples(inner)]
+def counterexamples_in(error: BaseException) -> list:
+    """The counterexamples a test's failure carries (Hypothesis may group several errors)."""
+    if isinstance(error, ForbiddenOutcome):
+        return [error.counterexample]
+    return [c for e in getattr(error, "exceptions", ()) for c in counterexamples_in(e)]
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """A failed stressmm test carries its counterexample as the test's property
-    `stressmm_counterexample` (the .litmus text `stressmm replay` reads), so pytest's own
-    `--junitxml` file holds it beside the failure message."""
+    """A failure with a counterexample: save it in the corpus, end the report with the command
+    that replays it, and carry it as the test's property `stressmm_counterexample` (the .litmus
+    text `stressmm replay` reads), so pytest's own `--junitxml` file holds it beside the
+    failure message."""
     report = yield
-    if call.excinfo is not None:
-        for cex in _counterexamples(call.excinfo.value):
-            prop = ("stressmm_counterexample", cex.as_litmus())
-            item.user_properties.append(prop)   # the teardown report, which junitxml writes
-            report.user_properties.append(prop)
+    if call.when != "call" or call.excinfo is None:
+        return report
+    corpus = item.config.getoption("--stressmm-corpus")
+    lines = []
+    for cex in counterexamples_in(call.excinfo.value):
+        prop = ("stressmm_counterexample", cex.as_litmus())
+        item.user_properties.append(prop)   # the teardown report, which junitxml writes
+        report.user_properties.append(prop)
+        if not corpus:
+            lines.append(f"not saved (--stressmm-corpus ''): {cex.outcome}")
+            continue
+        try:
+            path = save_counterexample(cex, corpus)
+        except OSError as e:
+            lines.append(f"could not save the counterexample in {corpus} ({e.strerror or e}): "
+                         "the report above holds it in full")
+            continue
+        lines.append(f"saved: {path}\nreplay: stressmm replay {shlex.quote(str(path))}")
+    if lines:
+        report.sections.append(("stressmm counterexample", "\n".join(lines)))
     return report

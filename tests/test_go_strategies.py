@@ -142,13 +142,13 @@ def test_the_minimal_program_is_message_passing_over_a_channel():
 
 
 def test_the_minimal_racy_program_is_tiny():
-    p = find(go_programs(), lambda p: bool(GO.allowed(p).races), settings=FIND)
+    p = find(go_programs(threads=(2, 3)), lambda p: bool(GO.allowed(p).races), settings=FIND)
     assert len(p.threads) == 2 and p.size <= 4
     assert "(racy)" in p.description
 
 
 def test_a_chain_of_three_threads_shrinks_to_two_channel_handoffs():
-    p = find(go_programs(), lambda p: len(p.threads) == 3, settings=FIND)
+    p = find(go_programs(threads=(2, 3)), lambda p: len(p.threads) == 3, settings=FIND)
     assert p.description == "P0 -chan-> P1; P1 -chan-> P2"
     assert not GO.allowed(p).races
 

@@ -1,0 +1,72 @@
+"""Campaigns: their seed, and how they tell a slow start from a hung worker."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stressmm.campaign import CampaignConfig, _worker, silence_verdict, worker_seed
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def two_cpus():
+    return len(os.sched_getaffinity(0)) >= 2
+
+
+def stressmm(*args):
+    return subprocess.run([sys.executable, "-m", "stressmm", *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+
+
+def test_start_up_does_not_count_as_a_hang():
+    # a fresh worker on a loaded machine: 10 s of imports, no word yet, a 3 s hang threshold
+    assert silence_verdict(10.0, launched=0.0, last_word=None, hang_seconds=3,
+                           startup_seconds=300) is None
+    # once it has spoken, 3 s of silence is a hang
+    assert silence_verdict(10.0, launched=0.0, last_word=6.0, hang_seconds=3,
+                           startup_seconds=300) == "hung (no progress for 3 s)"
+    assert silence_verdict(10.0, launched=0.0, last_word=8.0, hang_seconds=3,
+                           startup_seconds=300) is None
+    # and a start-up is bounded too
+    assert "did not start" in silence_verdict(301.0, launched=0.0, last_word=None,
+                                              hang_seconds=3, startup_seconds=300)
+
+
+class Messages(list):
+    """A stand-in for the campaign's queue: keeps what a worker sends."""
+
+    def put(self, message):
+        self.append(message)
+
+
+def programs_drawn(seed, examples=6):
+    """The programs one campaign worker of `seed` draws (run in this process, on its CPUs)."""
+    cfg = CampaignConfig(examples=examples, iterations=50, corpus=None, threads=1)
+    out = Messages()
+    _worker(1, cfg, sorted(os.sched_getaffinity(0)), seed, math.inf, examples, out)
+    assert out[0][0] == "ready" and out[-1][0] == "done"
+    return [payload for kind, _, payload in out if kind == "program"]
+
+
+def test_a_campaign_seed_repeats_the_programs_drawn():
+    first = programs_drawn(worker_seed(1234, 1))
+    assert len(first) == 6
+    assert programs_drawn(worker_seed(1234, 1)) == first
+    assert programs_drawn(worker_seed(1235, 1)) != first
+
+
+@pytest.mark.skipif(not two_cpus(), reason="needs 2 CPUs to run 2 pinned threads")
+def test_fuzz_prints_its_seed_so_the_campaign_can_be_repeated():
+    proc = stressmm("fuzz", "--examples", "2", "--iterations", "100", "--corpus", "", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seed = json.loads(proc.stdout)["seed"]
+    assert isinstance(seed, int)
+    again = stressmm("fuzz", "--examples", "2", "--iterations", "100", "--corpus", "",
+                     "--seed", seed)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"seed {seed}" in again.stderr    # the opening line
+    assert f"rerun with --seed {seed}" in again.stdout
