@@ -102,13 +102,19 @@ def strategies_for(cfg: CampaignConfig):
     """The programs and schedules a campaign draws. Memory-model campaigns mix random programs
     with programs built from critical cycles (SB, MP, LB, ... with fences and orders), which reach
     the shapes that expose fence and ordering bugs far more often than uniform draws; Go
-    campaigns draw Go-style programs (handoffs through channels, locks, once, waitgroups)."""
+    campaigns draw Go-style programs: handoffs through channels, locks, once, waitgroups, and
+    programs drawn op by op over a few shared primitives."""
     from hypothesis import strategies as st
 
     from . import strategies as mst
 
     if cfg.go:
-        progs = mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops))
+        # Half templates (handoffs, contentions), half programs drawn op by op over shared
+        # objects: several values on one channel, many sections on one lock, Add/Done/Wait
+        # and Once.Do from every thread, closes racing with receives (see docs/contracts.md).
+        progs = st.one_of(
+            mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)),
+            mst.go_op_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)))
     elif cfg.threads >= 2:
         progs = st.one_of(
             mst.programs(threads=(1, cfg.threads), ops=(1, cfg.ops), locations=cfg.locations),
