@@ -7,24 +7,23 @@ per handoff, `go_op_programs` draws every thread as a free sequence of *items*, 
 ==========  ==========================================================================
 item        ops
 ==========  ==========================================================================
-send        ``c <- k`` on the unbuffered channel ``c`` or the buffered ``d``; each send on
-            a channel sends the next value (1, 2, 3, ...), so a receive tells which send
-            it paired with, and in which order the values came out
-recv        ``r = <-c``, ``r, ok = <-c`` or ``<-c`` (likewise on ``d``)
+send        ``c <- k``; each send sends the next value (1, 2, 3, ...), so a receive tells
+            which send it paired with, and in which order the values came out
+recv        ``r = <-c``, ``r, ok = <-c`` or ``<-c``
 store/load  a plain data location (``x``, ``y``): the data the primitives hand over
 lock        ``mu.Lock(); r = m; m = k`` when the thread does not hold ``mu``, else
             ``mu.Unlock()``: sections on one mutex, each a read-modify-write of ``m``
 rlock       ``rw.RLock(); r = v`` / ``r = v; rw.RUnlock()``: a read section reads ``v``
             at both ends, so a writer inside it shows as two different values
 wlock       ``rw.Lock(); v = k`` / ``v = k'; rw.Unlock()``: a write section writes twice
-close       ``close(c)`` or ``close(d)``
+close       ``close(c)``
 once        ``o.Do { q = k }; r = q``: every call has its own body value, so the reads
             say which body ran, and whether it had finished
 wg-add      ``wg.Add(n)``, n in 1, 2, -1
 wg-done     ``wg.Done()``
 wg-wait     ``wg.Wait()``
-atomic      ``atomic.Add``, ``Swap``, ``CAS``, ``Load`` or ``Store`` on ``a`` or ``b``, with
-            operands 1, 2, -1, 3
+atomic-*    ``atomic.Add``, ``Load``, ``Store``, ``Swap`` or ``CAS`` on ``a`` or ``b``,
+            with operands 1, 2, -1, 3
 ==========  ==========================================================================
 
 A lock item opens a section when the thread does not hold the lock and closes it when it
@@ -33,7 +32,8 @@ round); sections still open at the end of a thread are closed there. So every dr
 valid program without a filter, and deleting an item while shrinking keeps it valid.
 Several ops of a kind per thread on one object, several senders and receivers of distinct
 values on one channel, Add/Done/Wait from every thread on one WaitGroup, Once.Do from
-every thread, closes racing with receives: all come out of the same draw. Programs may
+every thread, closes racing with receives: all come out of the same draw. Each program
+draws its items from a few kinds only (swarm testing), so its ops pile up on few objects. Programs may
 deadlock or panic: the models judge those outcomes too.
 
 Shrinking goes towards a send and a receive on the unbuffered channel::
@@ -66,7 +66,8 @@ from .programs import _FRESH, _name_registers, _used
 __all__ = ["go_op_programs", "GO_ITEMS", "ATOMIC_OPERANDS", "WG_DELTAS"]
 
 GO_ITEMS = ("send", "recv", "store", "load", "lock", "rlock", "wlock", "close", "once",
-            "wg-add", "wg-done", "wg-wait", "atomic")
+            "wg-add", "wg-done", "wg-wait", "atomic-add", "atomic-load", "atomic-store",
+            "atomic-swap", "atomic-cas")
 """The kinds of items a thread is drawn from, in the order the shrinker prefers them."""
 
 ATOMIC_OPERANDS = (1, 2, -1, 3)
@@ -75,14 +76,17 @@ ATOMIC_OPERANDS = (1, 2, -1, 3)
 WG_DELTAS = (1, 2, -1)
 """The deltas of `wg.Add` items."""
 
-_ATOMIC_KINDS = ("add", "load", "store", "swap", "cas")
 _RECV_FORMS = ((_FRESH, None), (_FRESH, _FRESH), (None, None))
-_CHANNELS = ("c", "d")          # c unbuffered, d buffered
 _DATA = ("x", "y")
 _ATOMICS = ("a", "b")
 _MAX_CAPACITY = 3
 _SC = Order.SEQ_CST
 _PARAMS = 64                    # every item draws one integer in [0, _PARAMS), shrinking to 0
+_PALETTE = 3                    # a program draws its items from at most this many groups
+_GROUPS = {"chan": ("send", "recv", "close"), "data": ("store", "load"), "mutex": ("lock",),
+           "rwmutex": ("rlock", "wlock"), "once": ("once",),
+           "waitgroup": ("wg-add", "wg-done", "wg-wait"),
+           "atomic": tuple(k for k in GO_ITEMS if k.startswith("atomic-"))}
 
 
 @dataclass(frozen=True)
@@ -136,11 +140,11 @@ class _Thread:
 
     def add(self, item: _Item) -> None:
         k, p = item.kind, item.param
-        chan = _CHANNELS[p % 2]
+        chan = "c"
         if k == "send":
             self.ops.append(Send(chan, self.next_value(chan)))
         elif k == "recv":
-            reg, ok = _RECV_FORMS[(p // 2) % len(_RECV_FORMS)]
+            reg, ok = _RECV_FORMS[p % len(_RECV_FORMS)]
             self.ops.append(Recv(chan, reg, ok))
         elif k == "close":
             self.ops.append(Close(chan))
@@ -161,10 +165,8 @@ class _Thread:
         elif k == "wg-wait":
             self.ops.append(WgWait("wg"))
         else:
-            kind, rest = p % len(_ATOMIC_KINDS), p // len(_ATOMIC_KINDS)
-            self.ops.append(_atomic(_ATOMIC_KINDS[kind],
-                                    ATOMIC_OPERANDS[rest % len(ATOMIC_OPERANDS)],
-                                    _ATOMICS[rest // len(ATOMIC_OPERANDS) % len(_ATOMICS)]))
+            self.ops.append(_atomic(k[len("atomic-"):], ATOMIC_OPERANDS[(p // 2) % len(ATOMIC_OPERANDS)],
+                                    _ATOMICS[p % 2]))
 
     def finish(self) -> tuple:
         for lock, _ in reversed(list(self.held)):
@@ -188,25 +190,25 @@ def _atomic(kind: str, operand: int, loc: str):
 def _decls(capacity: int) -> tuple:
     return (tuple(Var(n) for n in _DATA + ("m", "v", "q"))
             + tuple(Var(n, atomic=True) for n in _ATOMICS)
-            + (Mutex("mu"), Mutex("rw", rw=True), Chan("c", 0), Chan("d", capacity),
+            + (Mutex("mu"), Mutex("rw", rw=True), Chan("c", capacity),
                Once("o"), WaitGroup("wg")))
 
 
-def build(items_per_thread, capacity: int = 1, name: str = "go-ops") -> Program:
+def build(items_per_thread, capacity: int = 0, name: str = "go-ops") -> Program:
     """The program of some threads' items (lists of (kind, param) pairs), as the strategy
     builds it. For tests and for writing a shape by hand::
 
         >>> from stressmm.syntax import print_program
-        >>> p = build([[("send", 1), ("send", 1)], [("recv", 1), ("recv", 1)]], capacity=2)
+        >>> p = build([[("send", 0), ("send", 0)], [("recv", 0), ("recv", 0)]], capacity=2)
         >>> print(print_program(p), end="")
         litmus go-ops
-        chan d 2
+        chan c 2
         P0:
-          d <- 1
-          d <- 2
+          c <- 1
+          c <- 2
         P1:
-          r0 = <-d
-          r1 = <-d
+          r0 = <-c
+          r1 = <-c
     """
     values: dict = {}
     threads = []
@@ -230,7 +232,7 @@ def go_op_programs(threads=(2, 3), ops=(1, 4), items=GO_ITEMS,
     - `items`: the kinds of items to draw from (some of `GO_ITEMS`).
     - `name`: the programs' name.
 
-    The buffered channel ``d`` gets a capacity from 1 to 3 per program.
+    The channel ``c`` gets a capacity from 0 (unbuffered, first) to 3 per program.
     """
     n_threads = span("threads", threads, low=1, high=8)
     n_items = span("ops", ops, low=1)
@@ -240,12 +242,18 @@ def go_op_programs(threads=(2, 3), ops=(1, 4), items=GO_ITEMS,
     if not isinstance(name, str) or not name or any(c.isspace() or c in '"#' for c in name):
         raise InvalidArgument(f"name={name!r}: use a non-empty string without spaces, "
                               f"quotes or #")
-    item = _items(kinds)
 
     @st.composite
     def draw_program(draw):
         n = draw(st.integers(*n_threads))
-        capacity = draw(st.integers(1, _MAX_CAPACITY))
+        capacity = draw(st.integers(0, _MAX_CAPACITY))
+        # Swarm testing: each program draws from a few kinds of items only, so its threads
+        # pile several ops on the same objects (several sends and receives on one channel,
+        # Wait in every thread...) instead of spreading one op over each primitive.
+        groups = draw(st.lists(st.sampled_from(tuple(g for g in _GROUPS
+                                                     if set(_GROUPS[g]) & set(kinds))),
+                               min_size=1, max_size=_PALETTE, unique=True))
+        item = _items(tuple(k for k in kinds if any(k in _GROUPS[g] for g in groups)))
         drawn = [draw(st.lists(item, min_size=n_items[0], max_size=n_items[1]))
                  for _ in range(n)]
         return build([[(i.kind, i.param) for i in t] for t in drawn], capacity, name)

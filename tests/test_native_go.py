@@ -288,6 +288,8 @@ MUTANT_PROGRAMS = {
     "chan-lifo": "P0: d <- 1; d <- 2 | P1: r0 = <-d; r1 = <-d",
     "chan-full-send-drops": "P0: e <- 1; e <- 2 | P1: r0 = <-e; r1 = <-e",
     "chan-empty-recv-zero": "P0: e <- 1 | P1: r0 = <-e",
+    "chan-unbuffered-recv-no-wait": "P0: c <- 1 | P1: r0 = <-c",
+    "cas-not-atomic": "P0: r0 = atomic.CAS(&a, 0, 1) | P1: r1 = atomic.CAS(&a, 0, 1)",
     "chan-closed-recv-ok": "P0: close(c) | P1: r0, r1 = <-c",
     "chan-close-drops-buffer": "P0: e <- 1; close(e) | P1: r0, r1 = <-e",
     "chan-close-twice-ok": "P0: close(c) | P1: close(c)",

@@ -370,6 +370,16 @@ static int run_ops(const mm_insn *code, int ncode, int64_t *mem, int64_t *r, con
                                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
             break;
         }
+        case OP_MUT_CAS_SPLIT: {   /* compares, then (after a window) stores: not atomic */
+            int64_t old = __atomic_load_n(p, __ATOMIC_RELAXED);
+            bool equal = old == r[in->b];
+            for (int w = 0; w < MM_SPLIT_PAUSES; w++)
+                mm_pause();
+            if (equal)
+                __atomic_store_n(p, r[in->a], __ATOMIC_RELAXED);
+            r[in->dst] = equal;
+            break;
+        }
         MM_SYNC_CASES: {
             int rc = sync_op(sx, in, p, r);
             if (rc == MM_R_SKIP)

@@ -66,7 +66,8 @@ static int check_insn(const mm_insn *in, int tid, int i, int ncode, int nvars, i
         bad = "operand slot out of range";
     if (!bad && (in->code == OP_CAS_RELAXED || in->code == OP_CAS_ACQUIRE
                  || in->code == OP_CAS_RELEASE || in->code == OP_CAS_ACQ_REL
-                 || in->code == OP_CAS_SEQ_CST || in->code == OP_MUT_CAS_ALWAYS)
+                 || in->code == OP_CAS_SEQ_CST || in->code == OP_MUT_CAS_ALWAYS
+                 || in->code == OP_MUT_CAS_SPLIT)
         && (in->b < 0 || in->b >= nfile))
         bad = "expected-value slot out of range";
     if (!bad && is_chan_op(in->code)) {

@@ -28,7 +28,7 @@ typedef enum {
     X(FENCE_ACQUIRE) X(FENCE_RELEASE) X(FENCE_ACQ_REL) X(FENCE_SEQ_CST)                       \
     X(AWAIT_PLAIN) X(AWAIT_RELAXED) X(AWAIT_ACQUIRE) X(AWAIT_SEQ_CST)                         \
     X(MUT_ADD_SPLIT) X(MUT_SWAP_SPLIT) X(MUT_CAS_ALWAYS)                                     \
-    X(MUT_ADD_OLD) X(MUT_ADD_ABS) X(MUT_SWAP_NEW) X(MUT_CAS_SWAPPED)                          \
+    X(MUT_ADD_OLD) X(MUT_ADD_ABS) X(MUT_SWAP_NEW) X(MUT_CAS_SWAPPED) X(MUT_CAS_SPLIT)        \
     X(LOCK) X(UNLOCK) X(RLOCK) X(RUNLOCK) X(SEND) X(RECV) X(CLOSE)                            \
     X(ONCE_BEGIN) X(ONCE_END) X(WG_ADD) X(WG_WAIT)                                            \
     X(MUT_LOCK_TAS) X(MUT_UNLOCK_STORE) X(MUT_LOCK_BESIDE_READER) X(MUT_SEND_NONATOMIC)       \

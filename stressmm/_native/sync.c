@@ -375,8 +375,9 @@ static inline int try_recv(const mm_sync *sx, int code, int64_t *c, int cap, int
         st(field(sx, c, CH_COUNT), count - 1);
         rc = MM_R_DONE;
         changed = true;
-    } else if (closed || (code == OP_MUT_RECV_EMPTY_ZERO && cap > 0)) {
-        *value = 0;   /* chan-empty-recv-zero: an empty open channel answers as if closed */
+    } else if (closed || (code == OP_MUT_RECV_EMPTY_ZERO
+                          && (cap > 0 || !count || ld(field(sx, c, CH_TAKEN))))) {
+        *value = 0;   /* chan-*-recv-zero: an empty open channel answers as if closed */
         *ok = code == OP_MUT_RECV_CLOSED_OK;   /* chan-closed-recv-ok: ok stays true */
         rc = MM_R_DONE;
     } else if (cap == 0 && count

@@ -70,6 +70,11 @@ MUTANTS = {
                         "[atomic.swap-returns-old]",
     "cas-compares-new": "atomic.CompareAndSwap compares with the new value instead of the "
                         "expected one [atomic.cas]",
+    "cas-not-atomic": "atomic.CompareAndSwap compares, then stores after a window: two "
+                      "CAS can both succeed [atomic.rmw-atomic]",
+    "chan-unbuffered-recv-no-wait": "a receive on an unbuffered channel with no sender "
+                                    "ready returns the zero value at once "
+                                    "[chan.unbuffered-rendezvous]",
     "mutex-relock-not-atomic": "once a Mutex has been unlocked, Lock takes it with a load and "
                                "a store: two threads re-locking it can both get in "
                                "[mutex.exclusion]",
@@ -116,7 +121,8 @@ MUTANTS = {
 
 ATOMIC_MUTANTS = frozenset({"sc-store-no-fence", "sc-fence-noop", "add-not-atomic",
                             "cas-ignores-failure", "swap-not-atomic", "add-returns-old",
-                            "add-drops-sign", "swap-returns-new", "cas-compares-new"})
+                            "add-drops-sign", "swap-returns-new", "cas-compares-new",
+                            "cas-not-atomic"})
 SYNC_MUTANTS = frozenset(MUTANTS) - ATOMIC_MUTANTS
 """The mutants that break a Go primitive (the others break the atomics)."""
 
@@ -135,6 +141,7 @@ _REWRITES = {
     "add-drops-sign": {f"ADD_{o}": "MUT_ADD_ABS" for o in list(_ORDERS.values())[1:]},
     "swap-returns-new": {f"SWAP_{o}": "MUT_SWAP_NEW" for o in list(_ORDERS.values())[1:]},
     "cas-compares-new": {f"CAS_{o}": "MUT_CAS_SWAPPED" for o in list(_ORDERS.values())[1:]},
+    "cas-not-atomic": {f"CAS_{o}": "MUT_CAS_SPLIT" for o in list(_ORDERS.values())[1:]},
 }
 
 MAX_THREADS = 64
@@ -160,6 +167,7 @@ _SYNC_REWRITES = {
     "chan-lifo": {("buffered", "RECV"): "MUT_RECV_LIFO"},
     "chan-full-send-drops": {("buffered", "SEND"): "MUT_SEND_FULL_DROPS"},
     "chan-empty-recv-zero": {("buffered", "RECV"): "MUT_RECV_EMPTY_ZERO"},
+    "chan-unbuffered-recv-no-wait": {("unbuffered", "RECV"): "MUT_RECV_EMPTY_ZERO"},
     "chan-closed-recv-ok": {(k, "RECV"): "MUT_RECV_CLOSED_OK" for k in ("buffered", "unbuffered")},
     "chan-close-drops-buffer": {("buffered", "CLOSE"): "MUT_CLOSE_DROPS"},
     "chan-close-twice-ok": {(k, "CLOSE"): "MUT_CLOSE_TWICE_OK" for k in ("buffered", "unbuffered")},
