@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .fuzz import DEFAULT_ITERATIONS
+from .contracts import Coverage, tally, weak_runs
+from .fuzz import DEFAULT_ITERATIONS, DEFAULT_MODEL
 
 __all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers"]
 
@@ -68,6 +69,7 @@ class CampaignResult:
     workers: int = 0
     cpus: list = field(default_factory=list)
     first_detection: Optional[float] = None   # seconds from the start to the first forbidden run
+    coverage: Coverage = Coverage()           # what the programs exercised, weak outcomes seen
 
     @property
     def found(self) -> bool:
@@ -126,6 +128,34 @@ def strategies_for(cfg: CampaignConfig):
     return progs, mst.schedules(threads=cfg.threads, max_delay=4, batch=(64, 256))
 
 
+def _count(into: dict, *counts: dict) -> dict:
+    """Add `counts` into the counter dict `into` (in place: a worker's running tally)."""
+    for c in counts:
+        for k, n in c.items():
+            into[k] = into.get(k, 0) + n
+    return into
+
+
+def _copy(stats: dict) -> dict:
+    return dict(stats, coverage=dict(stats["coverage"]))
+
+
+def _weak(hist, model: Optional[str]) -> dict:
+    """{"weak_runs": n, "weak_programs": 0/1} of one histogram judged by `model` (nothing
+    when sc judges: then no outcome is weak; nothing when a model gives up on the program)."""
+    from .models import StateLimitError, get_model
+
+    model = model or DEFAULT_MODEL
+    if model == "sc":
+        return {}
+    try:
+        n = weak_runs(hist, get_model(model).allowed(hist.program).outcomes,
+                      get_model("sc").allowed(hist.program).outcomes)
+    except StateLimitError:
+        return {}
+    return {"weak_runs": n, "weak_programs": int(n > 0)}
+
+
 def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: float,
             examples_budget: Optional[int], out) -> None:
     """One worker: runs Hypothesis chunks until the deadline, the example budget, or a
@@ -138,19 +168,21 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
 
     os.sched_setaffinity(0, cpus)
     memo = Memo()
-    stats = {"examples": 0, "runs": 0}
+    stats = {"examples": 0, "runs": 0, "coverage": {}}
     last = [0.0]
     progs, scheds = strategies_for(cfg)
 
     def on_run(hist):
         stats["runs"] += hist.total
+        _count(stats["coverage"], {"runs": hist.total}, _weak(hist, cfg.model))
         now = time.monotonic()
         if now - last[0] > HEARTBEAT:
             last[0] = now
-            out.put(("beat", index, dict(stats)))
+            out.put(("beat", index, _copy(stats)))
 
     def prop(program, schedule):
         stats["examples"] += 1
+        _count(stats["coverage"], {"programs": 1}, tally(program))
         out.put(("program", index, print_program(program)))
         try:
             check_program(program, schedule, model=cfg.model, mutant=cfg.mutant, memo=memo,
@@ -179,7 +211,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return
-    out.put(("done", index, dict(stats)))
+    out.put(("done", index, _copy(stats)))
 
 
 def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResult], None]] = None
@@ -212,11 +244,11 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
         proc.start()
         live[i] = proc
         beats[i] = time.monotonic()
-        totals[i] = {"examples": 0, "runs": 0}
+        totals[i] = {"examples": 0, "runs": 0, "coverage": {}}
 
     totals: dict = {}
     respawns = dict.fromkeys(range(len(plans)), 0)
-    banked = {"examples": 0, "runs": 0}
+    banked = {"examples": 0, "runs": 0, "coverage": {}}
     for i in range(len(plans)):
         spawn(i)
     try:
@@ -266,12 +298,16 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     result.failures.append(WorkerFailure(j, what, current.get(j, "")))
                     banked["examples"] += totals[j]["examples"]
                     banked["runs"] += totals[j]["runs"]
+                    _count(banked["coverage"], totals[j]["coverage"])
                     if (time.monotonic() < deadline - 1 and not result.counterexamples
                             and respawns[j] < MAX_RESPAWNS):
                         respawns[j] += 1
                         spawn(j)
             result.examples = banked["examples"] + sum(t["examples"] for t in totals.values())
             result.runs = banked["runs"] + sum(t["runs"] for t in totals.values())
+            result.coverage = Coverage.from_counts(
+                _count(dict(banked["coverage"]), *(t["coverage"] for t in totals.values())),
+                cfg.model or DEFAULT_MODEL)
             result.elapsed = time.monotonic() - start
             if progress is not None:
                 progress(result)

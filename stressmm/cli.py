@@ -230,7 +230,8 @@ def cmd_fuzz(args) -> int:
         print(json.dumps({"examples": res.examples, "runs": res.runs, "elapsed": res.elapsed,
                           "workers": res.workers, "cpus": res.cpus,
                           "counterexamples": [c.to_json() for c in res.counterexamples],
-                          "saved": res.saved,
+                          "saved": res.saved, "first_detection": res.first_detection,
+                          "coverage": res.coverage.to_json(),
                           "worker_failures": [f.__dict__ for f in res.failures]}, indent=2))
         return 1 if res.found else 0
     for cex, path in zip(res.counterexamples, res.saved + [None] * len(res.counterexamples)):
@@ -239,6 +240,8 @@ def cmd_fuzz(args) -> int:
             print(f"replay: stressmm replay {path}")
     for f in res.failures:
         print(f"WORKER FAILURE: worker {f.worker} {f.what} while running:\n{f.program_text}")
+    used = [p for p, n in res.coverage.per_primitive if n or args.go]
+    print(res.coverage.render(primitives_shown=used))
     print(f"{res.examples:,} programs, {res.runs:,} runs in {res.elapsed:.1f}s on {res.workers} "
           f"worker(s) (CPUs {res.cpus}): " + (
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"

@@ -293,3 +293,73 @@ def primitives(program: Program) -> frozenset:
                                       and program.decl(op.loc).atomic):
             used.add("atomic")
     return frozenset(used)
+
+
+# ---------------------------------------------------------------- what a campaign covered
+
+
+def tally(program: Program) -> dict:
+    """The coverage counts one program adds: `primitive:<name>` per primitive it uses and
+    `clause:<id>` per clause it exercises (each 1), for `Coverage.from_counts`."""
+    counts = {f"primitive:{p}": 1 for p in primitives(program)}
+    counts.update({f"clause:{c}": 1 for c in exercised(program)})
+    return counts
+
+
+def weak_runs(hist, judged: frozenset, sc: frozenset) -> int:
+    """Runs of `hist` whose outcome sc forbids and the judging model allows (`judged`): the
+    weak behaviour a campaign saw (timeouts are not outcomes of the program)."""
+    return sum(n for o, n in hist.counts.items()
+               if "timeout" not in o.flags and o not in sc and o in judged)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a campaign exercised: programs per primitive, programs per clause, and the runs
+    that showed weak outcomes (sc forbids them, the judging model allows them)::
+
+        >>> cov = Coverage.from_counts({"programs": 3, "primitive:chan": 2,
+        ...                             "clause:chan.fifo": 1, "weak_runs": 5,
+        ...                             "weak_programs": 1, "runs": 60}, model="go")
+        >>> print(cov.render(primitives_shown=("chan",)).splitlines()[1])
+          chan       2 programs: each-value-once 0, fifo 1, buffered-capacity 0, recv-blocks-until-value 0, unbuffered-rendezvous 0
+    """
+
+    programs: int = 0
+    runs: int = 0
+    per_primitive: tuple = ()   # (primitive, programs using it)
+    per_clause: tuple = ()      # (clause id, programs exercising it)
+    weak_runs: int = 0
+    weak_programs: int = 0
+    model: str = ""
+
+    @classmethod
+    def from_counts(cls, counts: dict, model: str) -> "Coverage":
+        return cls(programs=counts.get("programs", 0), runs=counts.get("runs", 0),
+                   per_primitive=tuple((p, counts.get(f"primitive:{p}", 0)) for p in PRIMITIVES),
+                   per_clause=tuple((c.id, counts.get(f"clause:{c.id}", 0)) for c in CLAUSES),
+                   weak_runs=counts.get("weak_runs", 0),
+                   weak_programs=counts.get("weak_programs", 0), model=model)
+
+    def to_json(self) -> dict:
+        return {"programs": self.programs, "runs": self.runs,
+                "primitives": dict(self.per_primitive), "clauses": dict(self.per_clause),
+                "weak_runs": self.weak_runs, "weak_programs": self.weak_programs,
+                "weak_means": f"outcomes sc forbids and {self.model} allows"}
+
+    def render(self, primitives_shown=PRIMITIVES) -> str:
+        """Lines for the campaign summary: one per primitive with its clauses, then the weak
+        outcomes seen."""
+        lines = ["coverage (programs exercising each clause of docs/contracts.md):"]
+        clauses = dict(self.per_clause)
+        for prim, n in self.per_primitive:
+            if prim not in primitives_shown:
+                continue
+            parts = ", ".join(f"{c.id.split('.', 1)[1]} {clauses[c.id]:,}"
+                              for c in CLAUSES if c.primitive == prim)
+            lines.append(f"  {prim:<9} {n:>2,} programs: {parts}")
+        if self.model and self.model != "sc":
+            lines.append(f"weak outcomes (sc forbids, {self.model} allows): {self.weak_runs:,} "
+                         f"of {self.runs:,} runs, in {self.weak_programs:,} of "
+                         f"{self.programs:,} programs")
+        return "\n".join(lines)

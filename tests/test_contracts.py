@@ -75,3 +75,49 @@ def test_shrinking_reaches_two_waiters_on_one_waitgroup():
     p = find(GO_PROGRAMS, lambda p: "waitgroup.releases-all-waiters" in exercised(p),
              settings=SEARCH)
     assert [len(t.ops) for t in p.threads] == [1, 1]   # wg.Wait() || wg.Wait()
+
+
+# ---------------------------------------------------------------- coverage in campaigns
+
+
+def test_weak_runs_are_the_runs_sc_forbids_and_the_judge_allows():
+    from stressmm.contracts import weak_runs
+    from stressmm.models import get_model
+    from stressmm.outcome import Histogram, Outcome
+    from stressmm.syntax import find_scenario, parse_file
+
+    sb = parse_file(find_scenario("SB"))[0]
+    weak = Outcome.make({(0, "r0"): 0, (1, "r1"): 0}, {"x": 1, "y": 1})
+    strong = Outcome.make({(0, "r0"): 1, (1, "r1"): 1}, {"x": 1, "y": 1})
+    hist = Histogram(sb, {weak: 3, strong: 5, Outcome.flagged("timeout"): 2})
+    tso, sc = get_model("tso").allowed(sb).outcomes, get_model("sc").allowed(sb).outcomes
+    assert weak_runs(hist, tso, sc) == 3
+    assert weak_runs(hist, sc, sc) == 0
+
+
+def test_the_summary_names_every_primitive_and_clause_and_the_weak_runs():
+    from stressmm.contracts import Coverage
+
+    cov = Coverage.from_counts({"programs": 4, "runs": 400, "primitive:once": 2,
+                                "clause:once.exactly-once": 2, "weak_runs": 7,
+                                "weak_programs": 1}, model="go")
+    text = cov.render()
+    for c in CLAUSES:
+        assert c.id.split(".", 1)[1] in text
+    assert "once       2 programs: exactly-once 2, returns-after-body 0" in text
+    assert "weak outcomes (sc forbids, go allows): 7 of 400 runs, in 1 of 4 programs" in text
+    assert cov.to_json()["clauses"]["once.exactly-once"] == 2
+
+
+@pytest.mark.skipif(len(__import__("os").sched_getaffinity(0)) < 2,
+                    reason="needs 2 CPUs to run 2 pinned threads")
+def test_a_go_campaign_counts_what_its_programs_exercised():
+    from stressmm.campaign import run_campaign
+
+    res = run_campaign(CampaignConfig(examples=6, seed=5, go=True, model="go", corpus=None,
+                                      iterations=2000))
+    assert not res.counterexamples and not res.failures
+    cov = res.coverage
+    assert cov.programs == res.examples and cov.runs == res.runs
+    assert sum(n for _, n in cov.per_primitive) >= res.examples   # each uses a primitive
+    assert 0 <= cov.weak_programs <= cov.programs
