@@ -1,29 +1,54 @@
 """`stressmm bench --mutants`: how fast fuzzing finds each broken runtime variant, and how small
-the counterexample it shrinks to is. The reference in the same run is the correct runtime under
-the same campaign settings (memory-model programs, and Go-style programs), which must find
-nothing. Mutants of the Go primitives are fuzzed with Go-style programs judged by `go`."""
+the counterexample it shrinks to is; the share of mutants found is the mutation score. The
+reference in the same run is the correct runtime under the same campaign settings
+(memory-model programs, and Go-style programs), which must find nothing.
+
+Every mutant breaks a clause of docs/contracts.md and is fuzzed with Go-style programs judged
+by `go` (`stressmm fuzz --go --mutant M`); the mutants of the atomics are also fuzzed with
+memory-model programs judged by `tso`, and `sc-fence-noop` (a fence, which Go does not have)
+only with those."""
 from __future__ import annotations
 
 from typing import Optional
 
 from .report import table
 
-__all__ = ["bench_mutants", "print_bench"]
+__all__ = ["bench_mutants", "print_bench", "campaigns", "score"]
+
+
+def campaigns(mutants: list) -> list:
+    """(mutant or None, Go programs?) for every campaign of the bench, references first."""
+    from .runtime.compile import ATOMIC_MUTANTS
+
+    out = [(None, False), (None, True)]
+    for m in mutants:
+        if m != "sc-fence-noop":
+            out.append((m, True))
+        if m in ATOMIC_MUTANTS:
+            out.append((m, False))
+    return out
+
+
+def _clause_of(mutant: Optional[str]) -> str:
+    from .contracts import CLAUSES
+
+    return next((c.id for c in CLAUSES if mutant in c.mutants), "-")
 
 
 def bench_mutants(minutes: float = 2.0, seed: int = 1, mutants: Optional[list] = None) -> list:
-    """One campaign per mutant (and one on the correct runtime); rows of dicts."""
+    """One campaign per mutant and kind of programs (and two on the correct runtime); rows of
+    dicts."""
     from .campaign import CampaignConfig, run_campaign
-    from .runtime.native import MUTANTS, SYNC_MUTANTS
+    from .runtime.native import MUTANTS
 
     rows = []
-    for name, go in [(None, False), (None, True)] + [(m, m in SYNC_MUTANTS)
-                                                     for m in (mutants or MUTANTS)]:
+    for name, go in campaigns(list(mutants or MUTANTS)):
         res = run_campaign(CampaignConfig(minutes=minutes, mutant=name, seed=seed, corpus=None,
-                                          go=go))
+                                          go=go, model="go" if go else "tso"))
         cex = res.counterexamples[0] if res.counterexamples else None
         rows.append({
             "mutant": name or ("(correct, Go programs)" if go else "(correct runtime)"),
+            "clause": _clause_of(name) if name else "",
             "programs": "go" if go else "memory",
             "found": cex is not None,
             "first_detection_s": res.first_detection,
@@ -38,17 +63,26 @@ def bench_mutants(minutes: float = 2.0, seed: int = 1, mutants: Optional[list] =
     return rows
 
 
+def score(rows: list) -> tuple:
+    """(mutants found by some campaign, mutants benched): the mutation score's fraction."""
+    mutants = {r["mutant"] for r in rows if r["clause"]}
+    found = {r["mutant"] for r in rows if r["clause"] and r["found"]}
+    return len(found), len(mutants)
+
+
 def print_bench(quick: bool = False) -> None:
     minutes = 0.5 if quick else 2.0
     print(f"fuzz campaigns of at most {minutes:g} min each (seed 1); "
           f"first detection = seconds until a forbidden outcome was first seen")
     rows = bench_mutants(minutes=minutes)
-    out = [("mutant", "programs", "found", "first detection", "campaign", "examples", "runs",
-            "shrunk to", "outcome")]
+    out = [("mutant", "clause", "programs", "found", "first detection", "campaign", "examples",
+            "runs", "shrunk to", "outcome")]
     for r in rows:
-        out.append((r["mutant"], r["programs"], "yes" if r["found"] else "no",
+        out.append((r["mutant"], r["clause"], r["programs"], "yes" if r["found"] else "no",
                     f"{r['first_detection_s']:.1f}s" if r["first_detection_s"] is not None else "-",
                     f"{r['total_s']:.1f}s", f"{r['examples']:,}", f"{r['runs']:,}",
                     f"{r['threads']} threads, {r['ops']} ops" if r["found"] else "-",
                     r["outcome"]))
-    print(table(out, align="lllrrrrll"))
+    print(table(out, align="llllrrrrll"))
+    found, total = score(rows)
+    print(f"mutation score: {found} of {total} mutants found ({found / max(total, 1):.0%})")
