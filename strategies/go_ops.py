@@ -82,6 +82,7 @@ _ATOMICS = ("a", "b")
 _MAX_CAPACITY = 3
 _SC = Order.SEQ_CST
 _PARAMS = 64                    # every item draws one integer in [0, _PARAMS), shrinking to 0
+_MAX_ITEMS = 10                 # items of all threads together (see draw_program)
 _PALETTE = 3                    # a program draws its items from at most this many groups
 _GROUPS = {"chan": ("send", "recv", "close"), "data": ("store", "load"), "mutex": ("lock",),
            "rwmutex": ("rlock", "wlock"), "once": ("once",),
@@ -228,7 +229,9 @@ def go_op_programs(threads=(2, 3), ops=(1, 4), items=GO_ITEMS,
 
     - `threads`: how many threads, an int or a (min, max) pair in [1, 8].
     - `ops`: how many items each thread has (an item is one op, or a few: a section's ends
-      carry the accesses to the data they guard, a once.Do its read).
+      carry the accesses to the data they guard, a once.Do its read). All threads together
+      have at most 10 items (unless `ops` asks for more as a minimum), which keeps the go
+      model's search small.
     - `items`: the kinds of items to draw from (some of `GO_ITEMS`).
     - `name`: the programs' name.
 
@@ -254,8 +257,13 @@ def go_op_programs(threads=(2, 3), ops=(1, 4), items=GO_ITEMS,
                                                      if set(_GROUPS[g]) & set(kinds))),
                                min_size=1, max_size=_PALETTE, unique=True))
         item = _items(tuple(k for k in kinds if any(k in _GROUPS[g] for g in groups)))
-        drawn = [draw(st.lists(item, min_size=n_items[0], max_size=n_items[1]))
-                 for _ in range(n)]
+        # At most _MAX_ITEMS items in all: ops piled on one object multiply the orders the
+        # go model must explore (3 threads x 5 items on one channel exceed its state cap).
+        drawn, left = [], _MAX_ITEMS
+        for i in range(n):
+            room = max(n_items[0], min(n_items[1], left - (n - 1 - i) * n_items[0]))
+            drawn.append(draw(st.lists(item, min_size=n_items[0], max_size=room)))
+            left -= len(drawn[-1])
         return build([[(i.kind, i.param) for i in t] for t in drawn], capacity, name)
 
     return draw_program()
