@@ -107,6 +107,7 @@ def test_shrinks_to_the_classic_store_buffering_shape():
 
     shrunk = find(mst.programs(threads=(1, 3), ops=(1, 4), locations=2, kinds=("load", "store")),
                   fails, settings=settings(max_examples=5000, database=None, derandomize=True,
+                                           deadline=None,
                                            suppress_health_check=list(HealthCheck)))
     assert len(shrunk.threads) == 2
     assert shrunk.size == 4
