@@ -15,10 +15,14 @@ Installed as `stressmm.strategies`::
   that expose ordering and fence bugs, reached far more often than by uniform draws.
 - `go_programs`: Go-style programs of handoffs through channels, mutexes, once, waitgroups and
   seq_cst atomics, race-free or (sometimes) racy, for checking against the `go` model.
+- `go_op_programs`: Go-style programs drawn op by op over a few shared objects (several
+  values on one channel, many sections on one lock, Add/Done/Wait and Once.Do from every
+  thread, closes racing with receives), for the clauses of docs/contracts.md.
 - `schedules`: start delays, layout, batch and seed of a run, shrinking to no delays.
 """
 from .cycles import cycles
 from .go import GO_ACCESSES, GO_CONTENTIONS, GO_MECHANISMS, go_programs
+from .go_ops import GO_ITEMS, go_op_programs
 from .programs import (
     LOCATION_NAMES, MEMORY_KINDS, ORDERS_STRONGEST_FIRST, SYNC_PRIMITIVES, programs,
     small_programs,
@@ -27,4 +31,4 @@ from .schedules import schedules
 
 __all__ = ["programs", "small_programs", "cycles", "go_programs", "schedules", "MEMORY_KINDS",
            "SYNC_PRIMITIVES", "ORDERS_STRONGEST_FIRST", "LOCATION_NAMES", "GO_MECHANISMS",
-           "GO_ACCESSES", "GO_CONTENTIONS"]
+           "GO_ACCESSES", "GO_CONTENTIONS", "go_op_programs", "GO_ITEMS"]

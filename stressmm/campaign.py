@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .fuzz import DEFAULT_ITERATIONS
+from .contracts import Coverage, tally, weak_runs
+from .fuzz import DEFAULT_ITERATIONS, DEFAULT_MODEL
 
 __all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers",
            "keep_counterexample", "new_seed", "silence_verdict"]
@@ -80,6 +81,7 @@ class CampaignResult:
     save_errors: list = field(default_factory=list)   # why a counterexample could not be saved
     interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
     seed: Optional[int] = None                 # the campaign's seed: `--seed` it to repeat the draws
+    coverage: Coverage = Coverage()           # what the programs exercised, weak outcomes seen
 
     @property
     def found(self) -> bool:
@@ -134,13 +136,19 @@ def strategies_for(cfg: CampaignConfig):
     """The programs and schedules a campaign draws. Memory-model campaigns mix random programs
     with programs built from critical cycles (SB, MP, LB, ... with fences and orders), which reach
     the shapes that expose fence and ordering bugs far more often than uniform draws; Go
-    campaigns draw Go-style programs (handoffs through channels, locks, once, waitgroups)."""
+    campaigns draw Go-style programs: handoffs through channels, locks, once, waitgroups, and
+    programs drawn op by op over a few shared primitives."""
     from hypothesis import strategies as st
 
     from . import strategies as mst
 
     if cfg.go:
-        progs = mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops))
+        # Half templates (handoffs, contentions), half programs drawn op by op over shared
+        # objects: several values on one channel, many sections on one lock, Add/Done/Wait
+        # and Once.Do from every thread, closes racing with receives (see docs/contracts.md).
+        progs = st.one_of(
+            mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)),
+            mst.go_op_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)))
     elif cfg.threads >= 2:
         progs = st.one_of(
             mst.programs(threads=(1, cfg.threads), ops=(1, cfg.ops), locations=cfg.locations),
@@ -171,6 +179,34 @@ def silence_verdict(now: float, launched: float, last_word: Optional[float],
     return f"hung (no progress for {hang_seconds:.0f} s)" if now - last_word > hang_seconds else None
 
 
+def _count(into: dict, *counts: dict) -> dict:
+    """Add `counts` into the counter dict `into` (in place: a worker's running tally)."""
+    for c in counts:
+        for k, n in c.items():
+            into[k] = into.get(k, 0) + n
+    return into
+
+
+def _copy(stats: dict) -> dict:
+    return dict(stats, coverage=dict(stats["coverage"]))
+
+
+def _weak(hist, model: Optional[str]) -> dict:
+    """{"weak_runs": n, "weak_programs": 0/1} of one histogram judged by `model` (nothing
+    when sc judges: then no outcome is weak; nothing when a model gives up on the program)."""
+    from .models import StateLimitError, get_model
+
+    model = model or DEFAULT_MODEL
+    if model == "sc":
+        return {}
+    try:
+        n = weak_runs(hist, get_model(model).allowed(hist.program).outcomes,
+                      get_model("sc").allowed(hist.program).outcomes)
+    except StateLimitError:
+        return {}
+    return {"weak_runs": n, "weak_programs": int(n > 0)}
+
+
 def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: float,
             examples_budget: Optional[int], out) -> None:
     """One worker: runs Hypothesis chunks until the deadline, the example budget, or a
@@ -192,22 +228,24 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         out.put(("error", index, f"{type(e).__name__}: {e}"))
         return
     memo = Memo()
-    stats = {"examples": 0, "runs": 0}
+    stats = {"examples": 0, "runs": 0, "coverage": {}}
     last = [0.0]
     progs, scheds = strategies_for(cfg)
     out.put(("ready", index, None))  # started: from now on, silence means a hang
 
     def on_run(hist):
         stats["runs"] += hist.total
+        _count(stats["coverage"], {"runs": hist.total}, _weak(hist, cfg.model))
         now = time.monotonic()
         if now - last[0] > HEARTBEAT:
             last[0] = now
-            out.put(("beat", index, dict(stats)))
+            out.put(("beat", index, _copy(stats)))
         if (hist.info or {}).get("stuck"):
             raise StuckPrimitive(hist.info["stuck"])
 
     def prop(program, schedule):
         stats["examples"] += 1
+        _count(stats["coverage"], {"programs": 1}, tally(program))
         out.put(("program", index, print_program(program)))
         try:
             check_program(program, schedule, backend=backend, model=cfg.model,
@@ -239,7 +277,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return
-    out.put(("done", index, dict(stats)))
+    out.put(("done", index, _copy(stats)))
 
 
 def keep_counterexample(result: CampaignResult, cex, corpus: Optional[str]) -> None:
@@ -291,7 +329,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
         live[i] = proc
         launched[i] = time.monotonic()
         beats[i] = None   # no word yet: starting up
-        totals[i] = {"examples": 0, "runs": 0}
+        totals[i] = {"examples": 0, "runs": 0, "coverage": {}}
 
     def receive(wait: float) -> bool:
         """Handle one message from a worker (waiting up to `wait` s); False if none came.
@@ -337,7 +375,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                 return
 
     respawns = dict.fromkeys(range(len(plans)), 0)
-    banked = {"examples": 0, "runs": 0}
+    banked = {"examples": 0, "runs": 0, "coverage": {}}
     try:
         for i in range(len(plans)):
             spawn(i)
@@ -365,12 +403,16 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     result.failures.append(WorkerFailure(j, what, current.get(j, "")))
                     banked["examples"] += totals[j]["examples"]
                     banked["runs"] += totals[j]["runs"]
+                    _count(banked["coverage"], totals[j]["coverage"])
                     if (time.monotonic() < deadline - 1 and not result.counterexamples
                             and respawns[j] < MAX_RESPAWNS):
                         respawns[j] += 1
                         spawn(j)
             result.examples = banked["examples"] + sum(t["examples"] for t in totals.values())
             result.runs = banked["runs"] + sum(t["runs"] for t in totals.values())
+            result.coverage = Coverage.from_counts(
+                _count(dict(banked["coverage"]), *(t["coverage"] for t in totals.values())),
+                cfg.model or DEFAULT_MODEL)
             result.elapsed = time.monotonic() - start
             if progress is not None:
                 progress(result)

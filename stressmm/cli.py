@@ -484,7 +484,8 @@ def report_campaign(res, args, cfg) -> int:
     interrupted = signal_name(res.interrupted) if res.interrupted is not None else None
     status = 1 if res.found else (exit_status(res.interrupted) if interrupted else 0)
     results = document("fuzz", campaign=campaign(res, cfg), seed=res.seed,
-                       interrupted=interrupted, save_errors=list(res.save_errors))
+                       coverage=res.coverage.to_json(), interrupted=interrupted,
+                       save_errors=list(res.save_errors))
     if args.json:
         print(json.dumps(results, indent=2))
         return finish(args, results, status)
@@ -500,6 +501,8 @@ def report_campaign(res, args, cfg) -> int:
         print(f"stressmm: warning: a counterexample could not be saved: {err}", file=sys.stderr)
     for f in res.failures:
         print(f"WORKER FAILURE: worker {f.worker} {f.what} while running:\n{f.program_text}")
+    used = [p for p, n in res.coverage.per_primitive if n or args.go]
+    print(res.coverage.render(primitives_shown=used))
     print(f"{res.examples:,} programs, {res.runs:,} runs in {res.elapsed:.1f}s on {res.workers} "
           f"worker(s) (CPUs {res.cpus}): " + (
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"

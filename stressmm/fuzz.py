@@ -27,7 +27,8 @@ from . import __version__
 from .models import StateLimitError, get_model
 from .outcome import Histogram, Outcome
 from .runtime import machine_facts
-from .program import And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Program, RegRef, Var
+from .program import (FLAGS, And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Not, Program,
+                      RegRef, Var)
 from .schedule import Schedule
 
 __all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
@@ -160,9 +161,18 @@ class Counterexample:
 
 
 def outcome_condition(o: Outcome) -> Condition:
-    """An `exists` clause true exactly of outcomes equal to `o` on its registers and memory."""
+    """An `exists` clause true exactly of outcomes equal to `o` on its registers and memory.
+    An outcome with nothing in it (a program of primitives only that finished normally) is
+    the run that ended with no flag::
+
+        >>> from stressmm.syntax import print_expr
+        >>> print_expr(outcome_condition(Outcome()).expr)
+        '!deadlock && !panic && !timeout'
+    """
     items = [Cmp(RegRef(t, r), v) for t, r, v in o.regs] + [Cmp(MemRef(loc), v) for loc, v in o.mem]
     items += [FlagIs(f) for f in sorted(o.flags)]
+    if not items:
+        items = [Not(FlagIs(f)) for f in FLAGS]
     return Condition(items[0] if len(items) == 1 else And(tuple(items)))
 
 

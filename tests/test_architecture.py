@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. A module may import modules of lower layers and of its own part.
 LAYERS = [
     {"program", "schedule", "_native", "interrupt"},
-    {"syntax", "outcome"},
+    {"syntax", "outcome", "contracts"},
     {"models", "runtime", "strategies"},
     {"check", "judge"},
     {"fuzz", "report", "go_judge"},

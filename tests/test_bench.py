@@ -62,12 +62,23 @@ def test_mutant_bench_reports_detection_and_shrunk_size():
                          mutants=["cas-ignores-failure", "mutex-nonatomic-tas"])
     by = {r["mutant"]: r for r in rows}
     assert not by["(correct runtime)"]["found"] and not by["(correct, Go programs)"]["found"]
-    for name, programs in (("cas-ignores-failure", "memory"), ("mutex-nonatomic-tas", "go")):
-        assert by[name]["found"] and by[name]["programs"] == programs
-        assert by[name]["first_detection_s"] <= by[name]["total_s"]
-        assert by[name]["threads"] <= 2
-    for row in rows:
-        assert row["worker_failures"] == 0 and row["runs"] > 0
+    found = {(r["mutant"], r["programs"]): r for r in rows if r["found"]}
+    for key in (("cas-ignores-failure", "memory"), ("mutex-nonatomic-tas", "go")):
+        assert key in found
+        assert found[key]["first_detection_s"] <= found[key]["total_s"]
+        assert found[key]["threads"] <= 2
+    assert by["mutex-nonatomic-tas"]["clause"] == "mutex.exclusion"
+def test_every_mutant_is_benched_with_go_programs_but_the_fence_one():
+    from stressmm.bench_fuzz import campaigns, score
+    from stressmm.runtime.compile import ATOMIC_MUTANTS, MUTANTS
+
+    plan = campaigns(list(MUTANTS))
+    assert {m for m, go in plan if go and m} == set(MUTANTS) - {"sc-fence-noop"}
+    assert {m for m, go in plan if not go and m} == set(ATOMIC_MUTANTS)
+    rows = [{"mutant": "a", "clause": "x", "found": True}, {"mutant": "a", "clause": "x",
+            "found": False}, {"mutant": "b", "clause": "y", "found": False},
+            {"mutant": "(correct runtime)", "clause": "", "found": False}]
+    assert score(rows) == (1, 2)
 
 
 @pytest.mark.parametrize("args", [["bench", "--models", "--quick"]])

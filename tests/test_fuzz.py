@@ -236,3 +236,21 @@ def test_two_backends_never_share_a_memo_entry():
     with pytest.raises(ForbiddenOutcome):
         check_program(sb_sc(), backend=DemotedStoresBackend(), model="tso", memo=memo)
     assert check_program(sb_sc(), backend=Correct(), model="tso", memo=memo).total > 0
+
+
+def test_a_counterexample_of_primitives_only_that_finished_is_printed_and_saved(tmp_path):
+    # A program without registers or variables that ends normally has the empty outcome; its
+    # counterexample must still print, save and replay (the `exists` says: no flag).
+    from stressmm.fuzz import Counterexample
+    from stressmm.outcome import Outcome, evaluate
+    from stressmm.program import Chan, Send
+
+    prog = Program("full", (Chan("c", 1),), (Thread((Send("c", 1), Send("c", 2))),))
+    cex = Counterexample(program=prog, schedule=Schedule(), outcome=Outcome(), count=3,
+                         total=10, model="go", backend="native", verdicts={"go": False})
+    assert "exists (!deadlock && !panic && !timeout)" in cex.report()
+    path = save_counterexample(cex, tmp_path)
+    loaded, meta = load_counterexample(path)
+    assert Outcome.from_json(meta["outcome"]) == Outcome()
+    assert evaluate(loaded.condition, Outcome())
+    assert not evaluate(loaded.condition, Outcome.flagged("deadlock"))

@@ -265,11 +265,63 @@ MUTANT_PROGRAMS = {
           ch <- 2
           r1 = <-ch
         """,
+    # One per clause of docs/contracts.md.
+    "add-returns-old": "P0: r0 = atomic.Add(&a, 2) | P1: r1 = atomic.Load(&a)",
+    "add-drops-sign": "P0: r0 = atomic.Add(&a, -1) | P1: r1 = atomic.Load(&a)",
+    "swap-returns-new": "P0: r0 = atomic.Swap(&a, 2) | P1: r1 = atomic.Load(&a)",
+    "cas-compares-new": "P0: r0 = atomic.CAS(&a, 0, 1) | P1: r1 = atomic.Load(&a)",
+    # the second sections of both threads at once
+    "mutex-relock-not-atomic": "P0: mu.Lock(); mu.Unlock(); mu.Lock(); x = 1; r0 = y; mu.Unlock()"
+                               " | P1: mu.Lock(); mu.Unlock(); mu.Lock(); y = 1; r1 = x;"
+                               " mu.Unlock()",
+    # the waiter is never woken: a deadlock
+    "mutex-unlock-no-wake": "P0: mu.Lock(); x = 1; x = 2; x = 3; mu.Unlock()"
+                            " | P1: mu.Lock(); r0 = x; mu.Unlock()",
+    "rwmutex-rlock-check-then-add": "P0: rw.RLock(); x = 1; r0 = y; rw.RUnlock()"
+                                    " | P1: rw.Lock(); y = 1; r1 = x; rw.Unlock()",
+    # two readers must hold the lock together for the rendezvous
+    "rwmutex-readers-exclusive": "P0: rw.RLock(); c <- 1; rw.RUnlock()"
+                                 " | P1: rw.RLock(); r0 = <-c; rw.RUnlock()",
+    "rwmutex-runlock-drops-all": "P0: rw.RLock(); rw.RUnlock(); rw.Lock(); x = 1; rw.Unlock()"
+                                 " | P1: rw.RLock(); r0 = x; r1 = x; rw.RUnlock()",
+    "chan-unbuffered-dup-recv": "P0: c <- 1 | P1: r0 = <-c; r1 = <-c",
+    "chan-lifo": "P0: d <- 1; d <- 2 | P1: r0 = <-d; r1 = <-d",
+    "chan-full-send-drops": "P0: e <- 1; e <- 2 | P1: r0 = <-e; r1 = <-e",
+    "chan-empty-recv-zero": "P0: e <- 1 | P1: r0 = <-e",
+    "chan-unbuffered-recv-no-wait": "P0: c <- 1 | P1: r0 = <-c",
+    "cas-not-atomic": "P0: r0 = atomic.CAS(&a, 0, 1) | P1: r1 = atomic.CAS(&a, 0, 1)",
+    "chan-closed-recv-ok": "P0: close(c) | P1: r0, r1 = <-c",
+    "chan-close-drops-buffer": "P0: e <- 1; close(e) | P1: r0, r1 = <-e",
+    "chan-close-twice-ok": "P0: close(c) | P1: close(c)",
+    "chan-send-closed-ok": "P0: close(e); e <- 1 | P1: r0 = <-e",
+    "chan-close-no-wake": "P0: x = 1; close(c) | P1: <-c; r0 = x",
+    "once-end-resets": "P0: o.Do { r0 = atomic.Add(&a, 1) } | P1: o.Do { r1 = atomic.Add(&a, 1) }",
+    "once-done-early": "P0: o.Do { x = 1 } | P1: o.Do { x = 2 }; r0 = x",
+    "wg-add-unit": "P0: wg.Add(2); wg.Done(); wg.Done() | P1: wg.Wait()",
+    "wg-negative-no-panic": "P0: wg.Done() | P1: wg.Wait()",
+    "wg-wake-one": "P0: wg.Wait() | P1: wg.Wait()",
+    "wg-wait-no-recheck": "P0: wg.Add(2); wg.Wait() | P1: wg.Done()",
 }
+
+_SHORT_DECLS = ("var x, y int\nvar a atomic int\nmutex mu\nrwmutex rw\nchan c 0\n"
+                "chan d 2\nchan e 1\nonce o\nwaitgroup wg\n")
+
+
+def short_program(mutant, text):
+    """A two-thread program written on one line, "P0: op; op | P1: op", over the shared
+    declarations above (the unused ones dropped)."""
+    from stressmm.strategies.programs import _used
+
+    threads = "".join(f"{part.split(':', 1)[0].strip()}:\n  {part.split(':', 1)[1].strip()}\n"
+                      for part in text.split(" | "))
+    p = parse(f"litmus {mutant}\n{_SHORT_DECLS}{threads}")[0]
+    return Program(p.name, _used(p.decls, tuple(t.ops for t in p.threads)), p.threads)
 
 
 def mutant_program(mutant):
     text = MUTANT_PROGRAMS[mutant]
+    if " | " in text:
+        return short_program(mutant, text)
     if "\n" not in text:
         return scenario(text)
     return parse(textwrap.dedent(text))[0]
@@ -310,7 +362,7 @@ def _spec(code):
     (("SEND", 3, 1, 2, 65), "channel capacity out of range"),
     (("SEND", 3, 1, 2, 8), "channel words out of range"),
     (("RECV", 3, 0, 2, 1), "ok register out of range"),
-    (("MUT_SEND_NONATOMIC", 3, 1, 2, 0), "non-atomic ring buffer needs a capacity"),
+    (("MUT_SEND_NONATOMIC", 3, 1, 2, 0), "this channel mutant needs a capacity"),
 ])
 def test_executor_rejects_bad_sync_instructions(insn, message):
     code = [_native.OPCODES[insn[0]], *insn[1:]]
@@ -322,3 +374,11 @@ def test_executor_rejects_bad_sync_instructions(insn, message):
 def test_executor_rejects_a_control_block_that_does_not_fit():
     with pytest.raises(ValueError, match="control block"):
         _native.execute(_spec([]), [0, 0], 0, 0, True, 1, 1, 0.0, None, 1000, False, 0)
+
+
+def test_every_mutant_but_the_memory_order_ones_has_a_program_here():
+    # sc-store-no-fence, sc-fence-noop, add/swap-not-atomic, cas-ignores-failure are shown by
+    # the memory-model tests (test_native.py) on their classic shapes.
+    memory_order = {"sc-store-no-fence", "sc-fence-noop", "add-not-atomic", "swap-not-atomic",
+                    "cas-ignores-failure"}
+    assert set(MUTANTS) - memory_order == set(MUTANT_PROGRAMS)

@@ -370,11 +370,35 @@ static int run_ops(const mm_insn *code, int ncode, int64_t *mem, int64_t *r, con
             r[in->dst] = 1;
             break;
         }
-        case OP_LOCK: case OP_UNLOCK: case OP_RLOCK: case OP_RUNLOCK:
-        case OP_SEND: case OP_RECV: case OP_CLOSE: case OP_ONCE_BEGIN: case OP_ONCE_END:
-        case OP_WG_ADD: case OP_WG_WAIT: case OP_MUT_LOCK_TAS: case OP_MUT_UNLOCK_STORE:
-        case OP_MUT_LOCK_BESIDE_READER: case OP_MUT_SEND_NONATOMIC: case OP_MUT_RECV_NONATOMIC:
-        case OP_MUT_ONCE_TWICE: case OP_MUT_WG_WAIT_EARLY: {
+        case OP_MUT_ADD_OLD:   /* returns the old value, not the new one */
+            r[in->dst] = (int64_t)__atomic_fetch_add(u, (uint64_t)r[in->a], __ATOMIC_SEQ_CST);
+            break;
+        case OP_MUT_ADD_ABS: {   /* the sign of the delta is lost */
+            int64_t d = r[in->a] < 0 ? -r[in->a] : r[in->a];
+            r[in->dst] = (int64_t)__atomic_add_fetch(u, (uint64_t)d, __ATOMIC_SEQ_CST);
+            break;
+        }
+        case OP_MUT_SWAP_NEW:   /* returns the value it stored, not the one it replaced */
+            (void)__atomic_exchange_n(p, r[in->a], __ATOMIC_SEQ_CST);
+            r[in->dst] = r[in->a];
+            break;
+        case OP_MUT_CAS_SWAPPED: {   /* compares with the new value instead of the expected one */
+            int64_t expected = r[in->a];
+            r[in->dst] = __atomic_compare_exchange_n(p, &expected, r[in->a], false,
+                                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+            break;
+        }
+        case OP_MUT_CAS_SPLIT: {   /* compares, then (after a window) stores: not atomic */
+            int64_t old = __atomic_load_n(p, __ATOMIC_RELAXED);
+            bool equal = old == r[in->b];
+            for (int w = 0; w < MM_SPLIT_PAUSES; w++)
+                mm_pause();
+            if (equal)
+                __atomic_store_n(p, r[in->a], __ATOMIC_RELAXED);
+            r[in->dst] = equal;
+            break;
+        }
+        MM_SYNC_CASES: {
             int rc = sync_op(sx, in, p, r);
             if (rc == MM_R_SKIP)
                 i = in->b - 1;   /* past the once body and its ONCE_END */

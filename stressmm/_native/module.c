@@ -34,10 +34,19 @@ static int get_int(PyObject *obj, long long lo, long long hi, const char *what, 
     return 0;
 }
 
+static bool is_recv_op(int code)
+{
+    return code == OP_RECV || code == OP_MUT_RECV_NONATOMIC || code == OP_MUT_RECV_DUP
+        || code == OP_MUT_RECV_LIFO || code == OP_MUT_RECV_EMPTY_ZERO
+        || code == OP_MUT_RECV_CLOSED_OK;
+}
+
 static bool is_chan_op(int code)
 {
-    return code == OP_SEND || code == OP_RECV || code == OP_CLOSE || code == OP_MUT_SEND_NONATOMIC
-        || code == OP_MUT_RECV_NONATOMIC;
+    return is_recv_op(code) || code == OP_SEND || code == OP_CLOSE
+        || code == OP_MUT_SEND_NONATOMIC || code == OP_MUT_SEND_FULL_DROPS
+        || code == OP_MUT_SEND_CLOSED_OK || code == OP_MUT_CLOSE_DROPS
+        || code == OP_MUT_CLOSE_TWICE_OK || code == OP_MUT_CLOSE_NO_WAKE;
 }
 
 /* Check one instruction against its thread's sizes (nvars: words of an instance). */
@@ -57,23 +66,28 @@ static int check_insn(const mm_insn *in, int tid, int i, int ncode, int nvars, i
         bad = "operand slot out of range";
     if (!bad && (in->code == OP_CAS_RELAXED || in->code == OP_CAS_ACQUIRE
                  || in->code == OP_CAS_RELEASE || in->code == OP_CAS_ACQ_REL
-                 || in->code == OP_CAS_SEQ_CST || in->code == OP_MUT_CAS_ALWAYS)
+                 || in->code == OP_CAS_SEQ_CST || in->code == OP_MUT_CAS_ALWAYS
+                 || in->code == OP_MUT_CAS_SPLIT)
         && (in->b < 0 || in->b >= nfile))
         bad = "expected-value slot out of range";
     if (!bad && is_chan_op(in->code)) {
         if (in->b < 0 || in->b > MM_MAX_CAPACITY)
             bad = "channel capacity out of range";
-        else if ((in->code == OP_MUT_SEND_NONATOMIC || in->code == OP_MUT_RECV_NONATOMIC)
-                 && in->b == 0)
-            bad = "the non-atomic ring buffer needs a capacity";
         else if ((long)in->loc + CH_BUF + (in->b > 0 ? in->b : 1) > nvars)
             bad = "channel words out of range";
-        else if (in->code == OP_RECV || in->code == OP_MUT_RECV_NONATOMIC) {
+        else if (is_recv_op(in->code)) {
             if (in->a > nregs)
                 bad = "ok register out of range";
         }
     }
-    if (!bad && in->code == OP_ONCE_BEGIN && (in->b <= i || in->b > ncode))
+    if (!bad && in->code == OP_MUT_WG_WAIT_ONE && (long)in->loc + 2 > nvars)
+        bad = "waitgroup words out of range";
+    if (!bad && (in->code == OP_MUT_SEND_NONATOMIC || in->code == OP_MUT_RECV_NONATOMIC
+                 || in->code == OP_MUT_RECV_LIFO || in->code == OP_MUT_SEND_FULL_DROPS)
+        && in->b == 0)
+        bad = "this channel mutant needs a capacity";
+    if (!bad && (in->code == OP_ONCE_BEGIN || in->code == OP_MUT_ONCE_DONE_EARLY)
+        && (in->b <= i || in->b > ncode))
         bad = "once jump target out of range";
     if (bad) {
         PyErr_Format(PyExc_ValueError, "execute: thread %d instruction %d: %s", tid, i, bad);

@@ -28,10 +28,32 @@ typedef enum {
     X(FENCE_ACQUIRE) X(FENCE_RELEASE) X(FENCE_ACQ_REL) X(FENCE_SEQ_CST)                       \
     X(AWAIT_PLAIN) X(AWAIT_RELAXED) X(AWAIT_ACQUIRE) X(AWAIT_SEQ_CST)                         \
     X(MUT_ADD_SPLIT) X(MUT_SWAP_SPLIT) X(MUT_CAS_ALWAYS)                                     \
+    X(MUT_ADD_OLD) X(MUT_ADD_ABS) X(MUT_SWAP_NEW) X(MUT_CAS_SWAPPED) X(MUT_CAS_SPLIT)        \
     X(LOCK) X(UNLOCK) X(RLOCK) X(RUNLOCK) X(SEND) X(RECV) X(CLOSE)                            \
     X(ONCE_BEGIN) X(ONCE_END) X(WG_ADD) X(WG_WAIT)                                            \
     X(MUT_LOCK_TAS) X(MUT_UNLOCK_STORE) X(MUT_LOCK_BESIDE_READER) X(MUT_SEND_NONATOMIC)       \
-    X(MUT_RECV_NONATOMIC) X(MUT_ONCE_TWICE) X(MUT_WG_WAIT_EARLY)
+    X(MUT_RECV_NONATOMIC) X(MUT_ONCE_TWICE) X(MUT_WG_WAIT_EARLY)                              \
+    X(MUT_LOCK_RELOCK) X(MUT_UNLOCK_USED) X(MUT_UNLOCK_NO_WAKE)                               \
+    X(MUT_RLOCK_CHECK_ADD) X(MUT_RLOCK_EXCLUSIVE) X(MUT_RUNLOCK_ALL)                          \
+    X(MUT_RECV_DUP) X(MUT_RECV_LIFO) X(MUT_SEND_FULL_DROPS) X(MUT_RECV_EMPTY_ZERO)            \
+    X(MUT_RECV_CLOSED_OK) X(MUT_CLOSE_DROPS) X(MUT_CLOSE_TWICE_OK) X(MUT_SEND_CLOSED_OK)      \
+    X(MUT_CLOSE_NO_WAKE) X(MUT_ONCE_END_RESET) X(MUT_ONCE_DONE_EARLY) X(MUT_WG_ADD_UNIT)      \
+    X(MUT_WG_ADD_NO_PANIC) X(MUT_WG_WAIT_ONE) X(MUT_WG_WAIT_NO_RECHECK)
+
+/* Every synchronisation opcode, as case labels: the executor hands them all to sync_op. */
+#define MM_SYNC_CASES                                                                         \
+    case OP_LOCK: case OP_UNLOCK: case OP_RLOCK: case OP_RUNLOCK: case OP_SEND: case OP_RECV: \
+    case OP_CLOSE: case OP_ONCE_BEGIN: case OP_ONCE_END: case OP_WG_ADD: case OP_WG_WAIT:     \
+    case OP_MUT_LOCK_TAS: case OP_MUT_UNLOCK_STORE: case OP_MUT_LOCK_BESIDE_READER:           \
+    case OP_MUT_SEND_NONATOMIC: case OP_MUT_RECV_NONATOMIC: case OP_MUT_ONCE_TWICE:           \
+    case OP_MUT_WG_WAIT_EARLY: case OP_MUT_LOCK_RELOCK: case OP_MUT_UNLOCK_USED:              \
+    case OP_MUT_UNLOCK_NO_WAKE: case OP_MUT_RLOCK_CHECK_ADD: case OP_MUT_RLOCK_EXCLUSIVE:     \
+    case OP_MUT_RUNLOCK_ALL: case OP_MUT_RECV_DUP: case OP_MUT_RECV_LIFO:                     \
+    case OP_MUT_SEND_FULL_DROPS: case OP_MUT_RECV_EMPTY_ZERO: case OP_MUT_RECV_CLOSED_OK:     \
+    case OP_MUT_CLOSE_DROPS: case OP_MUT_CLOSE_TWICE_OK: case OP_MUT_SEND_CLOSED_OK:          \
+    case OP_MUT_CLOSE_NO_WAKE: case OP_MUT_ONCE_END_RESET: case OP_MUT_ONCE_DONE_EARLY:       \
+    case OP_MUT_WG_ADD_UNIT: case OP_MUT_WG_ADD_NO_PANIC: case OP_MUT_WG_WAIT_ONE:            \
+    case OP_MUT_WG_WAIT_NO_RECHECK
 
 /* The first synchronisation opcode: every opcode from here on is a Go primitive (sync.c). */
 #define OP_FIRST_SYNC OP_LOCK

@@ -210,49 +210,6 @@ static int try_send_handoff(const mm_sync *sx, int64_t *c)
     return rc;
 }
 
-/* Receive: a value (ok = 1), or 0 with ok = 0 from a closed, drained channel, or wait. */
-static int try_recv(const mm_sync *sx, int64_t *c, int cap, int64_t *value, int64_t *ok)
-{
-    if (!chan_take(field(sx, c, CH_LOCK)))
-        return MM_R_BUSY;
-    int rc = MM_R_WAIT;
-    bool changed = false;
-    if (cap > 0 && ld(field(sx, c, CH_COUNT)) > 0) {
-        int64_t head = ld(field(sx, c, CH_HEAD));
-        *value = ld(field(sx, c, CH_BUF + (int)head));
-        *ok = 1;
-        st(field(sx, c, CH_HEAD), (head + 1) % cap);
-        st(field(sx, c, CH_COUNT), ld(field(sx, c, CH_COUNT)) - 1);
-        rc = MM_R_DONE;
-        changed = true;
-    } else if (ld(field(sx, c, CH_CLOSED))) {
-        *value = 0;
-        *ok = 0;
-        rc = MM_R_DONE;
-    } else if (cap == 0 && ld(field(sx, c, CH_COUNT)) && !ld(field(sx, c, CH_TAKEN))) {
-        *value = ld(field(sx, c, CH_BUF));
-        *ok = 1;
-        st(field(sx, c, CH_TAKEN), 1);
-        rc = MM_R_DONE;
-        changed = true;
-    }
-    chan_give(field(sx, c, CH_LOCK));
-    if (changed)
-        bump(sx);
-    return rc;
-}
-
-static int try_close(const mm_sync *sx, int64_t *c)
-{
-    if (!chan_take(field(sx, c, CH_LOCK)))
-        return MM_R_BUSY;
-    int rc = ld(field(sx, c, CH_CLOSED)) ? MM_R_PANIC : MM_R_DONE;   /* close of closed channel */
-    st(field(sx, c, CH_CLOSED), 1);
-    chan_give(field(sx, c, CH_LOCK));
-    bump(sx);
-    return rc;
-}
-
 /* First caller: MM_R_DONE (run the body); later callers wait for the body, then MM_R_SKIP. */
 static int try_once(const mm_sync *sx, int64_t *o, bool broken)
 {
@@ -336,12 +293,189 @@ static int try_recv_nonatomic(const mm_sync *sx, int64_t *c, int cap, int64_t *v
     return MM_R_WAIT;
 }
 
+/* mutex-relock-not-atomic: Unlock leaves the word at MM_MUTEX_USED, and Lock takes a used
+ * mutex with a load and a store (only a never-locked one with a CAS). */
+#define MM_MUTEX_USED 2
+static int try_lock_relock(const mm_sync *sx, int64_t *m)
+{
+    int64_t old = __atomic_load_n(m, __ATOMIC_ACQUIRE);
+    if (old == MM_MUTEX_USED) {
+        window();
+        st(m, MM_RW_WRITER);
+        bump(sx);
+        return MM_R_DONE;
+    }
+    return old == 0 ? try_lock(m) : MM_R_WAIT;
+}
+
+static int try_unlock_used(const mm_sync *sx, int64_t *m)
+{
+    if (ld(m) != MM_RW_WRITER)
+        return MM_R_PANIC;
+    __atomic_store_n(m, MM_MUTEX_USED, __ATOMIC_RELEASE);
+    bump(sx);
+    return MM_R_DONE;
+}
+
+/* mutex-unlock-no-wake: Unlock frees the mutex but publishes no change (a lost wake-up). */
+static int try_unlock_no_wake(int64_t *m)
+{
+    int64_t old = ld(m);
+    if (!(old & MM_RW_WRITER))
+        return MM_R_PANIC;
+    return __atomic_compare_exchange_n(m, &old, old & ~MM_RW_WRITER, false, __ATOMIC_RELEASE,
+                                       __ATOMIC_RELAXED) ? MM_R_DONE : MM_R_BUSY;
+}
+
+/* rwmutex-rlock-check-then-add: RLock checks for a writer, then adds itself (a window). */
+static int try_rlock_check_add(const mm_sync *sx, int64_t *m)
+{
+    if (__atomic_load_n(m, __ATOMIC_ACQUIRE) & MM_RW_WRITER)
+        return MM_R_WAIT;
+    window();
+    __atomic_add_fetch(m, 1, __ATOMIC_ACQ_REL);
+    bump(sx);
+    return MM_R_DONE;
+}
+
+/* rwmutex-readers-exclusive: RLock waits until nobody, reader or writer, holds the lock. */
+static int try_rlock_exclusive(const mm_sync *sx, int64_t *m)
+{
+    int64_t free = 0;
+    if (!__atomic_compare_exchange_n(m, &free, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return MM_R_WAIT;
+    bump(sx);
+    return MM_R_DONE;
+}
+
+/* rwmutex-runlock-drops-all: RUnlock clears the reader count instead of decrementing it. */
+static int try_runlock_all(const mm_sync *sx, int64_t *m)
+{
+    int64_t old = ld(m);
+    if ((old & ~MM_RW_WRITER) == 0)
+        return MM_R_PANIC;
+    if (!__atomic_compare_exchange_n(m, &old, old & MM_RW_WRITER, false, __ATOMIC_RELEASE,
+                                     __ATOMIC_RELAXED))
+        return MM_R_BUSY;
+    bump(sx);
+    return MM_R_DONE;
+}
+
+/* Receive: a value (ok = 1), or 0 with ok = 0 from a closed, drained channel, or wait. The
+ * receive mutants change one rule each (`code` is a constant at every call, so the correct
+ * path, code OP_RECV, is compiled without their tests). */
+static inline int try_recv(const mm_sync *sx, int code, int64_t *c, int cap, int64_t *value,
+                           int64_t *ok)
+{
+    if (!chan_take(field(sx, c, CH_LOCK)))
+        return MM_R_BUSY;
+    int rc = MM_R_WAIT;
+    bool changed = false;
+    int64_t count = ld(field(sx, c, CH_COUNT)), closed = ld(field(sx, c, CH_CLOSED));
+    if (cap > 0 && count > 0) {
+        int64_t head = ld(field(sx, c, CH_HEAD));
+        if (code == OP_MUT_RECV_LIFO) {   /* chan-lifo: the newest value first */
+            *value = ld(field(sx, c, CH_BUF + (int)((head + count - 1) % cap)));
+        } else {
+            *value = ld(field(sx, c, CH_BUF + (int)head));
+            st(field(sx, c, CH_HEAD), (head + 1) % cap);
+        }
+        *ok = 1;
+        st(field(sx, c, CH_COUNT), count - 1);
+        rc = MM_R_DONE;
+        changed = true;
+    } else if (closed || (code == OP_MUT_RECV_EMPTY_ZERO
+                          && (cap > 0 || !count || ld(field(sx, c, CH_TAKEN))))) {
+        *value = 0;   /* chan-*-recv-zero: an empty open channel answers as if closed */
+        *ok = code == OP_MUT_RECV_CLOSED_OK;   /* chan-closed-recv-ok: ok stays true */
+        rc = MM_R_DONE;
+    } else if (cap == 0 && count
+               && (code == OP_MUT_RECV_DUP || !ld(field(sx, c, CH_TAKEN)))) {
+        *value = ld(field(sx, c, CH_BUF));   /* chan-unbuffered-dup-recv: taken or not */
+        *ok = 1;
+        st(field(sx, c, CH_TAKEN), 1);
+        rc = MM_R_DONE;
+        changed = true;
+    }
+    chan_give(field(sx, c, CH_LOCK));
+    if (changed)
+        bump(sx);
+    return rc;
+}
+
+/* chan-full-send-drops: a send on a full buffered channel completes, its value dropped. */
+static int try_send_full_drops(const mm_sync *sx, int64_t *c, int cap, int64_t v)
+{
+    int rc = try_send_buffered(sx, c, cap, v);
+    return rc == MM_R_WAIT ? MM_R_DONE : rc;
+}
+
+/* Close; a close of a closed channel panics. The close mutants (by `code`, as for receives):
+ * chan-close-drops-buffer empties the buffer, chan-close-twice-ok closes a closed channel
+ * quietly, chan-close-no-wake publishes no change (a lost wake-up). */
+static inline int try_close(const mm_sync *sx, int code, int64_t *c, int cap)
+{
+    if (!chan_take(field(sx, c, CH_LOCK)))
+        return MM_R_BUSY;
+    int rc = ld(field(sx, c, CH_CLOSED)) && code != OP_MUT_CLOSE_TWICE_OK ? MM_R_PANIC
+                                                                          : MM_R_DONE;
+    st(field(sx, c, CH_CLOSED), 1);
+    if (code == OP_MUT_CLOSE_DROPS && cap > 0)
+        st(field(sx, c, CH_COUNT), 0);
+    chan_give(field(sx, c, CH_LOCK));
+    if (code != OP_MUT_CLOSE_NO_WAKE)
+        bump(sx);
+    return rc;
+}
+
+/* once-done-early: the first caller marks the Once done before it runs the body. */
+static int try_once_done_early(const mm_sync *sx, int64_t *o)
+{
+    int64_t s = ONCE_NEW;
+    if (__atomic_compare_exchange_n(o, &s, ONCE_DONE, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        bump(sx);
+        return MM_R_DONE;
+    }
+    return MM_R_SKIP;
+}
+
+/* wg-wake-one: a Wait that finds the counter at zero must also win the word after it; the
+ * first waiter to return takes it for good, so later waiters stay blocked. */
+static int try_wg_wait_one(const mm_sync *sx, int64_t *w)
+{
+    if (__atomic_load_n(w, __ATOMIC_ACQUIRE) != 0)
+        return MM_R_WAIT;
+    int64_t free = 0;
+    return __atomic_compare_exchange_n(field(sx, w, 1), &free, 1, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED) ? MM_R_DONE : MM_R_WAIT;
+}
+
+/* wg-wait-no-recheck: Wait returns at the first change of the counter it sees, without
+ * checking that the counter reached zero. Bounded like every wait (abort, hurry, budget). */
+static int wg_wait_no_recheck(const mm_sync *sx, int64_t *w)
+{
+    int64_t first = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+    for (long spins = 0; first != 0; spins++) {
+        if (__atomic_load_n(w, __ATOMIC_ACQUIRE) != first)
+            return MM_R_DONE;
+        if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED))
+            return MM_R_ABORTED;
+        if (spins >= sx->budget || __atomic_load_n(sx->hurry, __ATOMIC_RELAXED))
+            return MM_R_TIMEOUT;
+        mm_pause();
+        if (sx->yield && (spins & 63) == 0)
+            sched_yield();
+    }
+    return MM_R_DONE;
+}
+
 /* One attempt at the blocking part of `in` (phase 1 = the hand-off of an unbuffered send). */
 static int sync_try(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r, int phase)
 {
     int cap = in->b;
     switch ((mm_opcode)in->code) {
     case OP_LOCK: return try_lock(p);
+    case OP_MUT_SEND_CLOSED_OK:
     case OP_RLOCK: return try_rlock(sx, p);
     case OP_UNLOCK: return try_unlock(sx, p);
     case OP_RUNLOCK: return try_runlock(sx, p);
@@ -349,8 +483,8 @@ static int sync_try(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r
         if (cap > 0)
             return try_send_buffered(sx, p, cap, r[in->a]);
         return phase == 0 ? try_send_offer(sx, p, r[in->a]) : try_send_handoff(sx, p);
-    case OP_RECV: return try_recv(sx, p, cap, &r[in->dst], &r[in->a]);
-    case OP_CLOSE: return try_close(sx, p);
+    case OP_RECV: return try_recv(sx, OP_RECV, p, cap, &r[in->dst], &r[in->a]);
+    case OP_CLOSE: return try_close(sx, OP_CLOSE, p, cap);
     case OP_ONCE_BEGIN: return try_once(sx, p, false);
     case OP_WG_WAIT:
         return __atomic_load_n(p, __ATOMIC_ACQUIRE) == 0 ? MM_R_DONE : MM_R_WAIT;
@@ -361,6 +495,21 @@ static int sync_try(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r
     case OP_MUT_ONCE_TWICE: return try_once(sx, p, true);
     case OP_MUT_WG_WAIT_EARLY:   /* wg-early: released while one Done is still missing */
         return __atomic_load_n(p, __ATOMIC_ACQUIRE) <= 1 ? MM_R_DONE : MM_R_WAIT;
+    case OP_MUT_LOCK_RELOCK: return try_lock_relock(sx, p);
+    case OP_MUT_UNLOCK_USED: return try_unlock_used(sx, p);
+    case OP_MUT_UNLOCK_NO_WAKE: return try_unlock_no_wake(p);
+    case OP_MUT_RLOCK_CHECK_ADD: return try_rlock_check_add(sx, p);
+    case OP_MUT_RLOCK_EXCLUSIVE: return try_rlock_exclusive(sx, p);
+    case OP_MUT_RUNLOCK_ALL: return try_runlock_all(sx, p);
+    case OP_MUT_RECV_DUP: case OP_MUT_RECV_LIFO: case OP_MUT_RECV_EMPTY_ZERO:
+    case OP_MUT_RECV_CLOSED_OK:
+        return try_recv(sx, in->code, p, cap, &r[in->dst], &r[in->a]);
+    case OP_MUT_SEND_FULL_DROPS: return try_send_full_drops(sx, p, cap, r[in->a]);
+    case OP_MUT_CLOSE_DROPS: case OP_MUT_CLOSE_TWICE_OK: case OP_MUT_CLOSE_NO_WAKE:
+        return try_close(sx, in->code, p, cap);
+    case OP_MUT_ONCE_END_RESET: return MM_R_PANIC;   /* handled in sync_op */
+    case OP_MUT_ONCE_DONE_EARLY: return try_once_done_early(sx, p);
+    case OP_MUT_WG_WAIT_ONE: return try_wg_wait_one(sx, p);
     default: return MM_R_PANIC;   /* never compiled: check_insn accepts only the codes above */
     }
 }
@@ -469,6 +618,29 @@ static int sync_op(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r)
         bump(sx);
         return now < 0 ? MM_R_PANIC : MM_R_DONE;   /* negative WaitGroup counter */
     }
+    case OP_MUT_ONCE_END_RESET:   /* once-end-resets: the end of the body marks it new again */
+        __atomic_store_n(p, ONCE_NEW, __ATOMIC_RELEASE);
+        bump(sx);
+        return MM_R_DONE;
+    case OP_MUT_WG_ADD_UNIT:        /* wg-add-unit: Add(n) adds 1 (or -1), whatever n */
+    case OP_MUT_WG_ADD_NO_PANIC: {  /* wg-negative-no-panic: a negative counter is no error */
+        int64_t delta = r[in->a];
+        if (in->code == OP_MUT_WG_ADD_UNIT)
+            delta = delta < 0 ? -1 : 1;
+        int64_t now = __atomic_add_fetch(p, delta, __ATOMIC_SEQ_CST);
+        bump(sx);
+        return now < 0 && in->code != OP_MUT_WG_ADD_NO_PANIC ? MM_R_PANIC : MM_R_DONE;
+    }
+    case OP_MUT_WG_WAIT_NO_RECHECK:
+        return wg_wait_no_recheck(sx, p);
+    case OP_MUT_SEND_CLOSED_OK:     /* chan-send-closed-ok: a send on a closed channel is dropped */
+        if (__atomic_load_n(field(sx, p, CH_CLOSED), __ATOMIC_ACQUIRE))
+            return MM_R_DONE;
+        if (in->b == 0) {
+            int rc = sync_wait(sx, in, p, r, 0);
+            return rc == MM_R_DONE ? sync_wait(sx, in, p, r, 1) : rc;
+        }
+        return sync_wait(sx, in, p, r, 0);
     case OP_MUT_UNLOCK_STORE:   /* mutex-nonatomic-tas: unlock is a plain release store */
         __atomic_store_n(p, 0, __ATOMIC_RELEASE);
         bump(sx);

@@ -20,7 +20,7 @@ A mutant is applied here, by rewriting opcodes, so the correct path pays nothing
 Go primitives. Each test instance's memory holds, in words: the program's variables (the
 outcome's memory), a control block (an abort flag, a change epoch, one state word per thread:
 see stressmm/_native/sync.c), then one object per declared primitive: a mutex or rwmutex is
-one word, a once one word, a waitgroup one word, a channel of capacity C is 5 + max(C, 1)
+one word, a once one word, a waitgroup two words, a channel of capacity C is 5 + max(C, 1)
 words. A `once.Do { body }` compiles to ONCE_BEGIN, the body's ops, ONCE_END; ONCE_BEGIN
 jumps past ONCE_END when the body already ran (or waits while another thread runs it)::
 
@@ -38,10 +38,10 @@ from typing import Optional
 from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Order,
                        Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, Var,
-                       WgAdd, WgDone, WgWait)
+                       WaitGroup, WgAdd, WgDone, WgWait)
 from . import RuntimeUsageError
 
-__all__ = ["MUTANTS", "SYNC_MUTANTS", "CompiledThread", "Compiled", "compile_program", "opcode_name",
+__all__ = ["MUTANTS", "SYNC_MUTANTS", "ATOMIC_MUTANTS", "CompiledThread", "Compiled", "compile_program", "opcode_name",
            "check_mutant"]
 
 MUTANTS = {
@@ -62,11 +62,68 @@ MUTANTS = {
     "wg-early": "WaitGroup.Wait returns while one Done is still missing",
     "rwmutex-writer-beside-reader": "RWMutex.Lock only waits for other writers: a writer gets "
                                     "in while a reader holds the lock",
+    # One per clause of docs/contracts.md (the clause in brackets).
+    "add-returns-old": "atomic.Add returns the old value instead of the new one "
+                       "[atomic.add-returns-new]",
+    "add-drops-sign": "atomic.Add adds the absolute value of its delta [atomic.add-delta]",
+    "swap-returns-new": "atomic.Swap returns the value it stored instead of the old one "
+                        "[atomic.swap-returns-old]",
+    "cas-compares-new": "atomic.CompareAndSwap compares with the new value instead of the "
+                        "expected one [atomic.cas]",
+    "cas-not-atomic": "atomic.CompareAndSwap compares, then stores after a window: two "
+                      "CAS can both succeed [atomic.rmw-atomic]",
+    "chan-unbuffered-recv-no-wait": "a receive on an unbuffered channel with no sender "
+                                    "ready returns the zero value at once "
+                                    "[chan.unbuffered-rendezvous]",
+    "mutex-relock-not-atomic": "once a Mutex has been unlocked, Lock takes it with a load and "
+                               "a store: two threads re-locking it can both get in "
+                               "[mutex.exclusion]",
+    "mutex-unlock-no-wake": "Mutex.Unlock frees the lock without waking its waiters (a lost "
+                            "wake-up) [mutex.unlock-releases]",
+    "rwmutex-rlock-check-then-add": "RWMutex.RLock checks for a writer, then registers "
+                                    "itself: a writer can get in between "
+                                    "[rwmutex.writer-excludes]",
+    "rwmutex-readers-exclusive": "RWMutex.RLock waits for other readers too: readers never "
+                                 "share the lock [rwmutex.readers-share]",
+    "rwmutex-runlock-drops-all": "RWMutex.RUnlock clears the reader count: a writer gets in "
+                                 "while another reader still holds the lock "
+                                 "[rwmutex.writer-waits-for-readers]",
+    "chan-unbuffered-dup-recv": "an unbuffered channel's value stays on offer until its "
+                                "sender completes: two receives can take it "
+                                "[chan.each-value-once]",
+    "chan-lifo": "a buffered channel delivers its newest value first [chan.fifo]",
+    "chan-full-send-drops": "a send on a full buffered channel completes at once and its "
+                            "value is lost [chan.buffered-capacity]",
+    "chan-empty-recv-zero": "a receive on an empty, open buffered channel returns the zero "
+                            "value at once, as if the channel were closed "
+                            "[chan.recv-blocks-until-value]",
+    "chan-closed-recv-ok": "a receive from a closed, drained channel reports ok = true "
+                           "[close.recv-zero-not-ok]",
+    "chan-close-drops-buffer": "close throws away the values still buffered "
+                               "[close.buffered-values-delivered]",
+    "chan-close-twice-ok": "closing a closed channel does not panic [close.close-closed-panics]",
+    "chan-send-closed-ok": "a send on a closed channel is dropped instead of panicking "
+                           "[close.send-on-closed-panics]",
+    "chan-close-no-wake": "close does not wake the receivers blocked on the channel (a lost "
+                          "wake-up) [close.wakes-receivers]",
+    "once-end-resets": "the end of a Once body marks the Once new again: a later call runs "
+                       "the body again [once.exactly-once]",
+    "once-done-early": "Once marks itself done before running the body: a concurrent call "
+                       "returns before the body ran [once.returns-after-body]",
+    "wg-add-unit": "WaitGroup.Add(n) adds 1 (or -1) whatever n [waitgroup.add-delta]",
+    "wg-negative-no-panic": "a WaitGroup counter that goes negative does not panic "
+                            "[waitgroup.negative-panics]",
+    "wg-wake-one": "when the WaitGroup counter reaches zero only one Wait returns "
+                   "[waitgroup.releases-all-waiters]",
+    "wg-wait-no-recheck": "WaitGroup.Wait returns at the first change of the counter, "
+                          "without checking it reached zero [waitgroup.wait-until-zero]",
 }
 
-SYNC_MUTANTS = frozenset({"mutex-nonatomic-tas", "chan-unbuffered-as-buffered",
-                          "chan-slot-nonatomic", "once-twice", "wg-early",
-                          "rwmutex-writer-beside-reader"})
+ATOMIC_MUTANTS = frozenset({"sc-store-no-fence", "sc-fence-noop", "add-not-atomic",
+                            "cas-ignores-failure", "swap-not-atomic", "add-returns-old",
+                            "add-drops-sign", "swap-returns-new", "cas-compares-new",
+                            "cas-not-atomic"})
+SYNC_MUTANTS = frozenset(MUTANTS) - ATOMIC_MUTANTS
 """The mutants that break a Go primitive (the others break the atomics)."""
 
 _ORDERS = {None: "PLAIN", Order.RELAXED: "RELAXED", Order.ACQUIRE: "ACQUIRE",
@@ -80,6 +137,11 @@ _REWRITES = {
     "add-not-atomic": {f"ADD_{o}": "MUT_ADD_SPLIT" for o in list(_ORDERS.values())[1:]},
     "cas-ignores-failure": {f"CAS_{o}": "MUT_CAS_ALWAYS" for o in list(_ORDERS.values())[1:]},
     "swap-not-atomic": {f"SWAP_{o}": "MUT_SWAP_SPLIT" for o in list(_ORDERS.values())[1:]},
+    "add-returns-old": {f"ADD_{o}": "MUT_ADD_OLD" for o in list(_ORDERS.values())[1:]},
+    "add-drops-sign": {f"ADD_{o}": "MUT_ADD_ABS" for o in list(_ORDERS.values())[1:]},
+    "swap-returns-new": {f"SWAP_{o}": "MUT_SWAP_NEW" for o in list(_ORDERS.values())[1:]},
+    "cas-compares-new": {f"CAS_{o}": "MUT_CAS_SWAPPED" for o in list(_ORDERS.values())[1:]},
+    "cas-not-atomic": {f"CAS_{o}": "MUT_CAS_SPLIT" for o in list(_ORDERS.values())[1:]},
 }
 
 MAX_THREADS = 64
@@ -95,8 +157,31 @@ _SYNC_REWRITES = {
                             ("buffered", "RECV"): "MUT_RECV_NONATOMIC"},
     "once-twice": {("once", "ONCE_BEGIN"): "MUT_ONCE_TWICE"},
     "wg-early": {("waitgroup", "WG_WAIT"): "MUT_WG_WAIT_EARLY"},
+    "mutex-relock-not-atomic": {("mutex", "LOCK"): "MUT_LOCK_RELOCK",
+                                ("mutex", "UNLOCK"): "MUT_UNLOCK_USED"},
+    "mutex-unlock-no-wake": {("mutex", "UNLOCK"): "MUT_UNLOCK_NO_WAKE"},
+    "rwmutex-rlock-check-then-add": {("rwmutex", "RLOCK"): "MUT_RLOCK_CHECK_ADD"},
+    "rwmutex-readers-exclusive": {("rwmutex", "RLOCK"): "MUT_RLOCK_EXCLUSIVE"},
+    "rwmutex-runlock-drops-all": {("rwmutex", "RUNLOCK"): "MUT_RUNLOCK_ALL"},
+    "chan-unbuffered-dup-recv": {("unbuffered", "RECV"): "MUT_RECV_DUP"},
+    "chan-lifo": {("buffered", "RECV"): "MUT_RECV_LIFO"},
+    "chan-full-send-drops": {("buffered", "SEND"): "MUT_SEND_FULL_DROPS"},
+    "chan-empty-recv-zero": {("buffered", "RECV"): "MUT_RECV_EMPTY_ZERO"},
+    "chan-unbuffered-recv-no-wait": {("unbuffered", "RECV"): "MUT_RECV_EMPTY_ZERO"},
+    "chan-closed-recv-ok": {(k, "RECV"): "MUT_RECV_CLOSED_OK" for k in ("buffered", "unbuffered")},
+    "chan-close-drops-buffer": {("buffered", "CLOSE"): "MUT_CLOSE_DROPS"},
+    "chan-close-twice-ok": {(k, "CLOSE"): "MUT_CLOSE_TWICE_OK" for k in ("buffered", "unbuffered")},
+    "chan-send-closed-ok": {(k, "SEND"): "MUT_SEND_CLOSED_OK" for k in ("buffered", "unbuffered")},
+    "chan-close-no-wake": {(k, "CLOSE"): "MUT_CLOSE_NO_WAKE" for k in ("buffered", "unbuffered")},
+    "once-end-resets": {("once", "ONCE_END"): "MUT_ONCE_END_RESET"},
+    "once-done-early": {("once", "ONCE_BEGIN"): "MUT_ONCE_DONE_EARLY"},
+    "wg-add-unit": {("waitgroup", "WG_ADD"): "MUT_WG_ADD_UNIT"},
+    "wg-negative-no-panic": {("waitgroup", "WG_ADD"): "MUT_WG_ADD_NO_PANIC"},
+    "wg-wake-one": {("waitgroup", "WG_WAIT"): "MUT_WG_WAIT_ONE"},
+    "wg-wait-no-recheck": {("waitgroup", "WG_WAIT"): "MUT_WG_WAIT_NO_RECHECK"},
 }
 CHAN_HEADER = 5     # channel words before its buffer (see stressmm/_native/sync.c)
+WAITGROUP_WORDS = 2  # the counter, and a word the wg-wake-one mutant uses
 STATUS_FLAGS = {1: "timeout", 2: "timeout", 3: "deadlock", 4: "panic"}
 
 
@@ -186,7 +271,8 @@ def layout(program: Program) -> tuple:
         if isinstance(d, Var):
             continue
         index[d.name] = words
-        words += CHAN_HEADER + max(d.capacity, 1) if isinstance(d, Chan) else 1
+        words += (CHAN_HEADER + max(d.capacity, 1) if isinstance(d, Chan)
+                  else WAITGROUP_WORDS if isinstance(d, WaitGroup) else 1)
     return index, ctl, words
 
 
