@@ -25,6 +25,7 @@ __all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", 
 
 HEARTBEAT = 0.5          # seconds between progress messages from a worker
 CHUNK = 8                # Hypothesis examples per chunk: bounds the overshoot past the deadline
+GO_TOOLCHAIN_BACKENDS = ("go", "gccgo", "go-race")   # Go programs compiled by a Go toolchain
 MAX_RESPAWNS = 3         # fresh workers per slot after crashes or hangs; then the slot stays empty
 
 
@@ -116,6 +117,10 @@ def strategies_for(cfg: CampaignConfig):
 
     if cfg.go:
         progs = mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops))
+        if cfg.backend in GO_TOOLCHAIN_BACKENDS:
+            # Real Go: also the k+C rule, a reused WaitGroup, a Once with a racy body.
+            from .strategies.go_shapes import go_shapes
+            progs = st.one_of(progs, go_shapes())
     elif cfg.threads >= 2:
         progs = st.one_of(
             mst.programs(threads=(1, cfg.threads), ops=(1, cfg.ops), locations=cfg.locations),
@@ -162,8 +167,12 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         stats["examples"] += 1
         out.put(("program", index, print_program(program)))
         try:
-            check_program(program, schedule, backend=backend, model=cfg.model,
-                          mutant=cfg.mutant, memo=memo, iterations=cfg.iterations, on_run=on_run)
+            hist = check_program(program, schedule, backend=backend, model=cfg.model,
+                                 mutant=cfg.mutant, memo=memo, iterations=cfg.iterations,
+                                 on_run=on_run)
+            if getattr(backend, "race", False):   # go-race: the detector is under test too
+                from .go_judge import check_races
+                check_races(hist, schedule, backend, cfg.model, memo)
         except ForbiddenOutcome:
             if "first" not in stats:
                 stats["first"] = time.time()
@@ -175,12 +184,16 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         n = CHUNK if examples_budget is None else max(1, min(CHUNK, examples_budget - stats["examples"]))
         # derandomize=False: under a CI environment Hypothesis would otherwise inherit its `ci`
         # profile and draw the same examples in every chunk; `hseed` keeps runs reproducible.
-        test = settings(max_examples=n, deadline=None, database=None, verbosity=Verbosity.quiet,
-                        derandomize=False, phases=(Phase.generate, Phase.shrink),
-                        suppress_health_check=list(HealthCheck))(
-            hseed(seed * 100_003 + chunk)(given(progs, scheds)(prop)))
+        test_settings = settings(max_examples=n, deadline=None, database=None,
+                                 verbosity=Verbosity.quiet, derandomize=False,
+                                 phases=(Phase.generate, Phase.shrink),
+                                 suppress_health_check=list(HealthCheck))
+        chunk_seed = seed * 100_003 + chunk
+        test = test_settings(hseed(chunk_seed)(given(progs, scheds)(prop)))
         chunk += 1
         try:
+            if callable(getattr(backend, "prepare", None)):
+                _prebuild(backend, test_settings, chunk_seed, progs, scheds)
             test()
         except ForbiddenOutcome as e:
             out.put(("found", index, e.counterexample))
@@ -192,6 +205,24 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return
     out.put(("done", index, dict(stats)))
+
+
+def _prebuild(backend, test_settings, chunk_seed: int, progs, scheds) -> None:
+    """Draw a chunk's programs ahead (the same seed and settings draw the same examples) and
+    build them at once with `backend.prepare`: a Go backend then compiles one binary per
+    chunk, not one per program. Programs drawn later (shrinking) are built one by one, and a
+    build that fails here is left to the run of each program, which reports it with the
+    program that does not compile."""
+    from hypothesis import Phase, given
+    from hypothesis import seed as hseed
+
+    drawn = []
+    collect = test_settings.__class__(test_settings, phases=(Phase.generate,))
+    collect(hseed(chunk_seed)(given(progs, scheds)(lambda p, s: drawn.append(p))))()
+    try:
+        backend.prepare(drawn)
+    except Exception:   # noqa: BLE001 - each program's own run raises it again, with the program
+        pass
 
 
 def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResult], None]] = None
