@@ -171,7 +171,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
                                  mutant=cfg.mutant, memo=memo, iterations=cfg.iterations,
                                  on_run=on_run)
             if getattr(backend, "race", False):   # go-race: the detector is under test too
-                from .go_judge import check_races
+                from .go_fuzz import check_races
                 check_races(hist, schedule, backend, cfg.model, memo)
         except ForbiddenOutcome:
             if "first" not in stats:
@@ -193,7 +193,8 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         chunk += 1
         try:
             if callable(getattr(backend, "prepare", None)):
-                _prebuild(backend, test_settings, chunk_seed, progs, scheds)
+                _prebuild(backend, test_settings, chunk_seed, progs, scheds,
+                          lambda: out.put(("beat", index, dict(stats))))
             test()
         except ForbiddenOutcome as e:
             out.put(("found", index, e.counterexample))
@@ -207,22 +208,33 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     out.put(("done", index, dict(stats)))
 
 
-def _prebuild(backend, test_settings, chunk_seed: int, progs, scheds) -> None:
+def _prebuild(backend, test_settings, chunk_seed: int, progs, scheds, beat) -> None:
     """Draw a chunk's programs ahead (the same seed and settings draw the same examples) and
-    build them at once with `backend.prepare`: a Go backend then compiles one binary per
-    chunk, not one per program. Programs drawn later (shrinking) are built one by one, and a
-    build that fails here is left to the run of each program, which reports it with the
+    build them at once with `backend.prepare`, calling `beat()` every HEARTBEAT seconds while
+    it builds (a build is bounded by its own timeout): a Go backend then compiles one binary
+    per chunk, not one per program. Programs drawn later (shrinking) are built one by one, and
+    a build that fails here is left to the run of each program, which reports it with the
     program that does not compile."""
+    import threading
+
     from hypothesis import Phase, given
     from hypothesis import seed as hseed
 
     drawn = []
     collect = test_settings.__class__(test_settings, phases=(Phase.generate,))
     collect(hseed(chunk_seed)(given(progs, scheds)(lambda p, s: drawn.append(p))))()
-    try:
-        backend.prepare(drawn)
-    except Exception:   # noqa: BLE001 - each program's own run raises it again, with the program
-        pass
+
+    def build():
+        try:
+            backend.prepare(drawn)
+        except Exception:   # noqa: BLE001 - each program's run raises it again, with the program
+            pass
+
+    builder = threading.Thread(target=build, daemon=True)
+    builder.start()
+    while builder.is_alive():
+        builder.join(HEARTBEAT)
+        beat()
 
 
 def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResult], None]] = None

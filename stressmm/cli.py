@@ -486,7 +486,7 @@ def cmd_replay(args) -> int:
         bad = sum(hist.outside(verdicts[model]).values())
         race = None
         if meta.get("race"):   # a race-detector finding: replayed by the detector's reports
-            from .go_judge import race_replay
+            from .go_fuzz import race_replay
             race = race_replay(hist, get_model(model).allowed(prog), meta)
         reproduced += bool(bad) or bool(race and race[0])
         target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None

@@ -14,7 +14,7 @@ LAYERS = [
     {"models", "runtime", "strategies"},
     {"check"},
     {"fuzz", "report", "go_judge"},
-    {"campaign", "bench_models", "bench_native", "bench_go", "reports"},
+    {"campaign", "go_fuzz", "bench_models", "bench_native", "bench_go", "reports"},
     {"bench_fuzz"},
     {"cli", "pytest_plugin", "__init__"},
     {"__main__"},
