@@ -487,7 +487,7 @@ def cmd_replay(args) -> int:
         race = None
         if meta.get("race"):   # a race-detector finding: replayed by the detector's reports
             from .go_fuzz import race_replay
-            race = race_replay(hist, get_model(model).allowed(prog), meta)
+            race = race_replay(hist, get_model("go").allowed(prog), meta)
         reproduced += bool(bad) or bool(race and race[0])
         target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
         k = chance_of_missing(meta.get("count", 0), meta.get("total", 0), hist.total)

@@ -150,6 +150,17 @@ def test_a_short_campaign_on_gc_finds_nothing(tmp_path):
 
 @needs_gc
 @needs_cpus
+def test_a_campaign_builds_many_programs_per_go_build(tmp_path, monkeypatch):
+    cache = tmp_path / "go-cache"
+    monkeypatch.setenv("STRESSMM_GO_CACHE", str(cache))   # the workers inherit it
+    res = campaign(tmp_path, "go", examples=16, iterations=50, seed=3)
+    assert not res.found and res.examples >= 16
+    builds = list((cache / "builds").iterdir())
+    assert 1 <= len(builds) <= 4, f"{len(builds)} builds for {res.examples} programs"
+
+
+@needs_gc
+@needs_cpus
 def test_a_planted_bug_in_go_is_found_saved_with_its_backend_and_replayed(tmp_path):
     spec = f"{HELPERS}:planted_load_bug"
     res = campaign(tmp_path, spec)
