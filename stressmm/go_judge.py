@@ -155,4 +155,3 @@ def compare(program, reported_pairs, unmapped, model_races: tuple) -> RaceCompar
     return RaceComparison(frozenset(reported), frozenset(predicted),
                           tuple(tuple(tuple(s) for s in stacks) for stacks in unmapped),
                           frozenset(channel), frozenset(waitgroup))
-
