@@ -32,6 +32,7 @@ __all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", 
 
 HEARTBEAT = 0.5          # seconds between progress messages from a worker
 CHUNK = 8                # Hypothesis examples per chunk: bounds the overshoot past the deadline
+GO_TOOLCHAIN_BACKENDS = ("go", "gccgo", "go-race")   # Go programs compiled by a Go toolchain
 MAX_RESPAWNS = 3         # fresh workers per slot after crashes or hangs; then the slot stays empty
 
 
@@ -149,6 +150,10 @@ def strategies_for(cfg: CampaignConfig):
         progs = st.one_of(
             mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)),
             mst.go_op_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)))
+        if cfg.backend in GO_TOOLCHAIN_BACKENDS:
+            # Real Go: also the k+C rule, a reused WaitGroup, a Once with a racy body.
+            from .strategies.go_shapes import go_shapes
+            progs = st.one_of(progs, go_shapes())
     elif cfg.threads >= 2:
         progs = st.one_of(
             mst.programs(threads=(1, cfg.threads), ops=(1, cfg.ops), locations=cfg.locations),
@@ -248,8 +253,12 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         _count(stats["coverage"], {"programs": 1}, tally(program))
         out.put(("program", index, print_program(program)))
         try:
-            check_program(program, schedule, backend=backend, model=cfg.model,
-                          mutant=cfg.mutant, memo=memo, iterations=cfg.iterations, on_run=on_run)
+            hist = check_program(program, schedule, backend=backend, model=cfg.model,
+                                 mutant=cfg.mutant, memo=memo, iterations=cfg.iterations,
+                                 on_run=on_run)
+            if getattr(backend, "race", False):   # go-race: the detector is under test too
+                from .go_fuzz import check_races
+                check_races(hist, schedule, backend, cfg.model, memo)
         except ForbiddenOutcome:
             if "first" not in stats:
                 stats["first"] = time.time()
@@ -261,12 +270,17 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         n = CHUNK if examples_budget is None else max(1, min(CHUNK, examples_budget - stats["examples"]))
         # derandomize=False: under a CI environment Hypothesis would otherwise inherit its `ci`
         # profile and draw the same examples in every chunk; `hseed` keeps runs reproducible.
-        test = settings(max_examples=n, deadline=None, database=None, verbosity=Verbosity.quiet,
-                        derandomize=False, phases=(Phase.generate, Phase.shrink),
-                        suppress_health_check=list(HealthCheck))(
-            hseed(seed * 100_003 + chunk)(given(progs, scheds)(prop)))
+        test_settings = settings(max_examples=n, deadline=None, database=None,
+                                 verbosity=Verbosity.quiet, derandomize=False,
+                                 phases=(Phase.generate, Phase.shrink),
+                                 suppress_health_check=list(HealthCheck))
+        chunk_seed = seed * 100_003 + chunk
+        test = test_settings(hseed(chunk_seed)(given(progs, scheds)(prop)))
         chunk += 1
         try:
+            if callable(getattr(backend, "prepare", None)):
+                _prebuild(backend, test_settings, chunk_seed, progs, scheds,
+                          lambda: out.put(("beat", index, dict(stats))))
             test()
         except ForbiddenOutcome as e:
             out.put(("found", index, e.counterexample))
@@ -294,6 +308,35 @@ def keep_counterexample(result: CampaignResult, cex, corpus: Optional[str]) -> N
     except OSError as e:
         result.saved.append(None)
         result.save_errors.append(f"{corpus}: {e.strerror or e}")
+
+
+def _prebuild(backend, test_settings, chunk_seed: int, progs, scheds, beat) -> None:
+    """Draw a chunk's programs ahead (the same seed and settings draw the same examples) and
+    build them at once with `backend.prepare`, calling `beat()` every HEARTBEAT seconds while
+    it builds (a build is bounded by its own timeout): a Go backend then compiles one binary
+    per chunk, not one per program. Programs drawn later (shrinking) are built one by one, and
+    a build that fails here is left to the run of each program, which reports it with the
+    program that does not compile."""
+    import threading
+
+    from hypothesis import Phase, given
+    from hypothesis import seed as hseed
+
+    drawn = []
+    collect = test_settings.__class__(test_settings, phases=(Phase.generate,))
+    collect(hseed(chunk_seed)(given(progs, scheds)(lambda p, s: drawn.append(p))))()
+
+    def build():
+        try:
+            backend.prepare(drawn)
+        except Exception:   # noqa: BLE001 - each program's run raises it again, with the program
+            pass
+
+    builder = threading.Thread(target=build, daemon=True)
+    builder.start()
+    while builder.is_alive():
+        builder.join(HEARTBEAT)
+        beat()
 
 
 def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResult], None]] = None

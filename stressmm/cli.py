@@ -623,11 +623,16 @@ def cmd_replay(args) -> int:
         ran += 1
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in dict.fromkeys(["sc", "tso", model])}
         bad = sum(hist.outside(verdicts[model]).values())
-        reproduced += bool(bad)
+        race = None
+        if meta.get("race"):   # a race-detector finding: replayed by the detector's reports
+            from .go_fuzz import race_replay
+            race = race_replay(hist, get_model("go").allowed(prog), meta)
+        reproduced += bool(bad) or bool(race and race[0])
         target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
         k = chance_of_missing(meta.get("count", 0), meta.get("total", 0), hist.total)
         results.append(dict(replay_test(hist, verdicts, model, label, meta),
-                            forbidden=bad, reproduced=bool(bad), mutant=mutant,
+                            forbidden=bad, reproduced=bool(bad) or bool(race and race[0]),
+                            race=race[1] if race else None, mutant=mutant,
                             expected_forbidden=k,
                             chance_of_missing=None if bad or k is None else math.exp(-k)))
         if args.json:
@@ -637,8 +642,11 @@ def cmd_replay(args) -> int:
         if target is not None:
             print(f"recorded outcome {target}: seen {hist.counts.get(target, 0):,} times in this replay"
                   f" (recorded: {meta.get('count', '?')} in {meta.get('total', '?')} runs)")
+        if race is not None:
+            print(race[1])
         print(f"REPRODUCED: {bad:,} of {hist.total:,} runs ended in an outcome {model} forbids"
-              if bad else f"not reproduced: {not_reproduced(meta, hist.total)}")
+              if bad else f"not reproduced: {not_reproduced(meta, hist.total)}"
+              if race is None else f"no outcome {model} forbids in {hist.total:,} runs")
         print()
     doc = document("replay", results, forbidden=sum(r["forbidden"] for r in results),
                    reproduced=reproduced, errors=errors)

@@ -14,6 +14,7 @@ LAYERS = [
     {"models", "runtime", "strategies"},
     {"check", "judge"},
     {"fuzz", "report", "go_judge"},
+    {"go_fuzz"},
     {"campaign", "bench_models", "bench_native", "bench_go", "reports"},
     {"bench_fuzz"},
     {"cli", "pytest_plugin", "__init__"},

@@ -91,6 +91,10 @@ class GoBackend:
         self.name = (f"{self.version} gc" if toolchain == "gc" else f"gccgo {self.version}") + \
             (f" {shown}" if shown else "")
         self.iteration_budget = iteration_budget or (10.0 if race else 3.0)
+        # Runs per program in `fuzz` and `replay`: enough for the weak outcomes x86 shows,
+        # few enough that a campaign tests dozens of programs a minute; the race detector
+        # gets the 10,000 runs within which it should report every race of a small program.
+        self.default_iterations = 10_000 if race else 5_000
         self.start_budget = start_budget
         self._built: dict = {}   # (decls, threads) -> (binary path, GoTest)
 
@@ -103,9 +107,14 @@ class GoBackend:
         if not programs:
             return
         gen = generate(programs)
-        binary = build(self.toolchain, self.flags, gen.source, self.version)
+        binary = build(self.toolchain, self.flags, self.source(gen), self.version)
         for test in gen.tests:
             self._built[_key(test.program)] = (str(binary), test)
+
+    def source(self, generated) -> str:
+        """The Go source built for `generated` (a `codegen.Generated`): as generated. A
+        subclass may change it, e.g. to plant a bug and check that fuzzing finds it."""
+        return generated.source
 
     def run(self, program: Program, iterations: Optional[int] = None,
             seconds: Optional[float] = None, schedule: Schedule = Schedule(),
