@@ -10,7 +10,7 @@
     >>> get_backend("nope")
     Traceback (most recent call last):
     ...
-    stressmm.runtime.RuntimeUsageError: unknown backend 'nope': give one of native, pythreads, or module:Class (a class or factory whose result has a run(program, iterations=..., schedule=...) method)
+    stressmm.runtime.RuntimeUsageError: unknown backend 'nope': give one of native, pythreads, go, gccgo, go-race, or module:Class (a class or factory whose result has a run(program, iterations=..., schedule=...) method)
 
 A spec is a registered name or `module:attr`, where `attr` is a class or a factory function
 (called with no arguments, or with `impl=` when user primitives are given) returning an object
