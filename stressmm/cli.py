@@ -165,9 +165,9 @@ def model_names(text: Optional[str], default: Sequence[str]) -> list:
 def load_backend(spec: Optional[str], impl: Sequence[str] = ()):
     """(spec, backend) from --backend and --impl: a Python class (--impl) runs on pythreads
     unless --backend names another; None stands for the native runtime."""
-    from .runtime.registry import get_backend
+    from .runtime.registry import default_backend, get_backend
 
-    spec = spec or ("pythreads" if impl else "native")
+    spec = spec or default_backend(impl)
     if spec == "native" and not impl:
         return spec, None
     return spec, get_backend(spec, tuple(impl))

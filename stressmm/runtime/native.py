@@ -77,10 +77,12 @@ def await_budget(schedule: Schedule, nthreads: int) -> int:
 
 def run(program: Program, iterations: Optional[int] = None, seconds: Optional[float] = None,
         schedule: Schedule = Schedule(), mutant: Optional[str] = None,
-        oversubscribe: bool = False) -> Histogram:
+        oversubscribe: bool = False, user: Optional[int] = None) -> Histogram:
     """Run `program` `iterations` times (or for `seconds`) and return its outcome histogram.
 
-    `mutant` selects a deliberately broken variant of the runtime (see MUTANTS). Raises
+    `mutant` selects a deliberately broken variant of the runtime (see MUTANTS). `user` is the
+    address of a loaded table of user primitives (stressmm.runtime.cimpl runs those, in a
+    worker process of their own). Raises
     RuntimeUsageError for bad arguments and for programs the native runtime cannot run."""
     check_budget(iterations, seconds)
     if not isinstance(schedule, Schedule):
@@ -91,14 +93,19 @@ def run(program: Program, iterations: Optional[int] = None, seconds: Optional[fl
     # Threads share a CPU when unpinned, or when the schedule pins two to one CPU: then every
     # wait must yield, or a waiter burns its budget while the thread it waits for cannot run.
     shared = cpus is None or len(set(cpus)) < len(cpus)
-    counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, shared)
+    objects = None
+    if user is not None:
+        from .cimpl import user_objects
+        objects = (user, user_objects(program))
+    counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, shared, objects)
     info = {"cpus": list(cpus) if cpus is not None else None, "layout": schedule.layout,
             "batch": schedule.batch, "mutant": mutant, "seed": schedule.seed,
             "oversubscribe": shared}
     return Histogram(program, counts, elapsed, NAME, info)
 
 
-def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, shared):
+def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, shared,
+             user=None):
     """Call the C executor until the budget is spent (it returns early when its outcome tables
     fill up), and decode its keys into Outcomes."""
     from .. import _native
@@ -121,7 +128,7 @@ def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, 
             counts, done, took, stop = _native.execute(
                 specs, compiled.init, len(compiled.var_names), compiled.ctl,
                 schedule.layout == "spread", schedule.batch, todo, secs,
-                cpus, budget, shared, schedule.seed + call)
+                cpus, budget, shared, schedule.seed + call, user)
         except RuntimeError as exc:
             raise RuntimeUsageError(f"{compiled.program.name}: {exc}") from exc
         except OSError as exc:
