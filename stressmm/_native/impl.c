@@ -19,7 +19,7 @@
 #define MM_USER_MAX_OBJECTS 64
 #define MM_USER_MAX_SIZE 4096
 #define MM_USER_MAX_ARENA ((size_t)256 << 20)
-#define MM_USER_WAIT_SECONDS 1.0
+#define MM_USER_WAIT_SECONDS 0.2
 
 /* Kinds of primitive objects, as stressmm/runtime/cimpl.py numbers them. */
 enum { MM_K_MUTEX = 0, MM_K_RWMUTEX, MM_K_CHANNEL, MM_K_ONCE, MM_K_WAITGROUP, MM_K_COUNT };

@@ -253,7 +253,7 @@ class _Worker:
             pass
 
 
-def _start(library: Path) -> tuple:
+def _start(library: Path, label: str) -> tuple:
     """A fresh worker and its first message."""
     to_r, to_w = os.pipe()
     from_r, from_w = os.pipe()
@@ -268,7 +268,7 @@ def _start(library: Path) -> tuple:
     except (EOFError, TimeoutError):
         what = _death(worker.proc, START_SECONDS)
         worker.close()
-        raise RuntimeUsageError(f"--impl {library}: loading it {what}") from None
+        raise RuntimeUsageError(f"--impl {label}: loading its library {what}") from None
 
 
 def _death(proc: subprocess.Popen, waited: float) -> str:
@@ -291,9 +291,10 @@ class CImplBackend:
     spec = "native"
 
     def __init__(self, impl: tuple):
-        self.impl = tuple(str(Path(f).resolve()) for f in impl)
-        self.library = build(self.impl)
         self._worker: Optional[_Worker] = None
+        self.impl = tuple(str(Path(f).resolve()) for f in impl)
+        self.label = ", ".join(map(str, impl))
+        self.library = build(self.impl)
         self.kinds: tuple = ()
         self.impl_name = ""
         self._ensure()
@@ -302,10 +303,11 @@ class CImplBackend:
 
     def _ensure(self) -> _Worker:
         if self._worker is None or self._worker.proc.poll() is not None:
-            worker, reply = _start(self.library)
+            worker, reply = _start(self.library, self.label)
             if reply[0] != "ready":
                 worker.close()
-                raise RuntimeUsageError(f"--impl: {reply[1]}")
+                raise RuntimeUsageError(f"--impl {self.label}: "
+                                        f"{reply[1].replace(str(self.library), 'its library')}")
             self._worker, self.impl_name, self.kinds = worker, reply[1], tuple(reply[2])
         return self._worker
 
@@ -332,10 +334,10 @@ class CImplBackend:
         except KeyboardInterrupt:
             self.close()
             raise
-        except (EOFError, TimeoutError, BrokenPipeError):
-            if worker.proc.poll() is None:
-                worker.proc.kill()
-            what = _death(worker.proc, limit)
+        except (EOFError, TimeoutError, BrokenPipeError) as e:
+            hung = isinstance(e, TimeoutError) and worker.proc.poll() is None
+            what = (f"did not return within {limit:.0f} s (a call that ignores ctx->wait or "
+                    f"sleeps for ever?)" if hung else _death(worker.proc, limit))
             self.close()
             note = (f"{self.impl_name} {what} while running {program.name or 'the program'} "
                     f"(schedule seed {schedule.seed}); the worker process was stopped")

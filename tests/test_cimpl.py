@@ -1,0 +1,160 @@
+"""User primitives in C on the native executor (--impl file.c / file.so): the header, building
+and loading with clear errors, correct examples that pass, broken ones that are found, and
+implementations that crash or never return reported without hanging stressmm."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stressmm.fuzz import ForbiddenOutcome, check_program
+from stressmm.runtime import available_cpus
+from stressmm.runtime.cimpl import build, header_path
+from stressmm.runtime.registry import get_backend
+from stressmm.schedule import Schedule
+from stressmm.syntax import parse
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPLS = ROOT / "examples" / "impls"
+BAD = ROOT / "tests" / "data" / "impls"
+
+two_cpus = pytest.mark.skipif(len(available_cpus()) < 2, reason="needs 2 CPUs for 2 pinned threads")
+
+# Each thread reads, then sets, x under a lock: both reading 0 means both were inside.
+COUNTER_TEXT = '''litmus Exclusion+mutex "one of the two critical sections comes first"
+var x int
+mutex m
+P0:
+  m.Lock()
+  r0 = x
+  x = 1
+  m.Unlock()
+P1:
+  m.Lock()
+  r1 = x
+  x = 1
+  m.Unlock()
+'''
+COUNTER = parse(COUNTER_TEXT)[0]
+
+
+@pytest.fixture(autouse=True)
+def build_cache(tmp_path_factory, monkeypatch):
+    """Builds go to a cache of the test session, never to the user's."""
+    monkeypatch.setenv("STRESSMM_IMPL_CACHE", str(tmp_path_factory.getbasetemp() / "impl-cache"))
+
+
+def stressmm(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "stressmm", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ), cwd=ROOT)
+
+
+def test_impl_prints_the_header_and_its_folder():
+    header = stressmm("impl", "--header")
+    assert header.returncode == 0 and "#define STRESSMM_IMPL_ABI 1" in header.stdout
+    assert header.stdout == header_path().read_text()
+    folder = stressmm("impl", "--include-dir")
+    assert folder.returncode == 0
+    assert (Path(folder.stdout.strip()) / "stressmm_impl.h").is_file()
+
+
+def test_builds_are_cached_by_content(tmp_path):
+    src = tmp_path / "lock.c"
+    src.write_text((IMPLS / "ticket_lock.c").read_text())
+    first = build([src])
+    assert build([src]) == first
+    src.write_text(src.read_text() + "\n/* changed */\n")
+    assert build([src]) != first
+    assert build([first]) == first   # a .so is used as is
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("broken_syntax.c", "does not compile"),
+    ("no_symbol.c", "does not define stressmm_impl_v1()"),
+    ("wrong_abi.c", "abi differs"),
+    ("missing_op.c", "lacks init, lock or unlock"),
+])
+def test_bad_implementations_are_usage_errors(bad, message):
+    done = stressmm("run", "Ready+mutex", "--impl", BAD / bad, "--iterations", 100)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    if bad == "broken_syntax.c":   # the compiler's own message, naming the line
+        assert "broken_syntax.c:6" in done.stderr and "no_such_table" in done.stderr
+
+
+def test_c_files_do_not_run_on_python_threads():
+    done = stressmm("run", "Ready+mutex", "--backend", "pythreads",
+                    "--impl", IMPLS / "ticket_lock.c")
+    assert done.returncode == 2 and "run on the native backend" in done.stderr
+
+
+@two_cpus
+@pytest.mark.parametrize("impl, program", [
+    ("ticket_lock.c", "Ready+mutex"),
+    ("pthread_mutex.c", "Ready+mutex"),
+    ("ring_channel.c", "MP+unbuffered"),
+    ("ring_channel.c", "MP+buffered"),
+    ("ring_channel.c", "MP+close"),
+    ("once_cas.c", "MP+once"),
+])
+def test_correct_examples_show_nothing_forbidden(impl, program):
+    done = stressmm("run", program, "--impl", IMPLS / impl, "--iterations", 5000)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "from " + impl in done.stdout
+
+
+@two_cpus
+def test_the_ticket_lock_lets_one_thread_in_at_a_time():
+    backend = get_backend("native", impl=(str(IMPLS / "ticket_lock.c"),))
+    try:
+        check_program(COUNTER, Schedule(), backend=backend, model="go", iterations=20_000)
+    finally:
+        backend.close()
+
+
+@two_cpus
+def test_the_test_then_set_lock_lets_two_threads_in():
+    # Both threads read 0 between the test and the set: with overwhelming probability within
+    # a few runs of 100,000 iterations on any machine with 2 CPUs.
+    backend = get_backend("native", impl=(str(IMPLS / "tts_spinlock.c"),))
+    try:
+        with pytest.raises(ForbiddenOutcome, match="r0=0 P1:r1=0"):
+            for seed in range(20):
+                check_program(COUNTER, Schedule(seed=seed), backend=backend, model="go",
+                              iterations=100_000)
+    finally:
+        backend.close()
+
+
+@two_cpus
+@pytest.mark.parametrize("impl, report", [
+    ("segfault.c", "STUCK: segfault crashed (SIGSEGV) while running Ready+mutex"),
+    ("forever.c", "STUCK: forever did not return within 10 s"),
+])
+def test_a_crash_or_a_hang_is_reported_with_the_program_and_exit_1(impl, report):
+    done = stressmm("run", "Ready+mutex", "--impl", BAD / impl, "--iterations", 100)
+    assert done.returncode == 1, done.stderr
+    assert report in done.stdout and "Traceback" not in done.stderr
+
+
+@two_cpus
+def test_the_pytest_fixture_takes_a_c_file(pytester):
+    pytester.makepyfile(f'''
+        from stressmm.syntax import parse
+        from stressmm.schedule import Schedule
+        PROGRAM = parse({COUNTER_TEXT!r})[0]
+
+        def test_ticket(stressmm_check):
+            stressmm_check(PROGRAM, Schedule(), impl={str(IMPLS / "ticket_lock.c")!r})
+
+        def test_tts(stressmm_check):
+            for seed in range(20):
+                stressmm_check(PROGRAM, Schedule(seed=seed), impl={str(IMPLS / "tts_spinlock.c")!r})
+    ''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--stressmm-iterations",
+                                           "100000", timeout=240)
+    result.assert_outcomes(passed=1, failed=1)
