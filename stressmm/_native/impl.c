@@ -35,6 +35,7 @@ typedef struct {
     long spins;
     double since;          /* first hook call of the current op */
     int status;            /* why the hook said stop: MM_ST_TIMEOUT or MM_ST_ABORTED */
+    int64_t entered;       /* when the current user call began (ns), 0 outside one (watched) */
     uint64_t rng;
 } mm_user;
 
@@ -191,9 +192,36 @@ static int user_result(mm_user *u, int rc)
     }
 }
 
+static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r);
+
+/* The longest user call now running in `ur` (seconds) and its thread, for the watchdog of
+ * the worker process (a call that never returns cannot be stopped, only reported). */
+static double user_longest_call(const mm_user_run *ur, int nthreads, int *thread)
+{
+    double now = mm_now(), longest = 0;
+    *thread = -1;
+    for (int t = 0; t < nthreads; t++) {
+        int64_t since = __atomic_load_n(&ur->threads[t].entered, __ATOMIC_RELAXED);
+        if (since > 0 && now - 1e-9 * (double)since > longest) {
+            longest = now - 1e-9 * (double)since;
+            *thread = t;
+        }
+    }
+    return longest;
+}
+
 /* Run one synchronisation op on a user object, or on the built-in one when the user's table
  * does not provide its kind. Results as sync_op. */
 static int user_op(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r)
+{
+    mm_user *u = sx->user;
+    __atomic_store_n(&u->entered, (int64_t)(mm_now() * 1e9), __ATOMIC_RELAXED);
+    int rc = user_call(sx, in, p, r);
+    __atomic_store_n(&u->entered, 0, __ATOMIC_RELAXED);
+    return rc;
+}
+
+static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r)
 {
     mm_user *u = sx->user;
     mm_user_run *ur = u->ur;

@@ -258,9 +258,22 @@ out:
     return rc;
 }
 
+/* The run with user primitives now going on in this process (at most one: execute holds the
+ * GIL while it starts and ends a run), for impl_watch(). */
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static mm_run *active_run;
+
+static void set_active(mm_run *run)
+{
+    pthread_mutex_lock(&active_lock);
+    active_run = run;
+    pthread_mutex_unlock(&active_lock);
+}
+
 static void run_free(mm_run *run, mm_insn **codes)
 {
     if (run->user) {
+        set_active(NULL);
         free(run->user->arena);
         free(run->user);
     }
@@ -444,8 +457,11 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
         goto done;
     }
     run.key_width = key_width;
-    if (user_obj != Py_None && load_user(user_obj, &run, seed) < 0)
-        goto done;
+    if (user_obj != Py_None) {
+        if (load_user(user_obj, &run, seed) < 0)
+            goto done;
+        set_active(&run);
+    }
     for (int t = 0; t < run.nthreads; t++)
         if (table_init(&run.threads[t].table, key_width) < 0) {
             PyErr_NoMemory();
@@ -517,7 +533,26 @@ static PyObject *native_impl_check(PyObject *self, PyObject *args)
     return Py_BuildValue("(zN)", impl->name, kinds);
 }
 
+PyDoc_STRVAR(impl_watch_doc,
+"impl_watch() -> (seconds, thread)\n\n"
+"The longest call of a user primitive now running (from any thread of this process), and the\n"
+"program thread making it; (0.0, -1) when none runs.");
+
+static PyObject *native_impl_watch(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    double longest = 0;
+    int thread = -1;
+    pthread_mutex_lock(&active_lock);
+    if (active_run != NULL && active_run->user != NULL)
+        longest = user_longest_call(active_run->user, active_run->nthreads, &thread);
+    pthread_mutex_unlock(&active_lock);
+    return Py_BuildValue("(di)", longest, thread);
+}
+
 static PyMethodDef module_methods[] = {
+    {"impl_watch", native_impl_watch, METH_NOARGS, impl_watch_doc},
     {"impl_check", native_impl_check, METH_VARARGS, impl_check_doc},
     {"execute", native_execute, METH_VARARGS, execute_doc},
     {NULL, NULL, 0, NULL},

@@ -13,8 +13,11 @@ a built `.so`), through the interface of `stressmm impl --header` (stressmm/incl
   version: an unchanged implementation is built once. A `.so` is used as is.
 - Isolation: this process never loads the user's library. A worker process
   (`python -m stressmm.runtime.cimpl LIB`) loads it, checks its table and runs the programs;
-  the backend talks to it over a pipe with a watchdog. A worker that dies (a segfault, an
-  abort) or does not answer in time (a call that never returns) is killed and the run ends
+  the backend talks to it over a pipe. The worker says it is alive every BEAT_SECONDS and
+  watches the user's calls: one still running after HANG_SECONDS (it ignores ctx->wait, or
+  sleeps in the kernel) never returns, so the worker reports it and ends. A worker that dies
+  (a segfault, an abort), reports a hang or falls silent for SILENT_SECONDS is stopped, and
+  the run ends
   with a `timeout` outcome and `info["stuck"]` saying what happened, which `stressmm run`
   prints and `stressmm fuzz` reports with the program (exit status 1); the next run starts a
   fresh worker.
@@ -33,6 +36,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +57,9 @@ LIBRARIES = (".so",)
 FLAGS = ("-O2", "-Wall", "-Wextra", "-pthread", "-shared", "-fPIC")
 BUILD_SECONDS = 120        # one compile
 START_SECONDS = 30.0       # a worker loads the library and says which primitives it has
-HANG_SECONDS = 10.0        # a run answers within its budget plus this, or it is a hang
-SECONDS_PER_ITERATION = 200e-6   # generous: a slow primitive on a busy machine
+HANG_SECONDS = 5.0         # a user call still running after this long never returns
+BEAT_SECONDS = 0.5         # the worker says it is alive this often
+SILENT_SECONDS = 30.0      # a worker silent this long is stuck as a whole: killed
 KINDS = ("mutex", "rwmutex", "channel", "once", "waitgroup")   # numbered as in impl.c
 
 
@@ -216,7 +221,14 @@ def _serve(library: str, rfd: int, wfd: int) -> int:
     except ValueError as e:
         _send(wfd, ("usage", f"{library}: {e}"))
         return 0
-    _send(wfd, ("ready", name or Path(library).stem, kinds))
+    lock = threading.Lock()
+
+    def say(message):
+        with lock:
+            _send(wfd, message)
+
+    say(("ready", name or Path(library).stem, kinds))
+    threading.Thread(target=_watch, args=(say,), daemon=True).start()
     for _ in range(10**12):   # until the backend closes the pipe
         try:
             request = _recv(rfd, None)
@@ -225,12 +237,27 @@ def _serve(library: str, rfd: int, wfd: int) -> int:
         program, kwargs = request
         try:
             hist = native.run(program, user=address, **kwargs)
-            _send(wfd, ("ok", dict(hist.counts), hist.elapsed, hist.info))
+            say(("ok", dict(hist.counts), hist.elapsed, hist.info))
         except RuntimeUsageError as e:
-            _send(wfd, ("usage", str(e)))
+            say(("usage", str(e)))
         except Exception as e:   # reported by the backend with the program it was running
-            _send(wfd, ("error", f"{type(e).__name__}: {e}"))
+            say(("error", f"{type(e).__name__}: {e}"))
     return 0
+
+
+def _watch(say) -> None:
+    """In the worker: say it is alive every BEAT_SECONDS; when a user call has been running
+    for HANG_SECONDS, say which thread's call hangs and end the process (the call cannot be
+    stopped: the thread that makes it would never be joined)."""
+    from .. import _native
+
+    for _ in range(10**12):   # until the process ends
+        time.sleep(BEAT_SECONDS)
+        seconds, thread = _native.impl_watch()
+        if seconds > HANG_SECONDS:
+            say(("hung", thread, seconds))
+            os._exit(3)
+        say(("beat",))
 
 
 @dataclass
@@ -272,7 +299,7 @@ def _start(library: Path, label: str) -> tuple:
 
 
 def _death(proc: subprocess.Popen, waited: float) -> str:
-    """How a worker ended: 'crashed (SIGSEGV)', 'exited with status 3', or 'hung'."""
+    """How a worker ended: 'crashed (SIGSEGV)', 'exited with status 3', or still running."""
     try:
         code = proc.wait(timeout=1)
     except subprocess.TimeoutExpired:
@@ -324,20 +351,27 @@ class CImplBackend:
             mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:
         check_budget(iterations, seconds)
         worker = self._ensure()
-        limit = HANG_SECONDS + (seconds or 0.0) + (iterations or 0) * SECONDS_PER_ITERATION
         started = time.monotonic()
         kwargs = dict(iterations=iterations, seconds=seconds, schedule=schedule, mutant=mutant,
                       oversubscribe=oversubscribe)
         try:
             _send(worker.to_child, (program, kwargs))
-            reply = _recv(worker.from_child, started + limit)
+            reply = ("beat",)
+            for _ in range(10**12):   # heartbeats until the answer; silence ends it
+                reply = _recv(worker.from_child, time.monotonic() + SILENT_SECONDS)
+                if reply[0] != "beat":
+                    break
         except KeyboardInterrupt:
             self.close()
             raise
         except (EOFError, TimeoutError, BrokenPipeError) as e:
-            hung = isinstance(e, TimeoutError) and worker.proc.poll() is None
-            what = (f"did not return within {limit:.0f} s (a call that ignores ctx->wait or "
-                    f"sleeps for ever?)" if hung else _death(worker.proc, limit))
+            silent = isinstance(e, TimeoutError) and worker.proc.poll() is None
+            reply = ("dead", f"stopped answering for {SILENT_SECONDS:.0f} s" if silent
+                     else _death(worker.proc, SILENT_SECONDS))
+        if reply[0] in ("dead", "hung"):
+            what = (reply[1] if reply[0] == "dead" else
+                    f"did not return from a call of P{reply[1]} within {HANG_SECONDS:.0f} s "
+                    f"(a call that ignores ctx->wait or sleeps for ever?)")
             self.close()
             note = (f"{self.impl_name} {what} while running {program.name or 'the program'} "
                     f"(schedule seed {schedule.seed}); the worker process was stopped")
