@@ -225,7 +225,10 @@ def _serve(library: str, rfd: int, wfd: int) -> int:
 
     def say(message):
         with lock:
-            _send(wfd, message)
+            try:
+                _send(wfd, message)
+            except OSError:   # the backend is gone (its process ended): so is this worker
+                os._exit(0)
 
     say(("ready", name or Path(library).stem, kinds))
     threading.Thread(target=_watch, args=(say,), daemon=True).start()
