@@ -19,7 +19,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ROOT / "examples" / "impls"
-BAD = ROOT / "tests" / "data" / "impls"
+DATA = ROOT / "tests" / "data" / "impls"
 
 two_cpus = pytest.mark.skipif(len(available_cpus()) < 2, reason="needs 2 CPUs for 2 pinned threads")
 
@@ -79,7 +79,7 @@ def test_builds_are_cached_by_content(tmp_path):
     ("missing_op.c", "lacks init, lock or unlock"),
 ])
 def test_bad_implementations_are_usage_errors(bad, message):
-    done = stressmm("run", "Ready+mutex", "--impl", BAD / bad, "--iterations", 100)
+    done = stressmm("run", "Ready+mutex", "--impl", DATA / bad, "--iterations", 100)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
     if bad == "broken_syntax.c":   # the compiler's own message, naming the line
@@ -105,6 +105,13 @@ def test_correct_examples_show_nothing_forbidden(impl, program):
     done = stressmm("run", program, "--impl", IMPLS / impl, "--iterations", 5000)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "from " + impl in done.stdout
+
+
+@two_cpus
+def test_a_cxx_file_is_compiled_with_the_cxx_compiler():
+    done = stressmm("run", "Ready+mutex", "--impl", DATA / "exchange_lock.cc", "--iterations", 5000)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cxx-lock (mutex) from exchange_lock.cc" in done.stdout
 
 
 @two_cpus
@@ -167,7 +174,7 @@ def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
     ("forever.c", "STUCK: forever did not return from a call of P"),
 ])
 def test_a_crash_or_a_hang_is_reported_with_the_program_and_exit_1(impl, report):
-    done = stressmm("run", "Ready+mutex", "--impl", BAD / impl, "--iterations", 100)
+    done = stressmm("run", "Ready+mutex", "--impl", DATA / impl, "--iterations", 100)
     assert done.returncode == 1, done.stderr
     assert report in done.stdout and "Traceback" not in done.stderr
 
