@@ -9,7 +9,8 @@ setup(
             "stressmm._native",
             sources=NATIVE_SOURCES,
             depends=["stressmm/_native/stressmm.h", "stressmm/_native/atomic_cell.c",
-                     "stressmm/_native/executor.c", "stressmm/_native/sync.c"],
+                     "stressmm/_native/executor.c", "stressmm/_native/sync.c",
+                     "stressmm/_native/impl.c", "stressmm/include/stressmm_impl.h"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
             extra_link_args=["-pthread"],
         )

@@ -5,8 +5,9 @@
     stressmm fuzz [--minutes M | --examples N] [--mutant NAME] [--model M] [--seed S] ...
     stressmm replay FILE|CORPUS [--json]
     (run, fuzz, replay: [--backend native|pythreads|go|gccgo|go-race|module:Class]
-                        [--impl [ROLE=]module:Class])
+                        [--impl FILE.c|FILE.so|[ROLE=]module:Class])
     stressmm mutants [--json]
+    stressmm impl [--header | --include-dir]
     stressmm bench [--models] [--mutants] [--quick] [--json]
 
 A PATH is a .litmus file, a directory, a bundled scenario's name (`stressmm run SB`) or `-`
@@ -166,9 +167,9 @@ def model_names(text: Optional[str], default: Sequence[str]) -> list:
 def load_backend(spec: Optional[str], impl: Sequence[str] = ()):
     """(spec, backend) from --backend and --impl: a Python class (--impl) runs on pythreads
     unless --backend names another; None stands for the native runtime."""
-    from .runtime.registry import get_backend
+    from .runtime.registry import default_backend, get_backend
 
-    spec = spec or ("pythreads" if impl else "native")
+    spec = spec or default_backend(impl)
     if spec == "native" and not impl:
         return spec, None
     return spec, get_backend(spec, tuple(impl))
@@ -672,6 +673,17 @@ def cmd_mutants(args) -> int:
     return 0
 
 
+def cmd_impl(args) -> int:
+    """The C interface of user primitives: the header's text, or the folder that holds it."""
+    from .runtime.cimpl import header_path, include_dir
+
+    if args.include_dir:
+        print(include_dir())
+    else:
+        sys.stdout.write(header_path().read_text())
+    return 0
+
+
 def cmd_bench(args) -> int:
     """The native runtime by default; --models and --mutants (either or both) instead. With
     --json the tables go to stderr and the figures, as JSON, to stdout."""
@@ -795,6 +807,14 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help=JSON_HELP)
     m.set_defaults(func=cmd_mutants)
 
+    i = sub.add_parser("impl", help="the C header of user primitives (--impl mylock.c)")
+    shown = i.add_mutually_exclusive_group()
+    shown.add_argument("--header", action="store_true",
+                       help="print stressmm_impl.h (the default)")
+    shown.add_argument("--include-dir", action="store_true",
+                       help="print the folder that holds it, for cc -I")
+    i.set_defaults(func=cmd_impl)
+
     b = sub.add_parser("bench", help="benchmarks: native runtime (default) or the models")
     b.add_argument("--models", action="store_true", help="time the model explorer instead")
     b.add_argument("--mutants", action="store_true",
@@ -814,11 +834,12 @@ def _backend_options(p, replay: bool = False) -> None:
     p.add_argument("--backend", metavar="SPEC",
                    help="the implementation under test: native, pythreads, go (gc), gccgo, "
                         "go-race (gc -race), or module:Class "
-                        f"(default native, or pythreads with --impl{recorded})")
-    p.add_argument("--impl", action="append", default=[], metavar="[ROLE=]MODULE:CLASS",
-                   help="your own Python primitive (mutex, rwmutex, channel, once, waitgroup) "
-                        "in place of the built-in one, on the pythreads backend; repeat for "
-                        "several roles")
+                        f"(default native, or pythreads with a Python --impl{recorded})")
+    p.add_argument("--impl", action="append", default=[], metavar="FILE.c|FILE.so|[ROLE=]MODULE:CLASS",
+                   help="your own primitives (mutex, rwmutex, channel, once, waitgroup) in place "
+                        "of the built-in ones: C sources or a library (see `stressmm impl "
+                        "--header`) on the native runtime, or a Python class on pythreads; "
+                        "repeat for several files or roles")
 
 
 def _number(parse, ok, what):

@@ -144,7 +144,7 @@ def pytest_configure(config):
     except RuntimeUsageError as e:
         raise pytest.UsageError(f"--stressmm-mutant: {e}")
     if config.getoption("--stressmm-backend"):
-        from .runtime.registry import get_backend
+        from .runtime.registry import default_backend, get_backend
 
         try:
             get_backend(config.getoption("--stressmm-backend"))
@@ -245,12 +245,12 @@ def stressmm_check(request, stressmm_memo):
     built: dict = {}
 
     def run(program, schedule=None, backend=None, impl=(), oversubscribe=None):
-        from .runtime.registry import get_backend
+        from .runtime.registry import default_backend, get_backend
         from .schedule import Schedule
 
         impl = (impl,) if isinstance(impl, str) else tuple(impl)
         if backend is None and (impl or default_spec):
-            key = (default_spec or "pythreads", impl)
+            key = (default_spec or default_backend(impl), impl)
             if key not in built:
                 built[key] = get_backend(*key)
             backend = built[key]

@@ -107,7 +107,7 @@ def test_bad_backend_specs_are_clear_errors(bad, message):
 
 
 def test_native_takes_no_python_classes():
-    with pytest.raises(RuntimeUsageError, match="does not take user primitives"):
+    with pytest.raises(RuntimeUsageError, match="Python classes run on the pythreads backend"):
         get_backend("native", impl=("examples.impls.ticket_lock:TicketLock",))
 
 

@@ -162,6 +162,7 @@ struct mm_run {
     int ctl;                       /* word index of the control block (abort, epoch, states) */
     bool has_sync;                 /* some thread runs a Go primitive */
     bool has_await;                /* some thread spins in an await */
+    struct mm_user_run *user;      /* the user's primitives (impl.c), or NULL: the built-ins */
     int64_t *mem;                  /* batch x inst_stride, 64-byte aligned */
     const int64_t *init;           /* nvars initial values (every word of an instance) */
     int *flags;                    /* instance barriers: nthreads x batch round numbers */
@@ -198,6 +199,8 @@ static uint64_t rng_seed(uint64_t seed, int tid)
     z ^= z >> 31;
     return z ? z : 0x2545f4914f6cdd1dull;   /* xorshift needs a non-zero state */
 }
+
+#include "impl.c"
 
 static void delay(mm_thread *th)
 {
@@ -399,7 +402,7 @@ static int run_ops(const mm_insn *code, int ncode, int64_t *mem, int64_t *r, con
             break;
         }
         MM_SYNC_CASES: {
-            int rc = sync_op(sx, in, p, r);
+            int rc = sx->user ? user_op(sx, in, p, r) : sync_op(sx, in, p, r);
             if (rc == MM_R_SKIP)
                 i = in->b - 1;   /* past the once body and its ONCE_END */
             else if (rc != MM_R_DONE) {
@@ -453,6 +456,8 @@ static void tally_and_reset(mm_thread *me, int active)
             key[w++] = mem[(size_t)v * (size_t)run->loc_stride];
         for (int v = 0; v < run->nvars; v++)
             mem[(size_t)v * (size_t)run->loc_stride] = run->init[v];
+        if (run->user)
+            user_reset(run->user, k);
         if (status != MM_ST_OK)   /* a stopped iteration says nothing of the program: flag alone */
             memset(key, 0, (size_t)w * sizeof *key);
         key[w] = status;
@@ -488,6 +493,7 @@ static void *worker(void *arg)
                 .abort = ctl, .epoch = ctl + run->loc_stride, .state = ctl + 2 * run->loc_stride,
                 .stride = run->loc_stride, .tid = me->tid, .nthreads = run->nthreads,
                 .budget = run->await_budget, .yield = run->oversubscribe, .hurry = &run->hurry,
+                .user = user_enter(run->user, me->tid, k),
             };
             out[me->nregs] = run_ops(me->code, me->ncode, mem, r, &sx);
             if (run->has_sync)   /* finished (or stopped): no longer running, for sync.c */

@@ -198,8 +198,99 @@ fail:
     return NULL;
 }
 
+/* The user's primitives of a run (impl.c): `user` is (address of a stressmm_impl table,
+ * ((word, kind, capacity), ...) for every primitive object of the program). */
+static int load_user(PyObject *user, mm_run *run, uint64_t seed)
+{
+    unsigned long long address;
+    PyObject *objects_obj;
+    if (!PyArg_ParseTuple(user, "KO:user", &address, &objects_obj))
+        return -1;
+    const stressmm_impl *impl = (const stressmm_impl *)(uintptr_t)address;
+    const char *bad = user_check(impl);
+    if (bad) {
+        PyErr_Format(PyExc_ValueError, "execute: user primitives: %s", bad);
+        return -1;
+    }
+    PyObject *objects = PySequence_Fast(objects_obj, "execute: user objects must be a sequence");
+    if (objects == NULL)
+        return -1;
+    int rc = -1;
+    mm_user_run *ur = aligned_alloc(MM_LINE, (sizeof *ur + MM_LINE - 1) / MM_LINE * MM_LINE);
+    if (ur == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    memset(ur, 0, sizeof *ur);
+    run->user = ur;
+    ur->impl = impl;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(objects);
+    if (n > MM_USER_MAX_OBJECTS) {
+        PyErr_Format(PyExc_ValueError, "execute: %zd primitive objects; with user primitives at "
+                     "most %d are supported", n, MM_USER_MAX_OBJECTS);
+        goto out;
+    }
+    size_t biggest = 1;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        int loc, kind, cap;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(objects, j), "iii:object", &loc, &kind,
+                              &cap))
+            goto out;
+        if (loc < 0 || loc >= run->nvars || kind < 0 || kind >= MM_K_COUNT || cap < 0
+            || cap > MM_MAX_CAPACITY) {
+            PyErr_Format(PyExc_ValueError, "execute: bad user object (%d, %d, %d)", loc, kind, cap);
+            goto out;
+        }
+        ur->loc[j] = loc * run->loc_stride;
+        ur->kind[j] = kind;
+        ur->cap[j] = cap;
+        size_t size = user_kind_size(impl, kind);
+        ur->mine[j] = size > 0;
+        if (size > biggest)
+            biggest = size;
+    }
+    ur->nobj = (int)n;
+    ur->slot = (biggest + MM_LINE - 1) / MM_LINE * MM_LINE;
+    ur->inst_bytes = ur->slot * (size_t)(n ? n : 1);
+    if (ur->inst_bytes > MM_USER_MAX_ARENA / (size_t)run->batch) {
+        PyErr_Format(PyExc_ValueError, "execute: user objects need %zu bytes per instance; use a "
+                     "smaller batch", ur->inst_bytes);
+        goto out;
+    }
+    ur->arena = aligned_alloc(MM_LINE, ur->inst_bytes * (size_t)run->batch);
+    if (ur->arena == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (int t = 0; t < run->nthreads; t++)
+        user_thread_init(ur, t, seed);
+    for (int k = 0; k < run->batch; k++)
+        user_reset(ur, k);
+    rc = 0;
+out:
+    Py_DECREF(objects);
+    return rc;
+}
+
+/* The run with user primitives now going on in this process (at most one: execute holds the
+ * GIL while it starts and ends a run), for impl_watch(). */
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static mm_run *active_run;
+
+static void set_active(mm_run *run)
+{
+    pthread_mutex_lock(&active_lock);
+    active_run = run;
+    pthread_mutex_unlock(&active_lock);
+}
+
 static void run_free(mm_run *run, mm_insn **codes)
 {
+    if (run->user) {
+        set_active(NULL);
+        free(run->user->arena);
+        free(run->user);
+    }
     if (run->threads) {
         for (int t = 0; t < run->nthreads; t++) {
             free(run->threads[t].out);
@@ -260,26 +351,29 @@ static void attach_partial(mm_run *run)
 
 PyDoc_STRVAR(execute_doc,
 "execute(threads, init, nshown, ctl, spread, batch, iterations, seconds, cpus, await_budget,\n"
-"        oversubscribe, seed) -> (counts, iterations_done, elapsed, stop)\n\n"
+"        oversubscribe, seed, user=None) -> (counts, iterations_done, elapsed, stop)\n\n"
 "Run a compiled program (see stressmm/runtime/compile.py). threads: one (code, file, nregs,\n"
 "delay_lo, delay_hi) per program thread; init: initial value of each word of an instance, of\n"
 "which the first nshown are the outcome's variables; ctl: the word index of the control\n"
 "block (abort, epoch, one state per thread); iterations 0 means run until `seconds`; cpus:\n"
 "one CPU per thread, or None for unpinned threads. counts maps (registers..., variables...,\n"
 "status) tuples to counts, status 0 ok, 1-2 timeout, 3 deadlock, 4 panic; stop is why the\n"
-"run ended: 'done', 'deadline', 'table-full' (too many distinct outcomes: call again).");
+"run ended: 'done', 'deadline', 'table-full' (too many distinct outcomes: call again).\n"
+"user: (address of a stressmm_impl table, ((word, kind, capacity), ...) per primitive\n"
+"object) to run the user's primitives (stressmm/include/stressmm_impl.h) in place of the\n"
+"built-in ones; see stressmm/runtime/cimpl.py.");
 
 static PyObject *native_execute(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *threads_obj, *init_obj, *cpus_obj;
+    PyObject *threads_obj, *init_obj, *cpus_obj, *user_obj = Py_None;
     int nshown, ctl, spread, batch, oversubscribe;
     unsigned long long iterations, seed;
     double seconds;
     long await_budget;
-    if (!PyArg_ParseTuple(args, "OOiipiKdOlpK:execute", &threads_obj, &init_obj, &nshown, &ctl,
+    if (!PyArg_ParseTuple(args, "OOiipiKdOlpK|O:execute", &threads_obj, &init_obj, &nshown, &ctl,
                           &spread, &batch, &iterations, &seconds, &cpus_obj, &await_budget,
-                          &oversubscribe, &seed))
+                          &oversubscribe, &seed, &user_obj))
         return NULL;
 
     mm_run run;
@@ -400,6 +494,11 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
         goto done;
     }
     run.key_width = key_width;
+    if (user_obj != Py_None) {
+        if (load_user(user_obj, &run, seed) < 0)
+            goto done;
+        set_active(&run);
+    }
     for (int t = 0; t < run.nthreads; t++)
         if (table_init(&run.threads[t].table, key_width) < 0) {
             PyErr_NoMemory();
@@ -440,7 +539,60 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(impl_check_doc,
+"impl_check(address) -> (name, kinds)\n\n"
+"Check the stressmm_impl table at `address` (what a user's stressmm_impl_v1() returned):\n"
+"its name and the kinds it provides, or ValueError saying what is wrong with it.");
+
+static PyObject *native_impl_check(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned long long address;
+    if (!PyArg_ParseTuple(args, "K:impl_check", &address))
+        return NULL;
+    const stressmm_impl *impl = (const stressmm_impl *)(uintptr_t)address;
+    const char *bad = user_check(impl);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    static const char *const names[MM_K_COUNT] = {"mutex", "rwmutex", "channel", "once",
+                                                  "waitgroup"};
+    PyObject *kinds = PyTuple_New(0);
+    for (int k = 0; kinds != NULL && k < MM_K_COUNT; k++) {
+        if (user_kind_size(impl, k) == 0)
+            continue;
+        PyObject *more = Py_BuildValue("(s)", names[k]);
+        PyObject *joined = more ? PySequence_Concat(kinds, more) : NULL;
+        Py_XDECREF(more);
+        Py_SETREF(kinds, joined);
+    }
+    if (kinds == NULL)
+        return NULL;
+    return Py_BuildValue("(zN)", impl->name, kinds);
+}
+
+PyDoc_STRVAR(impl_watch_doc,
+"impl_watch() -> (seconds, thread)\n\n"
+"The longest call of a user primitive now running (from any thread of this process), and the\n"
+"program thread making it; (0.0, -1) when none runs.");
+
+static PyObject *native_impl_watch(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    double longest = 0;
+    int thread = -1;
+    pthread_mutex_lock(&active_lock);
+    if (active_run != NULL && active_run->user != NULL)
+        longest = user_longest_call(active_run->user, active_run->nthreads, &thread);
+    pthread_mutex_unlock(&active_lock);
+    return Py_BuildValue("(di)", longest, thread);
+}
+
 static PyMethodDef module_methods[] = {
+    {"impl_watch", native_impl_watch, METH_NOARGS, impl_watch_doc},
+    {"impl_check", native_impl_check, METH_VARARGS, impl_check_doc},
     {"execute", native_execute, METH_VARARGS, execute_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -69,6 +69,7 @@ typedef struct {
     long budget;                      /* spins before a wait is a timeout */
     bool yield;                       /* oversubscribed: yield the CPU while waiting */
     const int *hurry;                 /* set at the run's deadline or on Ctrl-C: stop waiting */
+    void *user;                       /* user primitives of this thread (impl.c), or NULL */
 } mm_sync;
 
 static inline int64_t *field(const mm_sync *sx, int64_t *p, int k)

@@ -62,6 +62,22 @@ class Backend(Protocol):
         ...
 
 
+def cache_dir(env: str, name: str):
+    """Where stressmm keeps builds of kind `name`: `$env` if set, else
+    `$XDG_CACHE_HOME/stressmm/<name>`, else `~/.cache/stressmm/<name>` (created on first use).
+
+    >>> cache_dir("STRESSMM_NO_SUCH_VARIABLE", "go").parts[-2:]
+    ('stressmm', 'go')
+    """
+    from pathlib import Path
+
+    given = os.environ.get(env)
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "stressmm" / name
+
+
 def backend_name(backend) -> str:
     """The name reports give the implementation under test: `backend.name`, else the name of
     a plain function used as a backend, else its class name.

@@ -79,10 +79,12 @@ def await_budget(schedule: Schedule, nthreads: int) -> int:
 
 def run(program: Program, iterations: Optional[int] = None, seconds: Optional[float] = None,
         schedule: Schedule = Schedule(), mutant: Optional[str] = None,
-        oversubscribe: bool = False) -> Histogram:
+        oversubscribe: bool = False, user: Optional[int] = None) -> Histogram:
     """Run `program` `iterations` times (or for `seconds`) and return its outcome histogram.
 
-    `mutant` selects a deliberately broken variant of the runtime (see MUTANTS). Raises
+    `mutant` selects a deliberately broken variant of the runtime (see MUTANTS). `user` is the
+    address of a loaded table of user primitives (stressmm.runtime.cimpl runs those, in a
+    worker process of their own). Raises
     RuntimeUsageError for bad arguments and for programs the native runtime cannot run."""
     check_budget(iterations, seconds)
     if not isinstance(schedule, Schedule):
@@ -93,11 +95,16 @@ def run(program: Program, iterations: Optional[int] = None, seconds: Optional[fl
     # Threads share a CPU when unpinned, or when the schedule pins two to one CPU: then every
     # wait must yield, or a waiter burns its budget while the thread it waits for cannot run.
     shared = cpus is None or len(set(cpus)) < len(cpus)
+    objects = None
+    if user is not None:
+        from .cimpl import user_objects
+        objects = (user, user_objects(program))
     info = {"cpus": list(cpus) if cpus is not None else None, "layout": schedule.layout,
             "batch": schedule.batch, "mutant": mutant, "seed": schedule.seed,
             "oversubscribe": shared}
     try:
-        counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, shared)
+        counts, elapsed = _execute(compiled, schedule, cpus, iterations, seconds, shared,
+                                   objects)
     except BaseException as exc:   # Ctrl-C, SIGTERM: the runs already done go with the signal
         done = getattr(exc, "partial_counts", None)
         if done is not None:
@@ -106,7 +113,8 @@ def run(program: Program, iterations: Optional[int] = None, seconds: Optional[fl
     return Histogram(program, counts, elapsed, NAME, info)
 
 
-def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, shared):
+def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, shared,
+             user=None):
     """Call the C executor until the budget is spent (it returns early when its outcome tables
     fill up), and decode its keys into Outcomes."""
     from .. import _native
@@ -129,7 +137,7 @@ def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, 
             counts, done, took, stop = _native.execute(
                 specs, compiled.init, len(compiled.var_names), compiled.ctl,
                 schedule.layout == "spread", schedule.batch, todo, secs,
-                cpus, budget, shared, schedule.seed + call)
+                cpus, budget, shared, schedule.seed + call, user)
         except (KeyboardInterrupt, SystemExit) as exc:
             counts, _, took, _ = getattr(exc, "partial", None) or ({}, 0, 0.0, "signal")
             for key, n in counts.items():

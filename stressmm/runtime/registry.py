@@ -34,7 +34,21 @@ from typing import Optional
 
 from . import RuntimeUsageError, backend_name
 
-__all__ = ["BACKENDS", "get_backend", "load_object", "Entry"]
+__all__ = ["BACKENDS", "get_backend", "load_object", "Entry", "default_backend"]
+
+
+def default_backend(impl=()) -> str:
+    """The backend that runs user primitives: `native` for C (files ending in .c, .cc, .so),
+    `pythreads` for Python classes (module:Class), `native` when there are none.
+
+    >>> default_backend(("lock.c",)), default_backend(("mypkg.locks:Lock",)), default_backend()
+    ('native', 'pythreads', 'native')
+    """
+    from .cimpl import is_c_impl
+
+    if not impl:
+        return "native"
+    return "native" if any(is_c_impl(i) for i in impl) else "pythreads"
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,7 @@ class Entry:
 
 
 BACKENDS = {
-    "native": Entry("stressmm.runtime.native:NativeBackend"),
+    "native": Entry("stressmm.runtime.cimpl:native_backend"),   # --impl x.c: user primitives
     "pythreads": Entry("stressmm.runtime.pythreads:PyThreadsBackend"),
     "go": Entry("stressmm.runtime.go:make_backend", ("go",)),
     "gccgo": Entry("stressmm.runtime.go:make_backend", ("gccgo",)),
@@ -76,6 +90,9 @@ def get_backend(spec: str, impl: tuple = ()):
         raise RuntimeUsageError(f"backend {spec!r}: {target} is a {type(factory).__name__}, "
                                 f"not a class or factory")
     kwargs = {}
+    if impl and spec != "native" and default_backend(impl) == "native":
+        raise RuntimeUsageError(f"--impl {impl[0]}: C primitives run on the native backend "
+                                f"(--backend native), not on {spec}")
     if impl:
         if not _takes_keyword(factory, "impl"):
             raise RuntimeUsageError(

@@ -88,11 +88,9 @@ def find_toolchain(key: str) -> Toolchain:
 
 def cache_dir() -> Path:
     """Where builds are kept (created on first use)."""
-    env = os.environ.get("STRESSMM_GO_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stressmm" / "go"
+    from .. import cache_dir as shared_cache_dir
+
+    return shared_cache_dir("STRESSMM_GO_CACHE", "go")
 
 
 def go_env(cache: Path) -> dict:

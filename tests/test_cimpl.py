@@ -1,0 +1,198 @@
+"""User primitives in C on the native executor (--impl file.c / file.so): the header, building
+and loading with clear errors, correct examples that pass, broken ones that are found, and
+implementations that crash or never return reported without hanging stressmm."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stressmm.fuzz import ForbiddenOutcome, check_program
+from stressmm.runtime import available_cpus
+from stressmm.runtime.cimpl import build, header_path
+from stressmm.runtime.registry import get_backend
+from stressmm.schedule import Schedule
+from stressmm.syntax import parse
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPLS = ROOT / "examples" / "impls"
+DATA = ROOT / "tests" / "data" / "impls"
+
+two_cpus = pytest.mark.skipif(len(available_cpus()) < 2, reason="needs 2 CPUs for 2 pinned threads")
+
+# Each thread reads, then sets, x under a lock: both reading 0 means both were inside.
+COUNTER_TEXT = '''litmus Exclusion+mutex "one of the two critical sections comes first"
+var x int
+mutex m
+P0:
+  m.Lock()
+  r0 = x
+  x = 1
+  m.Unlock()
+P1:
+  m.Lock()
+  r1 = x
+  x = 1
+  m.Unlock()
+'''
+COUNTER = parse(COUNTER_TEXT)[0]
+
+
+@pytest.fixture(autouse=True)
+def build_cache(tmp_path_factory, monkeypatch):
+    """Builds go to a cache of the test session, never to the user's."""
+    monkeypatch.setenv("STRESSMM_IMPL_CACHE", str(tmp_path_factory.getbasetemp() / "impl-cache"))
+
+
+def stressmm(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "stressmm", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ), cwd=ROOT)
+
+
+def test_impl_prints_the_header_and_its_folder():
+    header = stressmm("impl", "--header")
+    assert header.returncode == 0 and "#define STRESSMM_IMPL_ABI 1" in header.stdout
+    assert header.stdout == header_path().read_text()
+    folder = stressmm("impl", "--include-dir")
+    assert folder.returncode == 0
+    assert (Path(folder.stdout.strip()) / "stressmm_impl.h").is_file()
+
+
+def test_builds_are_cached_by_content(tmp_path):
+    src = tmp_path / "lock.c"
+    src.write_text((IMPLS / "ticket_lock.c").read_text())
+    first = build([src])
+    assert build([src]) == first
+    src.write_text(src.read_text() + "\n/* changed */\n")
+    assert build([src]) != first
+    assert build([first]) == first   # a .so is used as is
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("broken_syntax.c", "does not compile"),
+    ("no_symbol.c", "does not define stressmm_impl_v1()"),
+    ("wrong_abi.c", "abi differs"),
+    ("missing_op.c", "lacks init, lock or unlock"),
+])
+def test_bad_implementations_are_usage_errors(bad, message):
+    done = stressmm("run", "Ready+mutex", "--impl", DATA / bad, "--iterations", 100)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    if bad == "broken_syntax.c":   # the compiler's own message, naming the line
+        assert "broken_syntax.c:6" in done.stderr and "no_such_table" in done.stderr
+
+
+def test_c_files_do_not_run_on_python_threads():
+    done = stressmm("run", "Ready+mutex", "--backend", "pythreads",
+                    "--impl", IMPLS / "ticket_lock.c")
+    assert done.returncode == 2 and "run on the native backend" in done.stderr
+
+
+@two_cpus
+@pytest.mark.parametrize("impl, program", [
+    ("ticket_lock.c", "Ready+mutex"),
+    ("pthread_mutex.c", "Ready+mutex"),
+    ("ring_channel.c", "MP+unbuffered"),
+    ("ring_channel.c", "MP+buffered"),
+    ("ring_channel.c", "MP+close"),
+    ("once_cas.c", "MP+once"),
+])
+def test_correct_examples_show_nothing_forbidden(impl, program):
+    done = stressmm("run", program, "--impl", IMPLS / impl, "--iterations", 5000)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "from " + impl in done.stdout
+
+
+@two_cpus
+def test_a_cxx_file_is_compiled_with_the_cxx_compiler():
+    done = stressmm("run", "Ready+mutex", "--impl", DATA / "exchange_lock.cc", "--iterations", 5000)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cxx-lock (mutex) from exchange_lock.cc" in done.stdout
+
+
+@two_cpus
+def test_the_ticket_lock_lets_one_thread_in_at_a_time():
+    backend = get_backend("native", impl=(str(IMPLS / "ticket_lock.c"),))
+    try:
+        check_program(COUNTER, Schedule(), backend=backend, model="go", iterations=20_000)
+    finally:
+        backend.close()
+
+
+def scenario(name):
+    from stressmm.syntax import scenario_paths
+
+    path = next(p for p in scenario_paths() if Path(p).stem == name)
+    return parse(Path(path).read_text())[0]
+
+
+@two_cpus
+@pytest.mark.parametrize("impl, program, seen", [
+    ("tts_spinlock.c", "exclusion", "r0=0 P1:r1=0"),        # both inside the lock
+    ("peterson_nofence.c", "exclusion", "r0=0 P1:r1=0"),
+    ("once_nowait.c", "MP+once", "FORBIDDEN"),             # a late caller misses the body
+    ("chan_close_wakeup.c", "Close+zero", "P1:ok=1"),      # ok after close
+])
+def test_broken_examples_show_what_go_forbids(impl, program, seen):
+    # Each shows the forbidden outcome in thousands of runs out of 100,000 on 2 CPUs; up to
+    # 20 runs of 100,000 make a miss vanishingly unlikely even on a busy machine.
+    prog = COUNTER if program == "exclusion" else scenario(program)
+    backend = get_backend("native", impl=(str(IMPLS / impl),))
+    try:
+        with pytest.raises(ForbiddenOutcome) as found:
+            for seed in range(20):
+                check_program(prog, Schedule(seed=seed), backend=backend, model="go",
+                              iterations=100_000)
+        assert seen in str(found.value)
+    finally:
+        backend.close()
+
+
+@two_cpus
+@pytest.mark.parametrize("impl", ["peterson_nofence.c", "tts_spinlock.c"])
+def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
+    # Bounded: 4 minutes at most; on a busy 2-core machine each took 1 to 2 minutes.
+    from stressmm.campaign import CampaignConfig, run_campaign
+
+    res = run_campaign(CampaignConfig(minutes=4, go=True, model="go", backend="native",
+                                      impl=(str(IMPLS / impl),), corpus=str(tmp_path),
+                                      workers=1, seed=3, threads=2))
+    assert not res.failures, res.failures
+    assert res.counterexamples, f"not found in {res.examples} programs"
+    cex = res.counterexamples[0]
+    assert len(cex.program.threads) <= 2 and impl in cex.implementation
+    assert impl in Path(res.saved[0]).read_text()   # the header names it: replayable
+
+
+@two_cpus
+@pytest.mark.parametrize("impl, report", [
+    ("segfault.c", "STUCK: segfault crashed (SIGSEGV) while running Ready+mutex"),
+    ("forever.c", "STUCK: forever did not return from a call of P"),
+])
+def test_a_crash_or_a_hang_is_reported_with_the_program_and_exit_1(impl, report):
+    done = stressmm("run", "Ready+mutex", "--impl", DATA / impl, "--iterations", 100)
+    assert done.returncode == 1, done.stderr
+    assert report in done.stdout and "Traceback" not in done.stderr
+
+
+@two_cpus
+def test_the_pytest_fixture_takes_a_c_file(pytester):
+    pytester.makepyfile(f'''
+        from stressmm.syntax import parse
+        from stressmm.schedule import Schedule
+        PROGRAM = parse({COUNTER_TEXT!r})[0]
+
+        def test_ticket(stressmm_check):
+            stressmm_check(PROGRAM, Schedule(), impl={str(IMPLS / "ticket_lock.c")!r})
+
+        def test_tts(stressmm_check):
+            for seed in range(20):
+                stressmm_check(PROGRAM, Schedule(seed=seed), impl={str(IMPLS / "tts_spinlock.c")!r})
+    ''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--stressmm-iterations",
+                                           "100000", timeout=240)
+    result.assert_outcomes(passed=1, failed=1)
