@@ -227,6 +227,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     # Ctrl-C at a terminal reaches the whole process group: the campaign process stops the
     # workers and reports; a worker must not die of it first (or print a traceback).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()   # a worker whose campaign process died (SIGKILL) stops at once
     try:
         backend = None if cfg.backend == "native" and not cfg.impl else get_backend(cfg.backend, cfg.impl)
     except Exception as e:   # the same in every fresh worker: the campaign stops with it
@@ -239,6 +240,8 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     out.put(("ready", index, None))  # started: from now on, silence means a hang
 
     def on_run(hist):
+        if os.getppid() != parent:   # orphaned: nobody reads our results; end, do not linger
+            os._exit(0)
         stats["runs"] += hist.total
         _count(stats["coverage"], {"runs": hist.total}, _weak(hist, cfg.model))
         now = time.monotonic()
@@ -409,6 +412,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             proc = live.pop(i, None)
             if proc is not None:
                 proc.join(timeout=5)
+                if proc.is_alive():   # finished but not exiting: never left behind
+                    proc.kill()
+                    proc.join(timeout=5)
         return True
 
     def drain() -> None:

@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,11 @@ def programs_drawn(seed, examples=6):
     """The programs one campaign worker of `seed` draws (run in this process, on its CPUs)."""
     cfg = CampaignConfig(examples=examples, iterations=50, corpus=None, threads=1)
     out = Messages()
-    _worker(1, cfg, sorted(os.sched_getaffinity(0)), seed, math.inf, examples, out)
+    sigint = signal.getsignal(signal.SIGINT)   # a worker ignores Ctrl-C: its campaign reports
+    try:
+        _worker(1, cfg, sorted(os.sched_getaffinity(0)), seed, math.inf, examples, out)
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     assert out[0][0] == "ready" and out[-1][0] == "done"
     return [payload for kind, _, payload in out if kind == "program"]
 
