@@ -399,7 +399,8 @@ def cmd_run(args) -> int:
             return finish(args, results, exit_status(e))
         shown[0] += 1
         if stuck:
-            totals["stuck"] += 1
+            if not (hist.info or {}).get("stuck"):   # else `show` counts the stuck primitive
+                totals["stuck"] += 1
             why = stuck_reason(prog, models_to_compute(prog, checked))
             show(judged, source,
                  f"STUCK: every one of the first {hist.total} runs timed out, so {prog.name} was "
