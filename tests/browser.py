@@ -28,8 +28,9 @@ PROBE = """<script>
   }
   var out = {text: document.body.innerText, tests: {}, counterexamples: []};
   document.querySelectorAll("section.test").forEach(function (s) {
-    out.tests[s.querySelector("h2").innerText.replace(" FAILED", "").trim()] =
-      {rows: rows(s), text: s.innerText};
+    var name = s.querySelector("h2").innerText.replace(" FAILED", "").trim(), key = name;
+    for (var n = 2; key in out.tests; n++) key = name + " #" + n;   // two files, one test name
+    out.tests[key] = {rows: rows(s), text: s.innerText};
   });
   document.querySelectorAll(".counterexample").forEach(function (c) {
     var bar = c.querySelector(".bar");
