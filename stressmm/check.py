@@ -108,7 +108,7 @@ def unknown_models(program: Program, source: str = "") -> list:
         >>> from stressmm.syntax import parse
         >>> [p] = parse("litmus T\\nvar x int\\nP0:\\n  x = 1\\nexpect sx: norace\\n")
         >>> unknown_models(p, "T.litmus")
-        ["T.litmus:5: expect sx: stressmm has no model 'sx', so this line is not checked; did you mean sc? (known: sc, tso, go)"]
+        ["T.litmus:5: expect sx: stressmm has no model 'sx', so this line is not checked; did you mean sc? (known: sc, tso, go, c11)"]
     """
     out = []
     for e in program.expects:

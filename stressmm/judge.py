@@ -9,7 +9,7 @@ observation as litmus7 reports it, and the `expect` lines a run can check.
     >>> j.observation.line(sb.name)
     'Observation SB Sometimes 3 997'
     >>> list(j.verdicts), j.forbidden
-    (['tso', 'sc', 'go'], 0)
+    (['tso', 'sc', 'c11'], 0)
     >>> print(j.expectations[0].text)
     expect sc: forbidden  -> seen 3 times: this machine is weaker than sc (judged by tso)
 
