@@ -80,3 +80,16 @@ def test_the_docs_cite_only_files_in_the_repository():
     for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
         for cited in re.findall(r"\b([A-Za-z_][A-Za-z_-]*\.md)\b", doc.read_text()):
             assert list(ROOT.rglob(cited)), f"{doc.name} cites {cited}, which is not in the repository"
+
+
+def test_every_package_is_installed():
+    """pyproject lists its packages by hand: a package missing there is missing from a wheel
+    (and so from every user's install), though the editable install of the tests has it."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("stressmm", *p.parent.relative_to(ROOT / "stressmm").parts))
+             for p in (ROOT / "stressmm").rglob("__init__.py")}
+    found |= {".".join(("stressmm.strategies", *p.parent.relative_to(ROOT / "strategies").parts))
+              for p in (ROOT / "strategies").rglob("__init__.py")}
+    assert found - listed == set()
