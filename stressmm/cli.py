@@ -260,15 +260,6 @@ def run_model(text: Optional[str], default: str = "tso") -> Optional[str]:
     return checked[0]
 
 
-def run_expectation(e) -> dict:
-    """An `expect` line as a run judged it, in the results document's shape (`holds`: True,
-    False, or None when the run could not check it)."""
-    why = e.text.split("-> ", 1)[-1]
-    return {"model": e.model, "verdict": e.verdict, "failed": e.failed, "text": e.text,
-            "why": why, "holds": False if e.failed else (None if why.startswith("not checked")
-                                                         else True)}
-
-
 def probed_run(backend, prog, args, schedule):
     """Run `prog` on `backend` (None: the native runtime) as `args` ask, the first PROBE_RUNS
     runs alone; returns (histogram, stuck): stuck when every probe run timed out (then the
@@ -311,7 +302,7 @@ def cmd_run(args) -> int:
     from .interrupt import exit_status, signal_name
     from .judge import judge, models_to_compute, stuck_reason
     from .models import StateLimitError, get_model
-    from .report import judged_json, render_judged
+    from .report import judged_facts, render_judged
     from .reports.progress import over
     from .reports.results import document, run_test
     from .runtime import partial_histogram
@@ -343,9 +334,7 @@ def cmd_run(args) -> int:
         if want_doc:   # every model's verdict beside each outcome (none with --model none)
             doc = run_test(hist, {m: v for m, v in judged.verdicts.items() if v is not None},
                            checked, source, models=None if checked else ())
-            doc.update({k: v for k, v in judged_json(judged, source).items()
-                        if k in ("gave_up", "timeouts", "observation")})
-            doc["expectations"] = [run_expectation(e) for e in judged.expectations]
+            doc.update(judged_facts(judged))
             if extra:
                 doc["stopped"] = extra
             docs.append(doc)

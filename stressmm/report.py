@@ -14,7 +14,7 @@ from .check import CheckReport
 from .outcome import Histogram, Outcome, evaluate
 
 __all__ = ["table", "render_check", "check_json", "render_run", "run_json", "render_judged",
-           "judged_json", "outcome_texts", "timeout_note", "fmt_int", "fmt_rate"]
+           "judged_json", "judged_facts", "outcome_texts", "timeout_note", "fmt_int", "fmt_rate"]
 
 
 GRAPH_MODELS = ("go",)
@@ -245,15 +245,24 @@ def run_json(hist: Histogram, verdicts: dict, checked: Optional[str], source: st
 
 
 def judged_json(judged, source: str = "") -> dict:
-    """`run_json` plus the models that gave up, the observation and the `expect` lines."""
-    doc = run_json(judged.histogram, judged.verdicts, judged.checked, source)
+    """`run_json` plus `judged_facts`."""
+    return dict(run_json(judged.histogram, judged.verdicts, judged.checked, source),
+                **judged_facts(judged))
+
+
+def judged_facts(judged) -> dict:
+    """What judging a run adds to its histogram: the models that gave up, the timeouts, the
+    `exists` observation and the `expect` lines (`holds`: True, False, or None when a run
+    could not check the line)."""
     obs = judged.observation
-    doc.update({
-        "gave_up": dict(judged.gave_up),
-        "timeouts": judged.timeouts,
-        "observation": None if obs is None else {
-            "verdict": obs.verdict, "positive": obs.positive, "negative": obs.negative},
-        "expectations": [{"model": e.model, "verdict": e.verdict, "failed": e.failed,
-                          "text": e.text} for e in judged.expectations],
-    })
-    return doc
+
+    def expectation(e) -> dict:
+        why = e.text.split("-> ", 1)[-1]
+        holds = False if e.failed else (None if why.startswith("not checked") else True)
+        return {"model": e.model, "verdict": e.verdict, "failed": e.failed, "holds": holds,
+                "why": why, "text": e.text}
+
+    return {"gave_up": dict(judged.gave_up), "timeouts": judged.timeouts,
+            "observation": None if obs is None else {
+                "verdict": obs.verdict, "positive": obs.positive, "negative": obs.negative},
+            "expectations": [expectation(e) for e in judged.expectations]}
