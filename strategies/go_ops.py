@@ -36,7 +36,10 @@ every thread, closes racing with receives: all come out of the same draw. Each p
 draws its items from a few kinds only (swarm testing), so its ops pile up on few objects. Programs may
 deadlock or panic: the models judge those outcomes too.
 
-Shrinking goes towards a send and a receive on the unbuffered channel::
+Shrinking goes towards receives on the unbuffered channel (the receive comes first among
+the kinds: a thread left with one op of a channel pattern can then turn it into a receive,
+so "two sends in one thread, two receives in another" is reached rather than stuck at one
+more send)::
 
     >>> from hypothesis import find
     >>> from stressmm.syntax import print_program
@@ -44,9 +47,9 @@ Shrinking goes towards a send and a receive on the unbuffered channel::
     litmus go-ops
     chan c 0
     P0:
-      c <- 1
+      r0 = <-c
     P1:
-      c <- 2
+      r0 = <-c
 """
 from __future__ import annotations
 
@@ -65,7 +68,7 @@ from .programs import _FRESH, _name_registers, _used
 
 __all__ = ["go_op_programs", "GO_ITEMS", "ATOMIC_OPERANDS", "WG_DELTAS"]
 
-GO_ITEMS = ("send", "recv", "store", "load", "lock", "rlock", "wlock", "close", "once",
+GO_ITEMS = ("recv", "send", "store", "load", "lock", "rlock", "wlock", "close", "once",
             "wg-add", "wg-done", "wg-wait", "atomic-add", "atomic-load", "atomic-store",
             "atomic-swap", "atomic-cas")
 """The kinds of items a thread is drawn from, in the order the shrinker prefers them."""
