@@ -146,6 +146,18 @@ def test_rwmutex_rules():
     assert outcomes(r) == sorted(str(o) for o in get_model("sc").allowed(r).outcomes)
 
 
+def test_rwmutex_writer_preference_may_deadlock_and_may_not():
+    # pkg.go.dev/sync#RWMutex: "If any goroutine calls Lock while the lock is already held by
+    # one or more readers, concurrent calls to RLock will block until the writer has acquired
+    # (and released) the lock": P2's RLock waits behind P1, P0 waits for P2's send.
+    p = prog([Mutex("rw", rw=True), Chan("c", 0)],
+             [RLock("rw"), Recv("c", "r0"), RUnlock("rw")],
+             [Lock("rw"), Unlock("rw")],
+             [RLock("rw"), Send("c", 1), RUnlock("rw")])
+    assert outcomes(p) == ["P0:r0=1", "deadlock"]
+    assert not racy(p)
+
+
 # ----------------------------------------------------------------------- once, waitgroup
 
 

@@ -198,6 +198,27 @@ def test_rwmutex_readers_share_and_writers_exclude():
         assert outcomes(model, writers) == ["deadlock"]
 
 
+def rwmutex_writer_preference():
+    """A reader P0 waits for P2, which needs a read lock while P1 waits to write."""
+    return prog("writer-preference", [Mutex("rw", rw=True), Chan("c", 0)],
+                [RLock("rw"), Recv("c", "r0"), RUnlock("rw")],
+                [Lock("rw"), Unlock("rw")],
+                [RLock("rw"), Send("c", 1), RUnlock("rw")])
+
+
+def test_rwmutex_writer_preference_may_deadlock_and_may_not():
+    # pkg.go.dev/sync#RWMutex: a Lock waiting for readers blocks new RLocks (Go deadlocks
+    # here); a runtime without writer preference lets P2 in and finishes.
+    p = rwmutex_writer_preference()
+    for model in (SC, TSO):
+        assert outcomes(model, p) == ["P0:r0=1", "deadlock"]
+
+
+def test_rwmutex_writer_preference_is_explained():
+    explanation = SC.explain(rwmutex_writer_preference(), Pattern.parse("deadlock"))
+    assert "P1: rw.Lock()  waits for the readers; new RLocks now block" in str(explanation)
+
+
 def test_buffered_channel_handoff_publishes():
     p = prog("handoff", [X, Chan("c", 1)], [Store("x", 1), Send("c", 7)],
              [Recv("c", "r0"), Load("r1", "x")])

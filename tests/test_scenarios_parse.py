@@ -22,13 +22,15 @@ CLASSIC = {
 GO = {"Ready+plain", "Ready+atomic", "MP+close", "MP+unbuffered", "MP+unbuffered-recv",
       "Ready+mutex", "Ready+rwmutex", "MP+once", "MP+waitgroup", "Close+twice",
       "Deadlock+lockorder", "MP+buffered", "Chan+kC", "Close+zero", "SB+atomics",
-      "Atomic+lost-update", "Atomic+add", "TOCTOU+atomic", "TOCTOU+cas", "WG+reuse"}
+      "Atomic+lost-update", "Atomic+add", "TOCTOU+atomic", "TOCTOU+cas", "WG+reuse",
+      "Deadlock+rwmutex-writer"}
 C11 = {"SB", "SB+rel-acq", "SB+sc", "SB+fences", "MP", "MP+rel-acq", "MP+fences", "MP+plain",
        "LB", "IRIW+acq", "IRIW+sc", "IRIW+fences", "2+2W", "2+2W+sc", "WRC", "WRC+rlx", "R",
        "R+sc", "S", "S+rlx"}
 SOURCES = ("Intel SDM", "x86-TSO", "Herding cats", "The Go Memory Model",
            "The Go Programming Language Specification", "System Deadlocks",
-           "Repairing Sequential Consistency in C/C++11", "Lahav et al.")
+           "Repairing Sequential Consistency in C/C++11", "Lahav et al.",
+           "Go sync package documentation")
 
 
 def the_program(path):

@@ -22,7 +22,8 @@ enumerated, and nothing else):
    operations are interleaved exhaustively (the memory model's Requirement 2: the mapping of
    synchronizing reads is explained by an implicit total order consistent with sequencing).
    Blocking follows the Go specification and the `sync` documentation, as in the `sc` model
-   (no writer preference for RWMutex). Interleavings that differ only in the order of
+   (`machine.mutex_steps`: an RWMutex's Lock may or may not announce itself to new
+   readers). Interleavings that differ only in the order of
    operations on *different* objects give the same graph and are explored once.
 2. *Plain (non-synchronizing) accesses* run in program order between the synchronizing ones;
    a plain read yields a symbolic value (its event id); a plain write records the expression
@@ -75,7 +76,7 @@ from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceD
 from .base import CachedModel, Explanation, ModelResult, _check_program, matcher, order_cycle
 from .explorer import StateLimitError
 from .graph import Relation, show_cycle
-from .machine import op_text
+from .machine import mutex_steps, op_text
 
 __all__ = ["GO", "GoModel", "Race", "Access", "Execution", "relations", "AXIOMS"]
 
@@ -500,21 +501,15 @@ def _sync_steps(c: _Compiled, s: _State):
         p = c.prim_index[ins.obj]
         state = s.sync[p]
         step = None
-        if kind == "lock":
-            if state == 0:
-                step = _emit(c, s, t, ("LOCK", ins.obj, ins.index, None, None, ()),
-                             sync=_put(s.sync, p, -1))
-        elif kind == "unlock":
-            step = (_PANIC, s) if state != -1 else _emit(
-                c, s, t, ("UNLOCK", ins.obj, ins.index, None, None, ()), sync=_put(s.sync, p, 0))
-        elif kind == "rlock":
-            if state >= 0:
-                step = _emit(c, s, t, ("RLOCK", ins.obj, ins.index, None, None, ()),
-                             sync=_put(s.sync, p, state + 1))
-        elif kind == "runlock":
-            step = (_PANIC, s) if state <= 0 else _emit(
-                c, s, t, ("RUNLOCK", ins.obj, ins.index, None, None, ()),
-                sync=_put(s.sync, p, state - 1))
+        if kind in ("lock", "unlock", "rlock", "runlock"):
+            moves = mutex_steps(kind, state, t)
+            if moves is None:
+                step = (_PANIC, s)
+            for new, returns in moves or ():          # a Lock may announce itself: no event
+                out.append(_emit(c, s, t, (kind.upper(), ins.obj, ins.index, None, None, ()),
+                                 sync=_put(s.sync, p, new)) if returns
+                           else s._replace(sync=_put(s.sync, p, new)))
+                certain = True
         elif kind == "send":
             closed, items = state
             value, deps = _operand(c, s, t, op.value)

@@ -23,9 +23,13 @@ package documentation (pkg.go.dev/sync):
 
 - Mutex: Lock blocks while the mutex is held; Unlock of an unlocked mutex is a fatal error in
   Go, reported here as `panic` (only reachable through a once body that did not run).
-- RWMutex: any number of readers or one writer. Go's writer preference (a blocked Lock stops
-  new RLocks) is not modelled: it only removes interleavings, so the model allows every
-  non-deadlocking outcome Go allows, but may miss a deadlock that writer preference causes.
+- RWMutex: any number of readers or one writer, and writer preference: "If any goroutine
+  calls Lock while the lock is already held by one or more readers, concurrent calls to RLock
+  will block until the writer has acquired (and released) the lock" (pkg.go.dev/sync#RWMutex).
+  A Lock that finds readers may *announce* itself (a step that moves no pc): from then on new
+  RLocks and other Locks block until it has acquired and released the lock. It may also wait
+  without announcing, as a runtime without writer preference does (the native runtime), so
+  the models allow the outcomes of both (`mutex_steps`).
 - Channel of capacity 0: a send and a receive happen together, as one joint step of the two
   threads. Capacity C > 0: a FIFO of at most C values; send blocks while full, receive while
   empty. Receive on a closed, drained channel gives 0 with ok = 0 (ok = 1 otherwise). Send on a
@@ -43,6 +47,7 @@ native runtime implements them with locked instructions.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Hashable, Optional, Protocol
 
 from ..outcome import Outcome
@@ -51,7 +56,7 @@ from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceD
                        Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock,
                        WaitGroup, WgAdd, WgDone, WgWait)
 
-__all__ = ["Machine", "MemorySystem", "PANIC", "op_text"]
+__all__ = ["Machine", "MemorySystem", "PANIC", "WriterWaiting", "mutex_steps", "op_text"]
 
 # Instruction codes. Each thread's ops are compiled to a flat tuple of instruction tuples; a
 # once.Do becomes ONCE_ENTER (with the pc after its body) + body + ONCE_EXIT.
@@ -71,6 +76,8 @@ PANIC = ("panic",)
 # Once states.
 _ONCE_NEW, _ONCE_RUNNING, _ONCE_DONE = 0, 1, 2
 
+_MUTEX_KIND = {LOCK: "lock", UNLOCK: "unlock", RLOCK: "rlock", RUNLOCK: "runlock"}
+
 _PANIC_REASON = {
     SEND: "send on closed channel",
     CLOSE: "close of closed channel",
@@ -78,6 +85,52 @@ _PANIC_REASON = {
     RUNLOCK: "RUnlock of a RWMutex that is not read-locked",
     WG_ADD: "negative WaitGroup counter",
 }
+
+
+@dataclass(frozen=True)
+class WriterWaiting:
+    """The state of an RWMutex held by `readers` readers while thread `writer` waits in Lock
+    and has announced itself: new RLocks and Locks block until the writer has acquired and
+    released the lock (Go's writer preference, see `mutex_steps`)."""
+
+    readers: int
+    writer: int
+
+
+def mutex_steps(kind: str, state, t: int) -> Optional[tuple]:
+    """Go's rules for sync.Mutex and sync.RWMutex: the moves of a mutex in `state` when
+    thread `t` runs `kind` ("lock", "unlock", "rlock", "runlock"), as `(new_state, returns)`
+    pairs (`returns`: the op completes and the thread moves on), `()` when the op blocks, or
+    None when it panics. A state is 0 (free), -1 (write-locked), n > 0 (read-locked by n
+    readers) or a `WriterWaiting`.
+
+    A Lock that finds readers may either just wait (a runtime without writer preference) or
+    announce itself (Go's writer preference), so both runtimes' outcomes are allowed:
+
+    >>> mutex_steps("lock", 2, 1)
+    ((WriterWaiting(readers=2, writer=1), False),)
+    >>> mutex_steps("rlock", WriterWaiting(2, 1), 0), mutex_steps("runlock", WriterWaiting(1, 1), 0)
+    ((), ((WriterWaiting(readers=0, writer=1), True),))
+    >>> mutex_steps("lock", WriterWaiting(0, 1), 1), mutex_steps("unlock", 0, 1)
+    (((-1, True),), None)
+    """
+    waiting = isinstance(state, WriterWaiting)
+    if kind == "lock":
+        if state == 0 or (waiting and state.writer == t and state.readers == 0):
+            return ((-1, True),)
+        if not waiting and state > 0:
+            return ((WriterWaiting(state, t), False),)
+        return ()
+    if kind == "unlock":
+        return ((0, True),) if state == -1 else None
+    if kind == "rlock":
+        return ((state + 1, True),) if not waiting and state >= 0 else ()
+    if kind == "runlock":
+        if waiting:
+            return ((WriterWaiting(state.readers - 1, state.writer), True),) \
+                if state.readers > 0 else None
+        return ((state - 1, True),) if state > 0 else None
+    raise ValueError(f"mutex_steps: unknown op kind {kind!r}")
 
 
 class MemorySystem(Protocol):
@@ -280,31 +333,13 @@ class Machine:
             if (memory.load(mem, bufs, t, loc) == value) == until_equal:
                 out.append((t, (npcs, regs, mem, sync, bufs)))
 
-        elif kind == LOCK:
-            # Lock blocks while the mutex is held (by a writer or by readers).
+        elif kind in _MUTEX_KIND:
             m = ins[1]
-            if sync[m] == 0:
-                out.append((t, (npcs, regs, mem, _put(sync, m, -1), bufs)))
-
-        elif kind == UNLOCK:
-            m = ins[1]
-            if sync[m] != -1:
+            moves = mutex_steps(_MUTEX_KIND[kind], sync[m], t)
+            if moves is None:
                 out.append((t, PANIC))
-            else:
-                out.append((t, (npcs, regs, mem, _put(sync, m, 0), bufs)))
-
-        elif kind == RLOCK:
-            # Readers share the lock; a held write lock blocks them (no writer preference).
-            m = ins[1]
-            if sync[m] >= 0:
-                out.append((t, (npcs, regs, mem, _put(sync, m, sync[m] + 1), bufs)))
-
-        elif kind == RUNLOCK:
-            m = ins[1]
-            if sync[m] <= 0:
-                out.append((t, PANIC))
-            else:
-                out.append((t, (npcs, regs, mem, _put(sync, m, sync[m] - 1), bufs)))
+            for new, returns in moves or ():
+                out.append((t, (npcs if returns else pcs, regs, mem, _put(sync, m, new), bufs)))
 
         elif kind == SEND:
             _, c, is_reg, operand, capacity = ins
@@ -434,6 +469,9 @@ class Machine:
             if after[3][c] == sync[c] and sync[c][0]:
                 return f"{text}  gets 0, ok=0 (channel closed and empty)"
             return f"{text}  receives {got}"
+        if kind == LOCK and after[0][t] == pc:
+            return (f"{text}  waits for the readers; new RLocks now block "
+                    f"(writer preference)")
         if kind == ONCE_ENTER:
             if after[0][t] == pc + 1:
                 return f"{text}  (first call: runs the body)"

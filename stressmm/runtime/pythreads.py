@@ -154,7 +154,8 @@ class _Iteration:
 
 
 class _Mutex:
-    """sync.Mutex and sync.RWMutex (no writer preference, as in the models)."""
+    """sync.Mutex and sync.RWMutex (no writer preference: the models allow runs with it and
+    without it)."""
 
     def __init__(self, it: _Iteration):
         self.it, self.writer, self.readers = it, False, 0
