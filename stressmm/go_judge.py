@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from .models.base import listed
 from .models.go import Access
 from .models.machine import op_text
 from .outcome import Histogram
@@ -37,7 +38,11 @@ def judge(hist: Histogram, model_result) -> list:
     if bad:
         lines.append(f"FORBIDDEN by go: {sum(bad.values()):,} runs ended in "
                      + "; ".join(f"{o} ({n:,})" for o, n in sorted(bad.items())))
-    missing = sorted(o for o in allowed if o not in hist.counts)
+    every, unlisted = listed(allowed)
+    missing = [o for o in every if o not in hist.counts]
+    if unlisted:
+        lines.append("the go model allows more outcomes than its work limit lists, so those "
+                     "never shown are not listed (raise --max-states to list them)")
     if missing:
         lines.append(f"never shown by {hist.backend} in {hist.total:,} runs (the go model allows "
                      f"them): " + "; ".join(map(str, missing)))

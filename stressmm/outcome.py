@@ -15,6 +15,7 @@ program (as in Go), so its outcome is the flag alone::
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
@@ -192,7 +193,8 @@ class Histogram:
     def outside(self, allowed: Iterable[Outcome]) -> dict:
         """The observed outcomes not in `allowed`, with their counts (the `timeout` outcome is
         never judged: it says the run was stuck, not what the program did)."""
-        allowed = set(allowed)
+        if not isinstance(allowed, AbstractSet):     # a model's outcome set is used as is
+            allowed = set(allowed)
         return {o: n for o, n in self.counts.items()
                 if o not in allowed and "timeout" not in o.flags}
 

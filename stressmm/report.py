@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from .check import CheckReport
+from .models.base import listed
 from .outcome import Histogram, Outcome, evaluate
 
 __all__ = ["table", "render_check", "check_json", "render_run", "run_json", "render_judged",
@@ -87,9 +88,15 @@ def render_check(report: CheckReport, source: str = "", verbose: bool = False) -
     if any(m in GRAPH_MODELS for m in models):
         lines.append("  (sync: go searches the orders of the synchronizing operations only; plain "
                      "accesses are judged on execution graphs)")
-    every = sorted(set().union(*(r.outcomes for r in report.results.values()))) if models else []
+    lists = {m: listed(report.results[m].outcomes) for m in models}
+    every = sorted(set().union(*(found for found, _ in lists.values())))
     texts = outcome_texts(every, p)
-    if verbose or len(every) <= 12:
+    unlisted = [m for m, (_, why) in lists.items() if why]
+    if unlisted:
+        lines.append(f"    ({', '.join(unlisted)}: more allowed outcomes than the work limit "
+                     f"lists; each verdict above still holds of all of them; raise "
+                     f"--max-states to list them)")
+    elif verbose or len(every) <= 12:
         orow = [("outcome",) + tuple(models) + (("exists",) if p.condition else ())]
         for o in every:
             orow.append((texts[o],)

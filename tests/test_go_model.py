@@ -8,7 +8,8 @@ from stressmm.models.go import GO, Access, Race
 from stressmm.models.graph import Event, Relation
 from stressmm.outcome import Outcome
 from stressmm.syntax import parse_file, scenario_paths
-from stressmm.program import (Await, Chan, Close, Load, Lock, Mutex, Once, OnceDo, Order,
+from stressmm.program import (And, Await, Chan, Close, Cmp, Condition, Load, Lock, MemRef, Mutex,
+                              Not, Once, OnceDo, Or, Order, RegRef,
                               Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Thread,
                               Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait)
 
@@ -384,14 +385,108 @@ def test_reused_waitgroup_orders_every_earlier_done_before_the_wait():
 
 
 def test_the_work_limit_counts_the_reads_from_choices_of_plain_reads():
-    """Racy plain programs have one synchronizing state and many reads-from choices: the
-    limit counts those too, so a big program stops with what to do instead of running on."""
+    """Racy plain programs whose reads feed later writes have one synchronizing state and
+    many reads-from choices: the limit counts those too, so a big program stops with what to
+    do instead of running on."""
+    from stressmm.models import StateLimitError
+
+    def thread(a, b):
+        return [Load("r0", a), Store(b, "r0"), Store(a, 1), Load("r1", b), Store(a, "r1"),
+                Load("r2", a)]
+
+    prog = Program("deps", (Var("x"), Var("y")), (Thread(tuple(thread("x", "y"))),
+                                                  Thread(tuple(thread("y", "x")))))
+    with pytest.raises(StateLimitError, match="with_max_states"):
+        GO.with_max_states(50).allowed(prog)
+    assert GO.allowed(prog).states > 50               # the states shown count that work
+
+
+def small_programs():
+    import random
+
+    from stressmm.bench_models import random_program
+
+    rng = random.Random(7)
+    for threads, ops in ((2, 3), (2, 4), (3, 3), (3, 4)):
+        for plain in (True, False):
+            for _ in range(4):
+                yield random_program(rng, threads, ops, plain=plain)
+
+
+def test_independent_racy_reads_give_exactly_the_outcomes_of_every_reads_from_choice():
+    # The product of the reads' values (`_box`) against choosing each read's write one by
+    # one and judging every combination (what explanations do), execution by execution.
+    from stressmm.models.go import Budget, _judge
+
+    boxed = 0
+    for p in small_programs():
+        execs, _ = GO._executions(p, record=False)
+        for x in execs:
+            fast = _judge(x, False, Budget(10 ** 7, "p"))
+            slow = _judge(x, True, Budget(10 ** 7, "p"))
+            listed = set(fast.outcomes).union(*(set(b.outcomes()) for b in fast.boxes))
+            assert listed == set(slow.outcomes), p
+            assert fast.races == slow.races, p
+            boxed += bool(fast.boxes)
+    assert boxed > 10                                 # the product form was used
+
+
+def test_a_racy_program_with_more_outcomes_than_the_limit_is_answered_exactly():
     import random
 
     from stressmm.bench_models import random_program
     from stressmm.models import StateLimitError
+    from stressmm.outcome import Outcome
 
     prog = random_program(random.Random(1), 2, 6, plain=True)
-    with pytest.raises(StateLimitError, match="with_max_states"):
-        GO.with_max_states(50).allowed(prog)
-    assert GO.allowed(prog).states > 50               # the states shown count that work
+    everything = GO.allowed(prog).outcomes
+    small = GO.with_max_states(50).allowed(prog)
+    assert small.races and len(small.outcomes) == len(everything) > 50
+    assert all(o in small.outcomes for o in everything)
+    assert Outcome.make({(0, "r0"): 99, (0, "r1"): 0, (1, "r0"): 0, (1, "r1"): 0,
+                         (1, "r2"): 0, (1, "r3"): 0}, {"x": 0, "y": 0}) not in small.outcomes
+    assert small.allows("P0:r0=0") and not small.allows("P0:r0=99")
+    full = GO.allowed(prog)
+    for a, b in ((0, 6), (6, 0), (6, 2), (99, 5)):
+        cond = Condition(And((Cmp(RegRef(0, "r0"), a), Not(Cmp(RegRef(1, "r0"), b)))))
+        either = Condition(Or((Cmp(MemRef("x"), a), Cmp(RegRef(1, "r3"), b))))
+        assert small.allows(cond) == full.allows(cond)
+        assert small.allows(either) == full.allows(either)
+    with pytest.raises(StateLimitError, match="more than 50 .the work limit.*with_max_states"):
+        list(small.outcomes)                          # listing stays bounded
+
+
+def test_check_judges_a_racy_program_whose_outcomes_are_too_many_to_list():
+    import random
+
+    from stressmm.bench_models import random_program
+    from stressmm.check import check
+    from stressmm.report import render_check
+    from stressmm.reports.results import check_test
+
+    prog = random_program(random.Random(1), 2, 6, plain=True)
+    prog = Program("big", prog.decls, prog.threads,
+                   condition=Condition(Cmp(RegRef(0, "r0"), 6)))
+    report = check(prog, ["go"], max_states=50)
+    assert report.condition_reachable("go") is True
+    text = render_check(report)
+    assert "go: more allowed outcomes than the work limit lists" in text
+    doc = check_test(report)
+    assert doc["models"]["go"]["outcomes"] == [] and "--max-states 200" in doc["models"]["go"]["unlisted"]
+    assert doc["models"]["go"]["exists"] is True
+
+
+def test_a_go_run_of_a_program_with_too_many_outcomes_to_list_is_still_judged():
+    import random
+
+    from stressmm.bench_models import random_program
+    from stressmm.go_judge import judge
+    from stressmm.outcome import Histogram
+
+    prog = random_program(random.Random(1), 2, 6, plain=True)
+    forbidden = Outcome.make({(0, "r0"): 99, (0, "r1"): 0, (1, "r0"): 0, (1, "r1"): 0,
+                              (1, "r2"): 0, (1, "r3"): 0}, {"x": 0, "y": 0})
+    lines = judge(Histogram(prog, {forbidden: 3}, backend="gc"),
+                  GO.with_max_states(50).allowed(prog))
+    assert lines[0].startswith("FORBIDDEN by go: 3 runs ended in P0:r0=99")
+    assert any("more outcomes than its work limit lists" in line for line in lines)

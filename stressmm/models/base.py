@@ -19,16 +19,17 @@ import itertools
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
 from ..outcome import Outcome, Pattern, evaluate
-from ..program import Condition, Fence, Load, Order, Program, Store
-from .explorer import DEFAULT_MAX_STATES, explore, find_path
+from ..program import And, Cmp, Condition, Fence, FlagIs, Load, Not, Or, Order, Program, RegRef, Store
+from .explorer import DEFAULT_MAX_STATES, StateLimitError, explore, find_path
 from .machine import Machine, MemorySystem
 
-__all__ = ["ModelResult", "Explanation", "OperationalModel", "UndefinedOutcomes", "matcher",
-           "order_cycle", "closest_allowed"]
+__all__ = ["ModelResult", "Explanation", "OperationalModel", "UndefinedOutcomes", "OutcomeSpace",
+           "Box", "ListingLimitError", "listed", "matcher", "order_cycle", "closest_allowed"]
 
 Query = Union[Pattern, Outcome, Condition, str, object]
 """What `allows` and `explain` accept: a Pattern, its text ("P0:r0=0 P1:r1=0", "deadlock"),
@@ -68,6 +69,163 @@ class UndefinedOutcomes(frozenset):
 
 
 @dataclass(frozen=True)
+class Box:
+    """Outcomes as a product: every register and variable takes any value of its own set,
+    independently (`regs`: ((thread, reg), values) pairs sorted by key, `mem`: (location,
+    values) pairs sorted by location; values sorted).
+
+        >>> b = Box((((0, "r0"), (0, 1)),), (("x", (1,)),))
+        >>> b.size, Outcome.make({(0, "r0"): 1}, {"x": 1}) in b
+        (2, True)
+    """
+
+    regs: tuple
+    mem: tuple
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for _, values in self.regs + self.mem:
+            n *= len(values)
+        return n
+
+    def __contains__(self, o: Outcome) -> bool:
+        if o.flags or len(o.regs) != len(self.regs) or len(o.mem) != len(self.mem):
+            return False
+        return (all((t, r) == key and v in values
+                    for (t, r, v), (key, values) in zip(o.regs, self.regs))
+                and all(loc == key and v in values
+                        for (loc, v), (key, values) in zip(o.mem, self.mem)))
+
+    def outcomes(self, varying: Optional[set] = None):
+        """Every outcome of the box; with `varying`, the keys outside it keep their first
+        value (enough to decide a query that names only the keys in `varying`)."""
+        keys = [k for k, _ in self.regs] + [k for k, _ in self.mem]
+        sets = [vs for _, vs in self.regs] + [vs for _, vs in self.mem]
+        if varying is not None:
+            sets = [vs if k in varying else vs[:1] for k, vs in zip(keys, sets)]
+        nregs = len(self.regs)
+        for values in itertools.product(*sets):
+            yield Outcome(tuple((t, r, v) for (t, r), v in zip(keys[:nregs], values[:nregs])),
+                          tuple(zip(keys[nregs:], values[nregs:])))
+
+
+def _query_keys(query) -> Optional[set]:
+    """The registers ((thread, reg)) and locations a Pattern or condition mentions; None for
+    other queries (then every key counts)."""
+    if isinstance(query, str):
+        query = Pattern.parse(query)
+    if isinstance(query, Pattern):
+        return {(t, r) for t, r, _ in query.regs} | {loc for loc, _ in query.mem}
+    if isinstance(query, Condition):
+        query = query.expr
+    if isinstance(query, Cmp):
+        lhs = query.lhs
+        return {(lhs.thread, lhs.reg)} if isinstance(lhs, RegRef) else {lhs.loc}
+    if isinstance(query, FlagIs):
+        return set()
+    if isinstance(query, (And, Or)):
+        keys: set = set()
+        for item in query.items:
+            more = _query_keys(item)
+            if more is None:
+                return None
+            keys |= more
+        return keys
+    if isinstance(query, Not):
+        return _query_keys(query.item)
+    return None
+
+
+class OutcomeSpace(Set):
+    """A set of outcomes too large to list, kept as `explicit` outcomes plus `boxes` (each a
+    product of independent value sets, see `Box`): membership and `allows` are exact and
+    cheap; listing (iterating) is bounded by `limit` outcomes, past which it raises
+    `StateLimitError` naming `what`.
+
+        >>> space = OutcomeSpace(frozenset({Outcome.flagged("deadlock")}),
+        ...                      (Box((((0, "r0"), tuple(range(1000))),), ()),), 10, "P under go")
+        >>> len(space), Outcome.make({(0, "r0"): 999}) in space, space.allows("P0:r0=7")
+        (1001, True, True)
+    """
+
+    def __init__(self, explicit: frozenset, boxes: tuple, limit: int, what: str):
+        self.explicit, self.boxes, self.limit, self.what = explicit, boxes, limit, what
+
+    def __contains__(self, o) -> bool:
+        return o in self.explicit or any(o in b for b in self.boxes)
+
+    def _all(self):
+        yield from self.explicit
+        for i, b in enumerate(self.boxes):
+            for o in b.outcomes():
+                if o not in self.explicit and not any(o in a for a in self.boxes[:i]):
+                    yield o
+
+    def __iter__(self):
+        for n, o in enumerate(self._all()):
+            if n >= self.limit:
+                raise ListingLimitError(self.limit, self.what)
+            yield o
+
+    def __len__(self) -> int:
+        """Exact: the boxes' sizes when they share no outcome, else by listing them."""
+        disjoint = all(not _overlap(a, b) for i, a in enumerate(self.boxes)
+                       for b in self.boxes[i + 1:])
+        if disjoint and not any(o in b for o in self.explicit for b in self.boxes):
+            return len(self.explicit) + sum(b.size for b in self.boxes)
+        return sum(1 for _ in self)
+
+    __hash__ = Set._hash
+
+    def allows(self, query: Query) -> bool:
+        """Whether some outcome matches `query`, without listing the boxes: a pattern or a
+        condition depends only on the keys it names, so each box is tried on those alone."""
+        match = matcher(query)
+        if any(match(o) for o in self.explicit):
+            return True
+        keys = _query_keys(query)
+        for b in self.boxes:
+            if any(match(o) for o in b.outcomes(keys)):
+                return True
+        return False
+
+
+class ListingLimitError(StateLimitError):
+    """Listing an `OutcomeSpace` went past its limit; the message says what to do."""
+
+    def __init__(self, limit: int, what: str):
+        RuntimeError.__init__(
+            self, f"the outcomes of {what} are more than {limit:,} (the work limit): the model "
+                  f"judges outcomes without listing them, but listing them all was asked for "
+                  f"(a report of every outcome, or a comparison with every allowed outcome). "
+                  f"Raise the limit: `--max-states {limit * 4}` on the command line, "
+                  f"get_model(name).with_max_states({limit * 4:,}) in Python, or shrink the "
+                  f"program.")
+        self.limit = limit
+
+
+def listed(outcomes) -> tuple:
+    """(the outcomes sorted, "") or ([], why) when they are too many to list (an
+    `OutcomeSpace` past its limit): for reports that show every allowed outcome.
+
+        >>> listed(frozenset({Outcome.flagged("panic")}))
+        ([Outcome(regs=(), mem=(), flags=frozenset({'panic'}))], '')
+    """
+    try:
+        return sorted(outcomes), ""
+    except ListingLimitError as e:
+        return [], str(e)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    """Whether two boxes share an outcome."""
+    return (len(a.regs) == len(b.regs) and len(a.mem) == len(b.mem)
+            and all(ka == kb and set(va) & set(vb)
+                    for (ka, va), (kb, vb) in zip(a.regs + a.mem, b.regs + b.mem)))
+
+
+@dataclass(frozen=True)
 class ModelResult:
     """The verdict of a model on a program: every allowed outcome (flags `deadlock` and `panic`
     included when reachable), the data races it found (none for sc and tso), the number of
@@ -88,6 +246,8 @@ class ModelResult:
         behaviour is undefined."""
         if self.undefined:
             return True
+        if isinstance(self.outcomes, OutcomeSpace):
+            return self.outcomes.allows(query)
         match = matcher(query)
         return any(match(o) for o in self.outcomes)
 

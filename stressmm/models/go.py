@@ -32,7 +32,10 @@ enumerated, and nothing else):
 3. *Reads-from for plain reads* is chosen at the end, on the complete graph, among the writes
    the rules below leave visible; the symbols are then resolved and every recorded constraint
    is checked. The final value of a plain location is that of a write no other write of it
-   happens after (coherence order is any total order extending happens-before).
+   happens after (coherence order is any total order extending happens-before). When the
+   plain reads are independent (`_box`: no constraint, no value read flows anywhere), the
+   outcomes are the product of each read's visible values and of the final values, kept as
+   such (`base.OutcomeSpace`) rather than listed when they outnumber the work limit.
 
 Decisions, documented here once:
 
@@ -73,7 +76,8 @@ from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
                        RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup,
                        WgAdd, WgDone, WgWait, walk_ops)
-from .base import CachedModel, Explanation, ModelResult, _check_program, matcher, order_cycle
+from .base import (Box, CachedModel, Explanation, ModelResult, OutcomeSpace, _check_program,
+                   matcher, order_cycle)
 from .explorer import StateLimitError
 from .graph import Relation, show_cycle
 from .machine import mutex_steps, op_text
@@ -882,6 +886,7 @@ class _Judged:
     outcomes: frozenset
     races: frozenset
     witnesses: tuple   # (outcome, execution with rf, value_of) per outcome, first found
+    boxes: tuple = ()  # more outcomes, as products (`_box`), when not listed one by one
 
 
 class Budget:
@@ -977,11 +982,47 @@ def _judge(x: Execution, keep_witnesses: bool, budget: Budget) -> _Judged:
             if fresh:
                 succ[w].discard(rd)
 
+    if not all(options):                             # some read can observe no write
+        return _Judged(frozenset(), frozenset(), ())
+    box = None if keep_witnesses else _box(x, reads, options, succ, last)
+    if box is not None:
+        budget.spend(len(reads))
+        races = frozenset(Race(*sorted((a.access(), b.access()))) for a, b in races_of(x, hb))
+        return _Judged(frozenset(), races, (), (box,))
     choose(0)
     if not outcomes:
         return _Judged(frozenset(), frozenset(), ())
     races = frozenset(Race(*sorted((a.access(), b.access()))) for a, b in races_of(x, hb))
     return _Judged(frozenset(outcomes), races, tuple(witnesses))
+
+
+def _box(x: Execution, reads: list, options: list, succ: dict, last: list) -> Optional[Box]:
+    """The outcomes of `x` as one product (`Box`) when its plain reads are independent of
+    each other: no constraint was assumed (`x.state.cons`), no plain read has a causal
+    successor (so no choice of reads-from can close a `no-acausal` cycle), every write's value
+    is a constant, and every register holds a constant or the value of one plain read. Then
+    each read may take any write its own rules leave visible, whatever the others take: the
+    outcomes are exactly every combination of the reads' values and of the final values
+    (`_last_writes`). None when that does not hold (the reads are chosen one by one)."""
+    if x.flag is not None or x.state.cons or any(succ.get(rd) for rd in reads):
+        return None
+    if any(e.expr is not None and e.expr[1] for e in x.events if e.kind != "R"):
+        return None
+    c, s = x.compiled, x.state
+    values_of = {rd.id: tuple(sorted({w.expr[0] for w in ws})) for rd, ws in zip(reads, options)}
+    regs = []
+    for t, names in enumerate(c.reg_names):
+        for i, name in enumerate(names):
+            const, syms = s.regs[t][i][0]
+            if not syms:
+                regs.append(((t, name), (const,)))
+            elif len(syms) == 1 and const == 0 and syms[0] in values_of:
+                regs.append(((t, name), values_of[syms[0]]))
+            else:
+                return None
+    mem = [(a, (s.amem[i][0][0],)) for i, a in enumerate(c.atomics)]
+    mem += [(loc, tuple(sorted({w.expr[0] for w in ws}))) for loc, ws in zip(c.plains, last)]
+    return Box(tuple(sorted(regs)), tuple(sorted(mem)))
 
 
 # =============================================================================== the model
@@ -1013,12 +1054,20 @@ class GoModel(CachedModel):
         start = time.perf_counter()
         execs, states = self._executions(program, record=False)
         budget = Budget(self.max_states, f"{program.name or 'the program'} under go", states)
-        outcomes, races = set(), set()
+        outcomes, races, boxes = set(), set(), []
         for x in execs:
             judged = _judge(x, False, budget)
             outcomes |= judged.outcomes
             races |= judged.races
-        result = ModelResult(frozenset(outcomes), tuple(sorted(races)), budget.used,
+            boxes.extend(b for b in judged.boxes if b not in boxes)
+        space = OutcomeSpace(frozenset(outcomes), tuple(boxes), self.max_states,
+                             f"{program.name or 'the program'} under go")
+        if boxes and _listable(space, self.max_states - budget.used):
+            budget.spend(len(space))                 # listed, as other results are
+            space = frozenset(space)
+        elif not boxes:
+            space = frozenset(outcomes)
+        result = ModelResult(space, tuple(sorted(races)), budget.used,
                              time.perf_counter() - start)
         self._cache.put(program, result)
         return result
@@ -1069,6 +1118,12 @@ class GoModel(CachedModel):
         for rule, witness in broken.items():
             lines.append(f"  {witness} breaks \"{rule}\"")
         return "\n".join(lines)
+
+
+def _listable(space: OutcomeSpace, room: int) -> bool:
+    """Whether `space` has at most `room` outcomes (then a result lists them, as every small
+    result does; larger ones stay an `OutcomeSpace`: exact membership, bounded listing)."""
+    return sum(b.size for b in space.boxes) + len(space.explicit) <= room
 
 
 def _term_key(term):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
+from ..models.base import listed
 from ..outcome import Outcome, evaluate
 
 __all__ = ["VERSION", "ALLOWED", "FORBIDDEN", "NOT_JUDGED", "document", "check_test",
@@ -103,7 +104,9 @@ def _models_summary(program, results: dict) -> dict:
         if r is None:
             out[m] = {"error": error, "outcomes": [], "races": [], "race_ops": [], "exists": None}
             continue
-        out[m] = {"outcomes": [o.to_json() for o in sorted(r.outcomes)], "states": r.states,
+        every, unlisted = listed(r.outcomes)
+        out[m] = {"outcomes": [o.to_json() for o in every], "unlisted": unlisted,
+                  "states": r.states,
                   "elapsed": r.elapsed, "races": [str(x) for x in r.races],
                   "race_ops": _races(r.races),
                   "exists": r.allows(program.condition) if program.condition else None,
@@ -127,7 +130,7 @@ def check_test(report, source: str = "") -> dict:
 
     p = report.program
     results = {m: (r, "") for m, r in report.results.items()}
-    every = sorted(set().union(*(r.outcomes for r in report.results.values())))
+    every = sorted(set().union(*(listed(r.outcomes)[0] for r in report.results.values())))
     shown = shown_locations(p)
     return dict(_head(p, source), models=_models_summary(p, results),
                 outcomes=[_outcome_row(o, p, results, shown) for o in every],
@@ -156,7 +159,8 @@ def run_test(hist, verdicts: dict, checked: str, source: str = "",
                    allowed={m: o in verdicts[m] for m in verdicts})
         rows.append(row)
     never = []
-    allowed_somewhere = set().union(*(r.outcomes for r, _ in results.values() if r is not None))
+    allowed_somewhere = set().union(*(listed(r.outcomes)[0] for r, _ in results.values()
+                                      if r is not None))
     for o in sorted(allowed_somewhere - set(hist.counts)):
         row = _outcome_row(o, p, results, shown)
         row["allowed_by"] = [m for m, v in row["verdicts"].items() if v == ALLOWED]
