@@ -9,7 +9,9 @@ events are added one at a time, each thread's in program order. A read chooses, 
 added, the write it reads from among the writes already in the graph; a write chooses its
 place in the location's modification order (an RMW's write goes right after the write its read
 reads). A prefix that breaks an axiom is cut at once: every relation only grows as events are
-added, so a broken prefix never becomes consistent. Reading only from writes already added
+added, so a broken prefix never becomes consistent; a prefix whose new event is a sink of
+every relation is not checked at all when the model says its axioms allow it
+(`GraphModel.sinks_keep_consistency`). Reading only from writes already added
 enumerates exactly the graphs in which sb ∪ rf is acyclic, i.e. those a model with the
 no-thin-air axiom (RC11's) allows; values are concrete at every step. Equal prefixes reached by
 different interleavings are explored once. Axioms answer yes/no; a witness cycle is computed
@@ -254,15 +256,17 @@ def _last_value(c: _Compiled, s: tuple, li: int) -> int:
 
 def _successors(c: _Compiled, s: tuple) -> list:
     """Every state one event longer than `s` in the canonical order (consistency not yet
-    checked)."""
+    checked), each as (state, sink): `sink` when the new event is a sink of every relation
+    (see `_explore`): a fence, a write placed last in its location's mo, or a read (or RMW)
+    of the write last in mo."""
     pcs, regs, evs, mo, late = s
     nwrites = sum(1 for tevs in evs for ev in tevs if ev[0] in ("W", "U"))
     out = []
     waiting = late                       # threads below t wait for a later write
 
-    def add(t, ev, new_regs, new_mo=mo):
-        out.append((_put(pcs, t, pcs[t] + 1), _put(regs, t, new_regs),
-                    _put(evs, t, evs[t] + (ev,)), new_mo, _put(waiting, t, -1)))
+    def add(t, ev, new_regs, new_mo=mo, sink=False):
+        out.append(((_put(pcs, t, pcs[t] + 1), _put(regs, t, new_regs),
+                     _put(evs, t, evs[t] + (ev,)), new_mo, _put(waiting, t, -1)), sink))
 
     for t, pc in enumerate(pcs):
         if pc >= len(c.code[t]):
@@ -271,7 +275,7 @@ def _successors(c: _Compiled, s: tuple) -> list:
         eref = (t, len(evs[t]))
         if isinstance(op, Fence):
             add(t, ("F", None, c.mode_of(op.order, True), None, None, None, pc, None, None),
-                regs[t])
+                regs[t], sink=True)
             break                        # a fence can always be added: no later thread now
         atomic = c.atomic[op.loc]
         li = c.loc_index[op.loc]
@@ -279,23 +283,26 @@ def _successors(c: _Compiled, s: tuple) -> list:
             v = _value(c, regs[t], t, op.value)
             ev = ("W", op.loc, c.mode_of(op.order, atomic), None, v, None, pc, None, nwrites)
             for at in range(len(mo[li]) + 1):       # any place in mo after the initial write
-                add(t, ev, regs[t], _put(mo, li, mo[li][:at] + (eref,) + mo[li][at:]))
+                add(t, ev, regs[t], _put(mo, li, mo[li][:at] + (eref,) + mo[li][at:]),
+                    sink=at == len(mo[li]))
             break                        # a write can always be added: no later thread now
+        newest = mo[li][-1] if mo[li] else (-1, li)         # the write last in mo
         for src, v, number in _writes(c, s, op.loc):
             if number < late[t]:         # t waited for a later write than this one
                 continue
+            sink = src == newest
             if isinstance(op, Load):
                 ev = ("R", op.loc, c.mode_of(op.order, atomic), v, None, src, pc, None, None)
-                add(t, ev, _set(regs[t], c, t, op.reg, v))
+                add(t, ev, _set(regs[t], c, t, op.reg, v), sink=sink)
             elif isinstance(op, Await):
                 if (v == op.value) == op.until_equal:
                     add(t, ("R", op.loc, c.mode_of(op.order, atomic), v, None, src, pc, None,
-                            None), regs[t])
+                            None), regs[t], sink=sink)
             else:
                 arg = _value(c, regs[t], t, op.operand)
                 if op.op is RmwOp.CAS and v != op.expected:    # a failed CAS only reads
                     add(t, ("R", op.loc, c.mode_of(op.order, True, "r"), v, None, src, pc,
-                            None, None), _set(regs[t], c, t, op.reg, 0))
+                            None, None), _set(regs[t], c, t, op.reg, 0), sink=sink)
                     continue
                 new = v + arg if op.op is RmwOp.ADD else arg
                 result = {RmwOp.ADD: new, RmwOp.SWAP: v, RmwOp.CAS: 1}[op.op]
@@ -303,64 +310,68 @@ def _successors(c: _Compiled, s: tuple) -> list:
                 add(t, ("U", op.loc, c.mode_of(op.order, True, "r"), v, new, src, pc,
                         c.mode_of(op.order, True, "w"), nwrites),
                     _set(regs[t], c, t, op.reg, result),
-                    _put(mo, li, mo[li][:at] + (eref,) + mo[li][at:]))
+                    _put(mo, li, mo[li][:at] + (eref,) + mo[li][at:]), sink=sink)
         waiting = _put(waiting, t, nwrites)   # for later threads: t waits for a new write
     return out
 
 
 def graph_of(c: _Compiled, s: tuple) -> Graph:
-    """The execution graph of state `s`."""
+    """The execution graph of state `s` (built for every prefix checked: kept lean)."""
     _, _, evs, mo, _ = s
-    events, index = [], {}
+    events, index, loc_mask = [], {}, {}
+    append = events.append
     for li, loc in enumerate(c.locs):
-        index[(-1, li)] = len(events)
-        events.append(GEvent(len(events), -1, "W", loc, "na", c.init[li], None, -1))
-    reads, rmw, sb = [], [], []
-    first_thread_event = len(events)
+        loc_mask[loc] = 1 << li
+        append(GEvent(li, -1, "W", loc, "na", c.init[li], None, -1))
+    rf, rmw, rows = [], [], [0] * len(events)
     for t, tevs in enumerate(evs):
-        mine = []
+        code, mine = c.code[t], []
         for k, (kind, loc, mode, rv, wv, src, pc, wmode, _) in enumerate(tevs):
-            op = c.code[t][pc]
-            if kind in ("R", "U"):
-                r = len(events)
-                events.append(GEvent(r, t, "R", loc, mode, rv, op, pc))
-                reads.append((src, r))
-                mine.append(r)
-            if kind in ("W", "U"):
-                index[(t, k)] = len(events)
-                events.append(GEvent(len(events), t, "W", loc,
-                                     wmode if kind == "U" else mode, wv, op, pc))
-                mine.append(len(events) - 1)
-                if kind == "U":
-                    rmw.append((len(events) - 2, len(events) - 1))
+            op = code[pc]
+            i = len(events)
             if kind == "F":
-                events.append(GEvent(len(events), t, "F", None, mode, None, op, pc))
-                mine.append(len(events) - 1)
+                append(GEvent(i, t, "F", None, mode, None, op, pc))
+                mine.append(i)
+                continue
+            bit = 0
+            if kind != "W":                          # R or U: the read
+                append(GEvent(i, t, "R", loc, mode, rv, op, pc))
+                rf.append((src, i))
+                mine.append(i)
+                bit = 1 << i
+                i += 1
+            if kind != "R":                          # W or U: the write
+                index[(t, k)] = i
+                append(GEvent(i, t, "W", loc, wmode if kind == "U" else mode, wv, op, pc))
+                mine.append(i)
+                bit |= 1 << i
+                if kind == "U":
+                    rmw.append((i - 1, i))
+            loc_mask[loc] = loc_mask.get(loc, 0) | bit
+        rows.extend([0] * len(mine))
         later = 0
         for a in reversed(mine):                     # each event: the thread's later ones
-            sb.append((a, later))
+            rows[a] = later
             later |= 1 << a
     n = len(events)
-    rows = [0] * n
-    for a, later in sb:
-        rows[a] = later
-    everything = ((1 << n) - 1) & ~((1 << first_thread_event) - 1)
-    for i in range(first_thread_event):              # initial writes: before every event
+    first = len(c.locs)
+    everything = ((1 << n) - 1) & ~((1 << first) - 1)
+    for i in range(first):                           # initial writes: before every event
         rows[i] = everything
-    rf = [(index[src], r) for src, r in reads]
     mo_rows = [0] * n
     for li, order in enumerate(mo):
         later = 0
-        for a in reversed([index[(-1, li)]] + [index[ref] for ref in order]):
-            mo_rows[a] = later                       # each write: the writes after it in mo
+        for ref in reversed(order):                  # each write: the writes after it in mo
+            a = index[ref]
+            mo_rows[a] = later
             later |= 1 << a
-    by_loc: dict = {}
-    for e in events:
-        if e.loc is not None:
-            by_loc[e.loc] = by_loc.get(e.loc, 0) | 1 << e.index
-    same = Rel(n, tuple(by_loc[e.loc] if e.loc is not None else 0 for e in events))
-    return Graph(tuple(events), Rel(n, tuple(rows)), Rel.of(n, rf), Rel(n, tuple(mo_rows)),
-                 Rel.of(n, rmw), same)
+        mo_rows[li] = later                          # the initial write: before every one
+    rf_rows = [0] * n
+    for src, r in rf:
+        rf_rows[src[1] if src[0] < 0 else index[src]] |= 1 << r
+    same = tuple(loc_mask[e.loc] if e.loc is not None else 0 for e in events)
+    return Graph(tuple(events), Rel(n, tuple(rows)), Rel(n, tuple(rf_rows)),
+                 Rel(n, tuple(mo_rows)), Rel.of(n, rmw), Rel(n, same))
 
 
 def _consistent(model, g: Graph) -> bool:
@@ -407,19 +418,20 @@ def _explore(model, c: _Compiled, max_states: int, what: str, *, prune: bool = T
     candidate (sb ∪ rf acyclic, any rf and mo) is built, consistent or not."""
     start = _initial(c)
     seen, stack, terminals, work = {start}, [start], [], 1
+    sinks_safe = model.sinks_keep_consistency
     while stack:
         s = stack.pop()
         flag = _terminal_flag(c, s)
         if flag is not None:
             terminals.append((s, flag))
-        for nxt in _successors(c, s):
+        for nxt, sink in _successors(c, s):
             if nxt in seen:
                 continue
             work += 1
             if work > max_states:
                 raise StateLimitError(max_states, what)
             seen.add(nxt)
-            if not prune or _consistent(model, graph_of(c, nxt)):
+            if not prune or (sink and sinks_safe) or _consistent(model, graph_of(c, nxt)):
                 stack.append(nxt)
     return terminals, work
 
@@ -470,6 +482,11 @@ class GraphModel(CachedModel):
     description = ""
     axioms: tuple = ()
     by_construction: tuple = ()       # axioms every graph the builder makes satisfies
+    sinks_keep_consistency = False
+    """True when every axiom says some relation built from sb, rf, mo, rb (and relations
+    derived from them monotonically, with each new pair ending at a new event that has no
+    successor) is irreflexive or acyclic: then a consistent prefix stays consistent when the
+    new event is a sink (see `_successors`), and the builder skips checking it."""
     default_max_states = DEFAULT_MAX_STATES
 
     def applies(self, program: Program) -> bool:
@@ -498,11 +515,13 @@ class GraphModel(CachedModel):
         begin = time.perf_counter()
         terminals, work = _explore(self, c, self.max_states, self._what(program))
         outcomes, races = set(), set()
+        plain = not all(c.atomic.values())          # a race needs a non-atomic access
         for s, flag in terminals:
             outcomes.add(_outcome(c, s, flag))
-            g = graph_of(c, s)
-            for a, b in races_of(g, self.relations(g)["hb"]):
-                races.add(CRace(*sorted((str(a), str(b)))))
+            if plain:
+                g = graph_of(c, s)
+                for a, b in races_of(g, self.relations(g)["hb"]):
+                    races.add(CRace(*sorted((str(a), str(b)))))
         found = UndefinedOutcomes(outcomes) if races else frozenset(outcomes)
         result = ModelResult(found, tuple(sorted(races)), work, time.perf_counter() - begin)
         self._cache.put(program, result)

@@ -334,6 +334,22 @@ class Rel:
     def irreflexive(self) -> bool:
         return not any(row >> i & 1 for i, row in enumerate(self.rows))
 
+    def then_irreflexive(self, other: "Rel") -> bool:
+        """Whether `self @ other` is irreflexive, without computing it (stops at the first
+        a -> b -> a).
+
+            >>> Rel.of(2, [(0, 1)]).then_irreflexive(Rel.of(2, [(1, 0)]))
+            False
+        """
+        orows = other.rows
+        for a, row in enumerate(self.rows):
+            while row:
+                low = row & -row
+                if orows[low.bit_length() - 1] >> a & 1:
+                    return False
+                row ^= low
+        return True
+
     def empty(self) -> bool:
         return not any(self.rows)
 

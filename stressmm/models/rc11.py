@@ -56,12 +56,13 @@ RELATIONS = {
     "rs": lambda r: r.id("W") @ r["sb|loc"].opt() @ r.id("W", "atomic") @ (r["rf"] @ r["rmw"]).plus().opt(),
     # §3 synchronizes-with: [E ⊒ rel] ; ([F] ; sb)? ; rs ; rf ; [R ⊒ rlx] ; (sb ; [F])? ; [E ⊒ acq]
     "sw": lambda r: r.id("rel") @ (r.id("F") @ r["sb"]).opt() @ r["rs"] @ r["rf"] @ r.id("R", "atomic") @ (r["sb"] @ r.id("F")).opt() @ r.id("acq"),
-    # §3 happens-before: hb = (sb ∪ sw)+
-    "hb": lambda r: (r["sb"] | r["sw"]).plus(),
+    # §3 happens-before: hb = (sb ∪ sw)+ (sb is transitive, so hb = sb when sw is empty)
+    "hb": lambda r: r["sb"] if r["sw"].empty() else (r["sb"] | r["sw"]).plus(),
     # §3 reads-before (from-read): rb = rf^-1 ; mo
     "rb": lambda r: r["rf"].inverse() @ r["mo"],
-    # §3 extended coherence order: eco = (rf ∪ mo ∪ rb)+
-    "eco": lambda r: (r["rf"] | r["mo"] | r["rb"]).plus(),
+    # §3 extended coherence order: eco = (rf ∪ mo ∪ rb)+, which is rf ∪ (mo ∪ rb) ; rf?
+    # (mo is transitive, rb ; mo ⊆ rb and rf ; rb ⊆ mo: every path collapses to one of these)
+    "eco": lambda r: r["rf"] | (r["mo"] | r["rb"]) @ r["rf"].opt(),
     # §3 sb|≠loc: sb between different locations
     "sb|neq-loc": lambda r: r["sb"] - r["loc"],
     # §3 scb = sb ∪ sb|≠loc ; hb ; sb|≠loc ∪ hb|loc ∪ mo ∪ rb
@@ -90,9 +91,9 @@ def relations(g) -> Relations:
 
 # The axioms of RC11-consistency (§3, Definition 1), one check each: True when it holds.
 AXIOMS = (
-    ("coherence", lambda r: (r["hb"] @ r["eco"].opt()).irreflexive(),
+    ("coherence", lambda r: r["hb"].irreflexive() and r["hb"].then_irreflexive(r["eco"]),
      "hb ; eco? is irreflexive (§3, Coherence)", ("hb", "eco")),
-    ("atomicity", lambda r: (r["rmw"] & (r["rb"] @ r["mo"])).empty(),
+    ("atomicity", lambda r: r["rmw"].empty() or (r["rmw"] & (r["rb"] @ r["mo"])).empty(),
      "rmw ∩ (rb ; mo) is empty (§3, Atomicity)", ("rmw", "rb", "mo")),
     ("sc", lambda r: r["psc"].acyclic(),
      "psc = psc_base ∪ psc_F is acyclic (§3, SC)", ("psc",)),
@@ -133,6 +134,11 @@ class Rc11Model(GraphModel):
     axioms = AXIOMS
     mode_of_access = staticmethod(mode_of_access)
     by_construction = ("no-thin-air",)    # reads read only writes already in the graph
+    # A new event that is last in its thread, read by no one, last in mo if a write, and
+    # reading the write last in mo if a read, has no outgoing sb, rf, mo or rb edge, so none
+    # in sw, hb, eco, scb or psc either: every pair these gain ends at it, and a cycle (or
+    # an rmw ∩ rb ; mo pair) cannot pass through it.
+    sinks_keep_consistency = True
 
 
 RC11 = Rc11Model()
