@@ -490,3 +490,16 @@ def test_a_go_run_of_a_program_with_too_many_outcomes_to_list_is_still_judged():
                   GO.with_max_states(50).allowed(prog))
     assert lines[0].startswith("FORBIDDEN by go: 3 runs ended in P0:r0=99")
     assert any("more outcomes than its work limit lists" in line for line in lines)
+
+
+def test_explain_and_why_forbidden_answer_without_listing_the_outcomes():
+    import random
+
+    from stressmm.bench_models import random_program
+
+    prog = random_program(random.Random(1), 2, 6, plain=True)
+    small = GO.with_max_states(50)            # too small to list its 1296 outcomes
+    assert small.explain(prog, "P0:r0=99") is None
+    assert "forbidden by go" in small.why_forbidden(prog, "P0:r0=99")
+    assert small.allowed(prog).allows(Outcome.make({(0, "r0"): 99})) is False
+    assert small.why_forbidden(prog, "P0:r0=0") == ""

@@ -181,10 +181,14 @@ class OutcomeSpace(Set):
     def allows(self, query: Query) -> bool:
         """Whether some outcome matches `query`, without listing the boxes: a pattern or a
         condition depends only on the keys it names, so each box is tried on those alone."""
+        if isinstance(query, Outcome):
+            return query in self
         match = matcher(query)
+        keys = _query_keys(query)
+        if keys is None:                             # a query of unknown shape: list (bounded)
+            return any(match(o) for o in self)
         if any(match(o) for o in self.explicit):
             return True
-        keys = _query_keys(query)
         for b in self.boxes:
             if any(match(o) for o in b.outcomes(keys)):
                 return True

@@ -1077,7 +1077,7 @@ class GoModel(CachedModel):
         events per goroutine, what each read observed, the synchronized-before edges and the
         races), or None when every such outcome is forbidden (see `why_forbidden`)."""
         match = matcher(pattern, program)
-        if not any(match(o) for o in self.allowed(program).outcomes):
+        if not self.allowed(program).allows(pattern):   # exact without listing them
             return None
         execs, states = self._executions(program)
         budget = Budget(self.max_states, f"{program.name or 'the program'} under go", states)
@@ -1092,7 +1092,7 @@ class GoModel(CachedModel):
         """Why no execution ends in an outcome matching `pattern`: the rule every candidate
         execution with those values breaks, with a witness cycle. "" when it is allowed."""
         match = matcher(pattern, program)
-        if any(match(o) for o in self.allowed(program).outcomes):
+        if self.allowed(program).allows(pattern):
             return ""
         execs, _ = self._executions(program)
         broken: dict = {}
