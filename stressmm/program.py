@@ -42,7 +42,7 @@ __all__ = [
     "Load", "Store", "Rmw", "Fence", "Await",
     "Lock", "Unlock", "RLock", "RUnlock", "Send", "Recv", "Close", "OnceDo",
     "WgAdd", "WgDone", "WgWait", "Op", "MEMORY_OPS", "SYNC_OPS",
-    "RegRef", "MemRef", "Cmp", "FlagIs", "And", "Or", "Not", "Expr", "Condition",
+    "RegRef", "MemRef", "Cmp", "FlagIs", "And", "Or", "Not", "Expr", "Condition", "QUANTIFIERS",
     "Expect", "VERDICTS", "FLAGS", "Thread", "Program", "ProgramError",
     "walk_ops", "kind_name", "MAX_VALUE",
 ]
@@ -347,10 +347,11 @@ class MemRef:
 
 @dataclass(frozen=True)
 class Cmp:
-    """`lhs == value` or `lhs != value`."""
+    """`lhs == value` or `lhs != value`: `value` is an int, or another register or location
+    (`P0:r0 == P1:r0`)."""
 
     lhs: Union[RegRef, MemRef]
-    value: int
+    value: Union[int, RegRef, MemRef]
     equal: bool = True
 
 
@@ -382,16 +383,25 @@ class Not:
 Expr = Union[Cmp, FlagIs, And, Or, Not]
 
 
+QUANTIFIERS = ("exists", "~exists", "forall")
+"""How a condition quantifies over the outcomes, as in herd7: `exists p` holds when some outcome
+satisfies p, `~exists p` when none does, `forall p` when every outcome does."""
+
+
 @dataclass(frozen=True)
 class Condition:
-    """A final-state condition: `exists (expr)`: some execution ends in a state satisfying expr."""
+    """A final-state condition, `exists (expr)` by default, or `~exists (expr)`, `forall (expr)`
+    (see `QUANTIFIERS`)."""
 
     expr: Expr
+    quantifier: str = "exists"
 
 
 VERDICTS = ("allowed", "forbidden", "race", "norace", "deadlock")
 """What an `expect` line can claim of a model:
-allowed/forbidden: whether some outcome the model allows satisfies the `exists` condition;
+allowed/forbidden: whether the model allows a witness of the condition: an outcome satisfying the
+expression of `exists` / `~exists`, or one violating the expression of `forall` (so `exists`
+holds when it is allowed, `~exists` and `forall` when it is forbidden);
 race/norace: whether the model reports a data race; deadlock: whether the model allows a deadlock."""
 
 
@@ -503,6 +513,9 @@ def _validate(p: Program) -> None:
     if p.condition is not None:
         if not isinstance(p.condition, Condition):
             fail("the condition must be a Condition")
+        if p.condition.quantifier not in QUANTIFIERS:
+            fail(f"condition quantifier {p.condition.quantifier!r} is not one of "
+                 f"{', '.join(QUANTIFIERS)}")
         _validate_expr(p, names, p.condition.expr, fail)
     for e in p.expects:
         if not isinstance(e, Expect):
@@ -633,21 +646,27 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
     return written
 
 
+def _validate_ref(p, names, ref, fail):
+    if isinstance(ref, RegRef):
+        if not 0 <= ref.thread < len(p.threads):
+            fail(f"condition names P{ref.thread}, but the program has "
+                 f"{len(p.threads)} thread(s)")
+        if ref.reg not in p.registers(ref.thread):
+            fail(f"condition names {ref}, a register P{ref.thread} never writes")
+    elif isinstance(ref, MemRef):
+        if not isinstance(names.get(ref.loc), Var):
+            fail(f"condition names {ref.loc!r}, which is not a declared variable")
+    else:
+        fail(f"{ref!r} is not a register or location reference")
+
+
 def _validate_expr(p, names, e, fail):
     if isinstance(e, Cmp):
-        if not _small(e.value):
-            fail(f"condition value {e.value!r} must be an int")
-        if isinstance(e.lhs, RegRef):
-            if not 0 <= e.lhs.thread < len(p.threads):
-                fail(f"condition names P{e.lhs.thread}, but the program has "
-                     f"{len(p.threads)} thread(s)")
-            if e.lhs.reg not in p.registers(e.lhs.thread):
-                fail(f"condition names {e.lhs}, a register P{e.lhs.thread} never writes")
-        elif isinstance(e.lhs, MemRef):
-            if not isinstance(names.get(e.lhs.loc), Var):
-                fail(f"condition names {e.lhs.loc!r}, which is not a declared variable")
-        else:
-            fail(f"{e.lhs!r} is not a register or location reference")
+        if isinstance(e.value, (RegRef, MemRef)):
+            _validate_ref(p, names, e.value, fail)
+        elif not _small(e.value):
+            fail(f"condition value {e.value!r} must be an int, a register or a variable")
+        _validate_ref(p, names, e.lhs, fail)
     elif isinstance(e, FlagIs):
         if e.flag not in FLAGS:
             fail(f"unknown outcome flag {e.flag!r} (one of {', '.join(FLAGS)})")
