@@ -28,11 +28,10 @@ comments, which herd7 ignores. docs/format.md describes the mapping.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import List, Optional, Tuple
 
 from .program import (And, Await, Cmp, Condition, Expect, Fence, FlagIs, Load, MemRef, Not, Or,
-                      Order, Program, ProgramError, RegRef, Rmw, RmwOp, Store, Thread, Var,
+                      Order, Program, ProgramError, RegRef, Rmw, RmwOp, Store, Sum, Thread, Var,
                       VERDICTS, writes_of)
 from .syntax import LitmusSyntaxError, _describe, _Fail, _Stream, _Tok, print_op, read_text
 
@@ -379,6 +378,10 @@ class _Body:
             if tok.text not in self.written:
                 raise _Fail(f"register {tok.text} is read before it is written in "
                             f"P{self.index}", tok.line, tok.col)
+            if self.p.at("+") or self.p.at("-"):      # r0 + 1: a register plus a constant
+                sign = self.p.next().text
+                const = self.p.int(f"a constant after {tok.text} {sign}")
+                return Sum(tok.text, const if sign == "+" else -const)
             return tok.text
         return self.p.int("a value (an int or a register)")
 
@@ -474,11 +477,7 @@ class _Body:
                     raise _Fail(f"stressmm reads `{call}(x, v, ...) + v` (the new value) only "
                                 f"with the same v on both sides", plus.line, plus.col)
                 return Rmw(reg, loc, RmwOp.ADD, value, order=order, line=line)
-            if reg is not None:
-                raise _Fail(f"{call} returns the old value, which stressmm's format does not "
-                            f"have yet: write `{call}(...) + v` for the new value",
-                            fn.line, fn.col)
-            return Rmw(None, loc, RmwOp.ADD, value, order=order, line=line)
+            return Rmw(reg, loc, RmwOp.FETCH_ADD, value, order=order, line=line)
         # atomic_compare_exchange_strong
         p.expect(",", f" after the variable of {call}")
         p.expect("&", " (the expected value is a pointer to a local: &e)")
@@ -595,9 +594,11 @@ def _c_op(op, declared: set, fresh) -> List[str]:
                 else f"atomic_load_explicit({op.loc}, {_mo(op.order)})")
         return [f"while ({load} {'!=' if op.until_equal else '=='} {op.value}) {{}}"]
     if isinstance(op, Rmw):
-        if op.op is RmwOp.ADD:
+        if op.op in (RmwOp.ADD, RmwOp.FETCH_ADD):
             call = f"atomic_fetch_add_explicit({op.loc}, {op.operand}, {_mo(op.order)})"
-            return [f"{assign(op.reg)}{call} + {op.operand};" if op.reg else f"{call};"]
+            if op.op is RmwOp.ADD and op.reg:      # Go's atomic.Add: the new value
+                return [f"{assign(op.reg)}{call} + {op.operand};"]
+            return [f"{assign(op.reg)}{call};"]
         if op.op is RmwOp.SWAP:
             return [f"{assign(op.reg)}atomic_exchange_explicit({op.loc}, {op.operand}, "
                     f"{_mo(op.order)});"]

@@ -21,7 +21,8 @@ what to do instead. Values of this module never change once built; use `dataclas
 Semantics fixed here (the models and the runtimes follow them):
 
 - Registers are thread-local and start at 0; locations start at their declared `init`.
-- `Rmw(ADD)` puts the *new* value in its register (Go's `atomic.Add`), `Rmw(SWAP)` the old value,
+- `Rmw(ADD)` puts the *new* value in its register (Go's `atomic.Add`), `Rmw(FETCH_ADD)` the old
+  value (C's `atomic_fetch_add`), `Rmw(SWAP)` the old value,
   `Rmw(CAS)` 1 on success and 0 on failure (Go's `atomic.CompareAndSwap`).
 - `Await(loc, v, until_equal=True)` spins until the location holds `v`; with `until_equal=False`
   it spins while the location holds `v` (Go's `for atomic.Load(&ready) == 0 {}`).
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
 
 __all__ = [
-    "Order", "RmwOp", "Value",
+    "Order", "RmwOp", "Value", "Sum", "value_in",
     "Var", "Mutex", "Chan", "Once", "WaitGroup", "Decl",
     "Load", "Store", "Rmw", "Fence", "Await",
     "Lock", "Unlock", "RLock", "RUnlock", "Send", "Recv", "Close", "OnceDo",
@@ -90,9 +91,11 @@ FENCE_ORDERS = frozenset({Order.ACQUIRE, Order.RELEASE, Order.ACQ_REL, Order.SEQ
 
 
 class RmwOp(str, enum.Enum):
-    """Read-modify-write kinds: ADD returns the new value, SWAP the old, CAS 1/0 for success."""
+    """Read-modify-write kinds: ADD returns the new value (Go's atomic.Add), FETCH_ADD the old
+    one (C's atomic_fetch_add), SWAP the old, CAS 1/0 for success."""
 
     ADD = "add"
+    FETCH_ADD = "fetch_add"
     SWAP = "swap"
     CAS = "cas"
 
@@ -100,8 +103,36 @@ class RmwOp(str, enum.Enum):
         return self.value
 
 
-Value = Union[int, str]
-"""An op's operand: an int constant, or the name of a register of the same thread."""
+@dataclass(frozen=True)
+class Sum:
+    """`reg + const`: a register of the thread plus a constant, as a stored or sent value
+    (`x = r0 + 1`: a counter incremented under a lock). `const` may be negative (`r0 - 1`).
+
+        >>> str(Sum("r0", 1)), str(Sum("r0", -2))
+        ('r0 + 1', 'r0 - 2')
+    """
+
+    reg: str
+    const: int
+
+    def __str__(self) -> str:
+        return f"{self.reg} + {self.const}" if self.const >= 0 else f"{self.reg} - {-self.const}"
+
+
+Value = Union[int, str, Sum]
+"""An op's operand: an int constant, the name of a register of the same thread, or (for stored
+and sent values) a `Sum` of a register and a constant."""
+
+
+def value_in(v: Value, read) -> int:
+    """The number an operand stands for, `read(reg)` giving a register's value.
+
+        >>> value_in(Sum("r0", 1), {"r0": 4}.get), value_in(3, None)
+        (5, 3)
+    """
+    if isinstance(v, Sum):
+        return read(v.reg) + v.const
+    return read(v) if isinstance(v, str) else v
 
 
 # ---------------------------------------------------------------- declarations
@@ -307,7 +338,7 @@ def reads_of(op: Op) -> tuple:
         vals = (op.value,)
     elif isinstance(op, Rmw):
         vals = (op.operand,)
-    return tuple(v for v in vals if isinstance(v, str))
+    return tuple(v.reg if isinstance(v, Sum) else v for v in vals if isinstance(v, (str, Sum)))
 
 
 def writes_of(op: Op) -> tuple:
@@ -553,7 +584,13 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
             if r in names:
                 bad(f"register {r!r} has the name of a declared {kind_name(names[r])}; rename it")
 
-        def check_value(v):
+        def check_value(v, sums=False):
+            if isinstance(v, Sum):
+                if not sums:
+                    bad(f"{v} is a register plus a constant: only stores and sends take one")
+                if not _small(v.const):
+                    bad(f"the constant of {v} must be an int in [-{MAX_VALUE}, {MAX_VALUE}]")
+                v = v.reg
             if isinstance(v, str):
                 check_reg(v)
                 if v not in written:
@@ -576,7 +613,7 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
             if isinstance(op, Load):
                 check_reg(op.reg)
             elif isinstance(op, Store):
-                check_value(op.value)
+                check_value(op.value, sums=True)
             else:
                 if not _small(op.value):
                     bad(f"await value {op.value!r} must be an int")
@@ -624,7 +661,7 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
         elif isinstance(op, (Send, Recv, Close)):
             need(op.chan, Chan, "channel")
             if isinstance(op, Send):
-                check_value(op.value)
+                check_value(op.value, sums=True)
             elif isinstance(op, Recv):
                 for r, role in ((op.reg, "register"), (op.ok, "ok register")):
                     if r is not None:

@@ -41,7 +41,7 @@ from typing import List, NamedTuple, Optional, Tuple
 from .program import (
     FENCE_ORDERS, FLAGS, LOAD_ORDERS, MAX_VALUE, RMW_ORDERS, STORE_ORDERS, VERDICTS, And,
     Await, Chan, Close, Cmp, Condition, Expect, Fence, FlagIs, Load, Lock, MemRef, Mutex, Not,
-    Once, OnceDo, Or, Order, Program, ProgramError, Recv, RegRef, RLock, Rmw, RmwOp, RUnlock,
+    Once, OnceDo, Or, Order, Program, ProgramError, Recv, RegRef, RLock, Rmw, RmwOp, RUnlock, Sum,
     Send, Store, Thread, Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait, kind_name, walk_ops,
     writes_of,
 )
@@ -254,7 +254,7 @@ _DECL_WORDS = ("var", "mutex", "rwmutex", "chan", "once", "waitgroup")
 _OP_HINT = ("x = v, r = x, atomic.Store/Load/Add/Swap/CAS(&a, ...), fence(order), "
             "mu.Lock(), ch <- v, r = <-ch, close(ch), o.Do { ... }, wg.Add(n), "
             "for x == v {}")
-_RMW_NAMES = {"Add": RmwOp.ADD, "Swap": RmwOp.SWAP, "CAS": RmwOp.CAS,
+_RMW_NAMES = {"Add": RmwOp.ADD, "FetchAdd": RmwOp.FETCH_ADD, "Swap": RmwOp.SWAP, "CAS": RmwOp.CAS,
               "CompareAndSwap": RmwOp.CAS}
 _KIND_WORD = {Mutex: "mutex", Chan: "chan", Once: "once", WaitGroup: "waitgroup"}
 
@@ -609,11 +609,11 @@ class _TestParser:
     def _atomic(self, s: _Stream, reg: Optional[str], line: int):
         """After `atomic`: `.Method(&loc, args..., order?)`."""
         s.expect(".")
-        meth = s.ident("an atomic operation (Store, Load, Add, Swap, CAS)")
+        meth = s.ident("an atomic operation (Store, Load, Add, FetchAdd, Swap, CAS)")
         name = meth.text
         if name not in ("Store", "Load") and name not in _RMW_NAMES:
-            raise _Fail(f'expected an atomic operation (Store, Load, Add, Swap, CAS), found '
-                        f'"{name}"', meth.line, meth.col)
+            raise _Fail(f'expected an atomic operation (Store, Load, Add, FetchAdd, Swap, CAS), '
+                        f'found "{name}"', meth.line, meth.col)
         if name == "Store" and reg is not None:
             raise _Fail(f"atomic.Store returns nothing: drop `{reg} =`", meth.line, meth.col)
         if name == "Load" and reg is None:
@@ -760,6 +760,10 @@ class _TestParser:
                                                if isinstance(decl, Var) else ""),
                             tok.line, tok.col)
             s.next()
+            if s.at("+") or s.at("-"):       # r0 + 1: a register plus a constant
+                sign = s.next()
+                const = self._int(s, f'a constant after "{tok.text} {sign.text}"')
+                return Sum(tok.text, const if sign.text == "+" else -const)
             return tok.text
         return self._int(s, "a value (an int or a register)")
 
@@ -988,7 +992,7 @@ def read_text(path) -> str:
 # ------------------------------------------------------------------------------- printer
 
 _BARE_NAME = re.compile(r'[!$-~]+\Z')  # printable ASCII without space, '"' and '#'
-_RMW_PRINT = {RmwOp.ADD: "Add", RmwOp.SWAP: "Swap", RmwOp.CAS: "CAS"}
+_RMW_PRINT = {RmwOp.ADD: "Add", RmwOp.FETCH_ADD: "FetchAdd", RmwOp.SWAP: "Swap", RmwOp.CAS: "CAS"}
 
 
 def _quote(text: str) -> str:

@@ -53,7 +53,7 @@ def test_quantifiers_have_herds_meaning_under_each_model():
     weak = "P0:r0 == 0 && P1:r1 == 0"
     for line, holds in ((f"exists ({weak})", {"sc": False, "tso": True}),
                         (f"~exists ({weak})", {"sc": True, "tso": False}),
-                        (f"forall (P0:r0 == 1 || P1:r1 == 1)", {"sc": True, "tso": False})):
+                        ("forall (P0:r0 == 1 || P1:r1 == 1)", {"sc": True, "tso": False})):
         report = check(sb(line), ["sc", "tso", "go", "c11"])
         assert {m: report.condition_holds(m) for m in ("sc", "tso")} == holds, line
         # go and c11 allow the weak outcome (a race: undefined under c11)
@@ -83,7 +83,7 @@ def test_register_to_register_comparison():
     same = Outcome.make({(0, "r0"): 1, (1, "r1"): 1})
     differ = Outcome.make({(0, "r0"): 0, (1, "r1"): 1})
     assert evaluate(p.condition, same) and not evaluate(p.condition, differ)
-    # sc allows 0/0? no: sc allows 1/1 only among equal pairs
+    # sc allows P0:r0 == P1:r1 == 1 (both stores before both loads)
     assert check(p, ["sc"]).condition_holds("sc") is True
     assert check(sb("forall (P0:r0 != P1:r1)"), ["sc"]).condition_holds("sc") is False
     # a deadlocked outcome has no registers: a comparison on it is false
