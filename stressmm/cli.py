@@ -669,7 +669,7 @@ def cmd_convert(args) -> int:
     if out_dir is not None and not out_dir.is_dir():
         raise UsageError(f"--output-dir {out_dir}: no such directory; create it first")
     failed = bool(loaded.errors)
-    texts = []
+    texts, written = [], {}
     for source, prog in loaded.programs:
         try:
             text = write(prog)
@@ -686,6 +686,13 @@ def cmd_convert(args) -> int:
                   file=sys.stderr)
             failed = True
             continue
+        if target in written:
+            print(f"stressmm: error: {source}: test {prog.name} would overwrite {target}, "
+                  f"written for the test of the same name in {written[target]}; convert the "
+                  f"two into different folders", file=sys.stderr)
+            failed = True
+            continue
+        written[target] = source
         target.write_text(text)
         print(target)
     if texts:

@@ -161,3 +161,12 @@ def test_malformed_c_file_is_exit_2_with_location(tmp_path):
     proc = stressmm("check", bad)
     assert proc.returncode == 2
     assert f"{bad}:4:1: expected \";\"" in proc.stderr, proc.stderr
+
+
+def test_convert_refuses_to_overwrite_a_test_of_the_same_name(tmp_path):
+    proc = stressmm("convert", "scenarios/classic/SB.litmus", "scenarios/c11/SB.litmus",
+                    "--to", "herd-c", "--output-dir", tmp_path)
+    assert proc.returncode == 2
+    assert "would overwrite" in proc.stderr and "classic/SB.litmus" in proc.stderr
+    [kept] = parse_any((tmp_path / "SB.litmus").read_text())
+    assert kept == parse_file(ROOT / "scenarios/classic/SB.litmus")[0]
