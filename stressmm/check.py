@@ -26,9 +26,10 @@ from typing import Iterable, Optional
 
 from .models import MODELS, ModelResult, applies, get_model
 from .outcome import Outcome
-from .program import Expect, Program
+from .program import Expect, Not, Program
 
 __all__ = ["ExpectationResult", "CheckReport", "check", "model_for", "verdict_holds",
+           "witness_allowed", "condition_holds_under",
            "unknown_models"]
 
 
@@ -52,17 +53,35 @@ class CheckReport:
         return tuple(e for e in self.expectations if e.holds is False)
 
     def condition_reachable(self, model: str) -> Optional[bool]:
-        """Whether some outcome `model` allows satisfies the `exists` condition."""
+        """Whether `model` allows a witness of the condition (`witness_allowed`)."""
         if self.program.condition is None or model not in self.results:
             return None
-        return self.results[model].allows(self.program.condition)
+        return witness_allowed(self.program, self.results[model])
+
+    def condition_holds(self, model: str) -> Optional[bool]:
+        """herd7's verdict of the condition under `model`: `exists` holds when a witness is
+        allowed, `~exists` and `forall` when none is."""
+        if self.program.condition is None or model not in self.results:
+            return None
+        return condition_holds_under(self.program, self.results[model])
+
+
+def condition_holds_under(program: Program, result: ModelResult) -> bool:
+    """herd7's verdict (Ok / No) of the program's condition under a model's result."""
+    return witness_allowed(program, result) == (program.condition.quantifier == "exists")
+
+
+def witness_allowed(program: Program, result: ModelResult) -> bool:
+    """Whether the model allows an outcome that witnesses the program's condition (see
+    `stressmm.outcome.witnesses`); always, when the behaviour is undefined."""
+    c = program.condition
+    return result.allows(Not(c.expr) if c.quantifier == "forall" else c.expr)
 
 
 def verdict_holds(program: Program, verdict: str, result: ModelResult) -> bool:
     """Whether `verdict` (see stressmm.program.VERDICTS) holds of a model's result."""
     if verdict in ("allowed", "forbidden"):
-        reachable = result.allows(program.condition)
-        return reachable == (verdict == "allowed")
+        return witness_allowed(program, result) == (verdict == "allowed")
     if verdict in ("race", "norace"):
         return bool(result.races) == (verdict == "race")
     if verdict == "deadlock":

@@ -6,11 +6,13 @@
     stressmm replay FILE|CORPUS [--json]
     (run, fuzz, replay: [--backend native|pythreads|go|gccgo|go-race|module:Class]
                         [--impl FILE.c|FILE.so|[ROLE=]module:Class])
+    stressmm convert PATH... --to litmus|herd-c [--output-dir DIR]
     stressmm mutants [--json]
     stressmm impl [--header | --include-dir]
     stressmm bench [--models] [--mutants] [--quick] [--json]
 
-A PATH is a .litmus file, a directory, a bundled scenario's name (`stressmm run SB`) or `-`
+A PATH is a .litmus file (stressmm's format, or herd7's C litmus format when its first line is
+`C NAME`), a directory, a bundled scenario's name (`stressmm run SB`) or `-`
 (standard input). Every file is read and validated before anything runs: each bad file is
 reported with its name, the good ones still run, and the exit status is then 2.
 
@@ -99,7 +101,8 @@ def load_programs(paths: Sequence[str]) -> Loaded:
     naming it; the other files are still loaded, so that every error is reported at once."""
     from .check import unknown_models
     from .program import ProgramError
-    from .syntax import LitmusSyntaxError, parse_file
+    from .herd_c import parse_file_any as parse_file
+    from .syntax import LitmusSyntaxError
 
     files, errors = litmus_files(paths)
     programs, warnings = [], []
@@ -651,6 +654,52 @@ def cmd_replay(args) -> int:
     return finish(args, doc, 1 if reproduced else 0)
 
 
+def cmd_convert(args) -> int:
+    """Each test in the other format: stressmm's litmus text (`--to litmus`) or herd7's C
+    litmus (`--to herd-c`), on stdout or, with --output-dir, one NAME.litmus file per test.
+    A test the target format cannot express is an error naming its op (exit 2); the others
+    are still written."""
+    from .herd_c import CFormatError, print_c
+    from .syntax import print_program
+
+    loaded = load_programs(args.paths)
+    report_problems(loaded)
+    write = print_c if args.to == "herd-c" else print_program
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    if out_dir is not None and not out_dir.is_dir():
+        raise UsageError(f"--output-dir {out_dir}: no such directory; create it first")
+    failed = bool(loaded.errors)
+    texts, written = [], {}
+    for source, prog in loaded.programs:
+        try:
+            text = write(prog)
+        except CFormatError as e:
+            print(f"stressmm: error: {source}: {e}", file=sys.stderr)
+            failed = True
+            continue
+        if out_dir is None:
+            texts.append(text)
+            continue
+        target = out_dir / f"{prog.name}.litmus"
+        if "/" in prog.name or prog.name in (".", ".."):
+            print(f"stressmm: error: {source}: the test name {prog.name!r} is not a file name",
+                  file=sys.stderr)
+            failed = True
+            continue
+        if target in written:
+            print(f"stressmm: error: {source}: test {prog.name} would overwrite {target}, "
+                  f"written for the test of the same name in {written[target]}; convert the "
+                  f"two into different folders", file=sys.stderr)
+            failed = True
+            continue
+        written[target] = source
+        target.write_text(text)
+        print(target)
+    if texts:
+        sys.stdout.write("\n".join(texts))
+    return 2 if failed else 0
+
+
 def cmd_mutants(args) -> int:
     from .runtime.native import MUTANTS
     from .report import table
@@ -792,6 +841,15 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--json", action="store_true", help=JSON_HELP)
     add_output_options(rp, "the replay")
     rp.set_defaults(func=cmd_replay)
+
+    cv = sub.add_parser("convert", help="write tests in stressmm's litmus format or herd7's C "
+                                         "litmus format (either is read)")
+    cv.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    cv.add_argument("--to", choices=("litmus", "herd-c"), required=True,
+                    help="the format to write: litmus (stressmm's) or herd-c (herd7's C litmus)")
+    cv.add_argument("--output-dir", metavar="DIR",
+                    help="write one NAME.litmus file per test in DIR instead of stdout")
+    cv.set_defaults(func=cmd_convert)
 
     m = sub.add_parser("mutants", help="list the deliberately broken runtime variants")
     m.add_argument("--json", action="store_true", help=JSON_HELP)

@@ -108,11 +108,12 @@ class Counterexample:
         return [m for m, ok in self.verdicts.items() if ok]
 
     def as_litmus(self) -> str:
-        """The counterexample as a .litmus file: the program with an `exists` clause for the
-        forbidden outcome and `expect` lines, and a header that `stressmm replay` reads."""
+        """The counterexample as a .litmus file: the program with a `~exists` clause for the
+        forbidden outcome (herd7's form of a forbidden test: the judging model says no
+        execution ends there) and `expect` lines, and a header that `stressmm replay` reads."""
         from .syntax import print_program
 
-        prog = replace(self.program, condition=outcome_condition(self.outcome),
+        prog = replace(self.program, condition=outcome_condition(self.outcome, "~exists"),
                        expects=tuple(Expect(m, "allowed" if ok else "forbidden")
                                      for m, ok in self.verdicts.items()))
         meta = {"schedule": self.schedule.to_json(), "model": self.model, "mutant": self.mutant,
@@ -156,12 +157,14 @@ class Counterexample:
         for o, n in self.others[:5]:
             lines.append(f"also forbidden: {o} ({n:,} times)")
         lines.append("")
-        lines.append(print_program(replace(self.program, condition=outcome_condition(self.outcome))))
+        lines.append(print_program(replace(self.program,
+                                           condition=outcome_condition(self.outcome, "~exists"))))
         return "\n".join(lines)
 
 
-def outcome_condition(o: Outcome) -> Condition:
-    """An `exists` clause true exactly of outcomes equal to `o` on its registers and memory.
+def outcome_condition(o: Outcome, quantifier: str = "exists") -> Condition:
+    """A condition (`exists` unless `quantifier` says otherwise) whose expression is true
+    exactly of outcomes equal to `o` on its registers and memory.
     An outcome with nothing in it (a program of primitives only that finished normally) is
     the run that ended with no flag::
 
@@ -173,7 +176,7 @@ def outcome_condition(o: Outcome) -> Condition:
     items += [FlagIs(f) for f in sorted(o.flags)]
     if not items:
         items = [Not(FlagIs(f)) for f in FLAGS]
-    return Condition(items[0] if len(items) == 1 else And(tuple(items)))
+    return Condition(items[0] if len(items) == 1 else And(tuple(items)), quantifier)
 
 
 class ForbiddenOutcome(AssertionError):

@@ -34,11 +34,28 @@ DEADLOCK = Outcome.flagged("deadlock")
 
 @dataclass(frozen=True)
 class Observation:
-    """How many judged runs satisfied the `exists` condition (positive) and how many did not
-    (negative), as litmus7's `Observation NAME Sometimes|Always|Never p n` line."""
+    """How many judged runs satisfied the condition's expression (positive) and how many did not
+    (negative), as litmus7's `Observation NAME Sometimes|Always|Never p n` line, and the
+    condition's quantifier (`exists`, `~exists`, `forall`)."""
 
     positive: int
     negative: int
+    quantifier: str = "exists"
+
+    @property
+    def witnessed(self) -> int:
+        """Runs that witness the condition (see `stressmm.outcome.witnesses`)."""
+        return self.negative if self.quantifier == "forall" else self.positive
+
+    @property
+    def validated(self) -> bool:
+        """herd7's verdict of the condition over the outcomes seen: `exists` holds when some
+        run witnesses it, `~exists` and `forall` when none does."""
+        return bool(self.witnessed) == (self.quantifier == "exists")
+
+    def condition_line(self, condition_text: str) -> str:
+        """litmus7's `Condition ... is validated` line."""
+        return f"Condition {condition_text} is {'' if self.validated else 'NOT '}validated"
 
     @property
     def verdict(self) -> str:
@@ -132,7 +149,7 @@ def judge(hist: Histogram, checked: Optional[str]) -> Judged:
     if program.condition is not None:
         judged = {o: n for o, n in hist.counts.items() if "timeout" not in o.flags}
         pos = sum(n for o, n in judged.items() if evaluate(program.condition, o))
-        obs = Observation(pos, sum(judged.values()) - pos)
+        obs = Observation(pos, sum(judged.values()) - pos, program.condition.quantifier)
     exps = tuple(_expectation(e, obs, hist, checked, verdicts) for e in program.expects)
     return Judged(hist, checked, verdicts, gave_up, obs, exps)
 
@@ -156,17 +173,18 @@ def _expectation(e, obs: Optional[Observation], hist: Histogram, checked, verdic
         return done(f"deadlock seen {n:,} times" if n else "deadlock never seen here")
     if obs is None:
         return done("not checked (no exists condition)")
-    seen = obs.positive
+    seen, total = obs.witnessed, obs.positive + obs.negative
+    what = "a violation of forall " if obs.quantifier == "forall" else ""
     if e.verdict == "forbidden" and seen:
         if e.model == checked:
-            return done(f"FAIL: seen {seen:,} times although {e.model} forbids it", True)
-        return done(f"seen {seen:,} times: this machine is weaker than {e.model} "
+            return done(f"FAIL: {what}seen {seen:,} times although {e.model} forbids it", True)
+        return done(f"{what}seen {seen:,} times: this machine is weaker than {e.model} "
                     f"(judged by {checked})")
     if e.verdict == "forbidden":
-        return done(f"never seen in {obs.positive + obs.negative:,} runs, as {e.model} says")
+        return done(f"{what}never seen in {total:,} runs, as {e.model} says")
     if seen:
-        return done(f"seen {seen:,} times")
-    return done(f"allowed by {e.model} but never seen in {obs.negative:,} runs here")
+        return done(f"{what}seen {seen:,} times")
+    return done(f"{what}allowed by {e.model} but never seen in {total - seen:,} runs here")
 
 
 def stuck_reason(program, models: list) -> list:

@@ -19,9 +19,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
-from .program import FLAGS, And, Cmp, Condition, FlagIs, Not, Or, Program, RegRef
+from .program import FLAGS, And, Cmp, Condition, FlagIs, MemRef, Not, Or, Program, RegRef
 
-__all__ = ["Outcome", "Pattern", "PatternError", "evaluate", "Histogram"]
+__all__ = ["Outcome", "Pattern", "PatternError", "evaluate", "witnesses", "condition_holds",
+           "Histogram"]
 
 
 @dataclass(frozen=True, order=True)
@@ -144,13 +145,10 @@ def evaluate(expr, outcome: Outcome) -> bool:
     if isinstance(expr, Condition):
         expr = expr.expr
     if isinstance(expr, Cmp):
-        if isinstance(expr.lhs, RegRef):
-            got = outcome.reg(expr.lhs.thread, expr.lhs.reg)
-        else:
-            got = outcome.memory(expr.lhs.loc)
-        if got is None:
+        got, want = _value_of(expr.lhs, outcome), _value_of(expr.value, outcome)
+        if got is None or want is None:
             return False
-        return (got == expr.value) == expr.equal
+        return (got == want) == expr.equal
     if isinstance(expr, FlagIs):
         return expr.flag in outcome.flags
     if isinstance(expr, And):
@@ -160,6 +158,38 @@ def evaluate(expr, outcome: Outcome) -> bool:
     if isinstance(expr, Not):
         return not evaluate(expr.item, outcome)
     raise TypeError(f"not a condition expression: {expr!r}")
+
+
+def _value_of(ref, outcome: Outcome) -> Optional[int]:
+    if isinstance(ref, RegRef):
+        return outcome.reg(ref.thread, ref.reg)
+    if isinstance(ref, MemRef):
+        return outcome.memory(ref.loc)
+    return ref
+
+
+def witnesses(condition: Condition, outcome: Outcome) -> bool:
+    """Whether `outcome` decides `condition`: it satisfies the expression of an `exists` or a
+    `~exists` condition, or violates that of a `forall`. `exists` holds when some outcome is a
+    witness; `~exists` and `forall` hold when none is.
+
+        >>> o = Outcome.make({(0, "r0"): 1})
+        >>> witnesses(Condition(Cmp(RegRef(0, "r0"), 1), "forall"), o)
+        False
+    """
+    return evaluate(condition.expr, outcome) != (condition.quantifier == "forall")
+
+
+def condition_holds(condition: Condition, outcomes: Iterable[Outcome]) -> bool:
+    """herd7's verdict (Ok / No) of `condition` over a set of outcomes (allowed or observed).
+
+        >>> r0 = Cmp(RegRef(0, "r0"), 1)
+        >>> outs = [Outcome.make({(0, "r0"): 1}), Outcome.make({(0, "r0"): 0})]
+        >>> [condition_holds(Condition(r0, q), outs) for q in ("exists", "~exists", "forall")]
+        [True, False, False]
+    """
+    found = any(witnesses(condition, o) for o in outcomes)
+    return found if condition.quantifier == "exists" else not found
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ what to do instead. Values of this module never change once built; use `dataclas
 Semantics fixed here (the models and the runtimes follow them):
 
 - Registers are thread-local and start at 0; locations start at their declared `init`.
-- `Rmw(ADD)` puts the *new* value in its register (Go's `atomic.Add`), `Rmw(SWAP)` the old value,
+- `Rmw(ADD)` puts the *new* value in its register (Go's `atomic.Add`), `Rmw(FETCH_ADD)` the old
+  value (C's `atomic_fetch_add`), `Rmw(SWAP)` the old value,
   `Rmw(CAS)` 1 on success and 0 on failure (Go's `atomic.CompareAndSwap`).
 - `Await(loc, v, until_equal=True)` spins until the location holds `v`; with `until_equal=False`
   it spins while the location holds `v` (Go's `for atomic.Load(&ready) == 0 {}`).
@@ -37,12 +38,12 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
 
 __all__ = [
-    "Order", "RmwOp", "Value",
+    "Order", "RmwOp", "Value", "Sum", "value_in",
     "Var", "Mutex", "Chan", "Once", "WaitGroup", "Decl",
     "Load", "Store", "Rmw", "Fence", "Await",
     "Lock", "Unlock", "RLock", "RUnlock", "Send", "Recv", "Close", "OnceDo",
     "WgAdd", "WgDone", "WgWait", "Op", "MEMORY_OPS", "SYNC_OPS",
-    "RegRef", "MemRef", "Cmp", "FlagIs", "And", "Or", "Not", "Expr", "Condition",
+    "RegRef", "MemRef", "Cmp", "FlagIs", "And", "Or", "Not", "Expr", "Condition", "QUANTIFIERS",
     "Expect", "VERDICTS", "FLAGS", "Thread", "Program", "ProgramError",
     "walk_ops", "kind_name", "MAX_VALUE",
 ]
@@ -90,9 +91,11 @@ FENCE_ORDERS = frozenset({Order.ACQUIRE, Order.RELEASE, Order.ACQ_REL, Order.SEQ
 
 
 class RmwOp(str, enum.Enum):
-    """Read-modify-write kinds: ADD returns the new value, SWAP the old, CAS 1/0 for success."""
+    """Read-modify-write kinds: ADD returns the new value (Go's atomic.Add), FETCH_ADD the old
+    one (C's atomic_fetch_add), SWAP the old, CAS 1/0 for success."""
 
     ADD = "add"
+    FETCH_ADD = "fetch_add"
     SWAP = "swap"
     CAS = "cas"
 
@@ -100,8 +103,36 @@ class RmwOp(str, enum.Enum):
         return self.value
 
 
-Value = Union[int, str]
-"""An op's operand: an int constant, or the name of a register of the same thread."""
+@dataclass(frozen=True)
+class Sum:
+    """`reg + const`: a register of the thread plus a constant, as a stored or sent value
+    (`x = r0 + 1`: a counter incremented under a lock). `const` may be negative (`r0 - 1`).
+
+        >>> str(Sum("r0", 1)), str(Sum("r0", -2))
+        ('r0 + 1', 'r0 - 2')
+    """
+
+    reg: str
+    const: int
+
+    def __str__(self) -> str:
+        return f"{self.reg} + {self.const}" if self.const >= 0 else f"{self.reg} - {-self.const}"
+
+
+Value = Union[int, str, Sum]
+"""An op's operand: an int constant, the name of a register of the same thread, or (for stored
+and sent values) a `Sum` of a register and a constant."""
+
+
+def value_in(v: Value, read) -> int:
+    """The number an operand stands for, `read(reg)` giving a register's value.
+
+        >>> value_in(Sum("r0", 1), {"r0": 4}.get), value_in(3, None)
+        (5, 3)
+    """
+    if isinstance(v, Sum):
+        return read(v.reg) + v.const
+    return read(v) if isinstance(v, str) else v
 
 
 # ---------------------------------------------------------------- declarations
@@ -307,7 +338,7 @@ def reads_of(op: Op) -> tuple:
         vals = (op.value,)
     elif isinstance(op, Rmw):
         vals = (op.operand,)
-    return tuple(v for v in vals if isinstance(v, str))
+    return tuple(v.reg if isinstance(v, Sum) else v for v in vals if isinstance(v, (str, Sum)))
 
 
 def writes_of(op: Op) -> tuple:
@@ -347,10 +378,11 @@ class MemRef:
 
 @dataclass(frozen=True)
 class Cmp:
-    """`lhs == value` or `lhs != value`."""
+    """`lhs == value` or `lhs != value`: `value` is an int, or another register or location
+    (`P0:r0 == P1:r0`)."""
 
     lhs: Union[RegRef, MemRef]
-    value: int
+    value: Union[int, RegRef, MemRef]
     equal: bool = True
 
 
@@ -382,16 +414,25 @@ class Not:
 Expr = Union[Cmp, FlagIs, And, Or, Not]
 
 
+QUANTIFIERS = ("exists", "~exists", "forall")
+"""How a condition quantifies over the outcomes, as in herd7: `exists p` holds when some outcome
+satisfies p, `~exists p` when none does, `forall p` when every outcome does."""
+
+
 @dataclass(frozen=True)
 class Condition:
-    """A final-state condition: `exists (expr)`: some execution ends in a state satisfying expr."""
+    """A final-state condition, `exists (expr)` by default, or `~exists (expr)`, `forall (expr)`
+    (see `QUANTIFIERS`)."""
 
     expr: Expr
+    quantifier: str = "exists"
 
 
 VERDICTS = ("allowed", "forbidden", "race", "norace", "deadlock")
 """What an `expect` line can claim of a model:
-allowed/forbidden: whether some outcome the model allows satisfies the `exists` condition;
+allowed/forbidden: whether the model allows a witness of the condition: an outcome satisfying the
+expression of `exists` / `~exists`, or one violating the expression of `forall` (so `exists`
+holds when it is allowed, `~exists` and `forall` when it is forbidden);
 race/norace: whether the model reports a data race; deadlock: whether the model allows a deadlock."""
 
 
@@ -503,6 +544,9 @@ def _validate(p: Program) -> None:
     if p.condition is not None:
         if not isinstance(p.condition, Condition):
             fail("the condition must be a Condition")
+        if p.condition.quantifier not in QUANTIFIERS:
+            fail(f"condition quantifier {p.condition.quantifier!r} is not one of "
+                 f"{', '.join(QUANTIFIERS)}")
         _validate_expr(p, names, p.condition.expr, fail)
     for e in p.expects:
         if not isinstance(e, Expect):
@@ -540,7 +584,13 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
             if r in names:
                 bad(f"register {r!r} has the name of a declared {kind_name(names[r])}; rename it")
 
-        def check_value(v):
+        def check_value(v, sums=False):
+            if isinstance(v, Sum):
+                if not sums:
+                    bad(f"{v} is a register plus a constant: only stores and sends take one")
+                if not _small(v.const):
+                    bad(f"the constant of {v} must be an int in [-{MAX_VALUE}, {MAX_VALUE}]")
+                v = v.reg
             if isinstance(v, str):
                 check_reg(v)
                 if v not in written:
@@ -563,7 +613,7 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
             if isinstance(op, Load):
                 check_reg(op.reg)
             elif isinstance(op, Store):
-                check_value(op.value)
+                check_value(op.value, sums=True)
             else:
                 if not _small(op.value):
                     bad(f"await value {op.value!r} must be an int")
@@ -611,7 +661,7 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
         elif isinstance(op, (Send, Recv, Close)):
             need(op.chan, Chan, "channel")
             if isinstance(op, Send):
-                check_value(op.value)
+                check_value(op.value, sums=True)
             elif isinstance(op, Recv):
                 for r, role in ((op.reg, "register"), (op.ok, "ok register")):
                     if r is not None:
@@ -633,21 +683,27 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
     return written
 
 
+def _validate_ref(p, names, ref, fail):
+    if isinstance(ref, RegRef):
+        if not 0 <= ref.thread < len(p.threads):
+            fail(f"condition names P{ref.thread}, but the program has "
+                 f"{len(p.threads)} thread(s)")
+        if ref.reg not in p.registers(ref.thread):
+            fail(f"condition names {ref}, a register P{ref.thread} never writes")
+    elif isinstance(ref, MemRef):
+        if not isinstance(names.get(ref.loc), Var):
+            fail(f"condition names {ref.loc!r}, which is not a declared variable")
+    else:
+        fail(f"{ref!r} is not a register or location reference")
+
+
 def _validate_expr(p, names, e, fail):
     if isinstance(e, Cmp):
-        if not _small(e.value):
-            fail(f"condition value {e.value!r} must be an int")
-        if isinstance(e.lhs, RegRef):
-            if not 0 <= e.lhs.thread < len(p.threads):
-                fail(f"condition names P{e.lhs.thread}, but the program has "
-                     f"{len(p.threads)} thread(s)")
-            if e.lhs.reg not in p.registers(e.lhs.thread):
-                fail(f"condition names {e.lhs}, a register P{e.lhs.thread} never writes")
-        elif isinstance(e.lhs, MemRef):
-            if not isinstance(names.get(e.lhs.loc), Var):
-                fail(f"condition names {e.lhs.loc!r}, which is not a declared variable")
-        else:
-            fail(f"{e.lhs!r} is not a register or location reference")
+        if isinstance(e.value, (RegRef, MemRef)):
+            _validate_ref(p, names, e.value, fail)
+        elif not _small(e.value):
+            fail(f"condition value {e.value!r} must be an int, a register or a variable")
+        _validate_ref(p, names, e.lhs, fail)
     elif isinstance(e, FlagIs):
         if e.flag not in FLAGS:
             fail(f"unknown outcome flag {e.flag!r} (one of {', '.join(FLAGS)})")

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 from .check import CheckReport
 from .models.base import listed
 from .outcome import Histogram, Outcome, evaluate
+from .syntax import print_condition
 
 __all__ = ["table", "render_check", "check_json", "render_run", "run_json", "render_judged",
            "judged_json", "judged_facts", "outcome_texts", "timeout_note", "fmt_int", "fmt_rate"]
@@ -77,13 +78,16 @@ def render_check(report: CheckReport, source: str = "", verbose: bool = False) -
     p = report.program
     lines = [f"{p.name}" + (f"  ({source})" if source else "") + (f"  {p.description}" if p.description else "")]
     models = list(report.results)
-    rows = [("model", "outcomes", "states", "exists")]
+    quantifier = p.condition.quantifier if p.condition else "exists"
+    rows = [("model", "outcomes", "states", quantifier)]
     for m in models:
         r = report.results[m]
-        reach = report.condition_reachable(m)
+        reach, holds = report.condition_reachable(m), report.condition_holds(m)
         states = fmt_int(r.states) + (" sync" if m in GRAPH_MODELS else "")
-        rows.append((m, len(r.outcomes), states,
-                     "-" if reach is None else ("allowed" if reach else "forbidden")))
+        verdict = "-" if reach is None else ("allowed" if reach else "forbidden")
+        if reach is not None and quantifier != "exists":   # herd7's Ok / No
+            verdict = "holds" if holds else "fails"
+        rows.append((m, len(r.outcomes), states, verdict))
     lines.append(table(rows, align="lrrl", indent="  "))
     if any(m in GRAPH_MODELS for m in models):
         lines.append("  (sync: go searches the orders of the synchronizing operations only; plain "
@@ -97,7 +101,7 @@ def render_check(report: CheckReport, source: str = "", verbose: bool = False) -
                      f"lists; each verdict above still holds of all of them; raise "
                      f"--max-states to list them)")
     elif verbose or len(every) <= 12:
-        orow = [("outcome",) + tuple(models) + (("exists",) if p.condition else ())]
+        orow = [("outcome",) + tuple(models) + ((quantifier,) if p.condition else ())]
         for o in every:
             orow.append((texts[o],)
                         + tuple("allowed" if o in report.results[m].outcomes else "-" for m in models)
@@ -118,10 +122,12 @@ def check_json(report: CheckReport, source: str = "") -> dict:
     return {
         "name": report.program.name,
         "file": source,
-        "models": {m: {"outcomes": [o.to_json() for o in sorted(r.outcomes)],
+        "models": {m: {"outcomes": [o.to_json() for o in listed(r.outcomes)[0]],
+                       "unlisted": listed(r.outcomes)[1],
                        "states": r.states, "elapsed": r.elapsed,
                        "races": [str(x) for x in r.races],
-                       "exists": report.condition_reachable(m)}
+                       "exists": report.condition_reachable(m),
+                       "condition_holds": report.condition_holds(m)}
                    for m, r in report.results.items()},
         "expectations": [{"model": e.expect.model, "verdict": e.expect.verdict,
                           "holds": e.holds, "why": e.why} for e in report.expectations],
@@ -225,6 +231,8 @@ def render_judged(judged, source: str = "") -> str:
         lines.append(note)
     if judged.observation is not None:
         lines.append("  " + judged.observation.line(hist.program.name))
+        lines.append("  " + judged.observation.condition_line(
+            print_condition(hist.program.condition)))
     for e in judged.expectations:
         lines.append("  " + e.text)
     if judged.forbidden:
@@ -271,5 +279,6 @@ def judged_facts(judged) -> dict:
 
     return {"gave_up": dict(judged.gave_up), "timeouts": judged.timeouts,
             "observation": None if obs is None else {
-                "verdict": obs.verdict, "positive": obs.positive, "negative": obs.negative},
+                "verdict": obs.verdict, "positive": obs.positive, "negative": obs.negative,
+                "quantifier": obs.quantifier, "validated": obs.validated},
             "expectations": [expectation(e) for e in judged.expectations]}

@@ -41,14 +41,14 @@ from typing import List, NamedTuple, Optional, Tuple
 from .program import (
     FENCE_ORDERS, FLAGS, LOAD_ORDERS, MAX_VALUE, RMW_ORDERS, STORE_ORDERS, VERDICTS, And,
     Await, Chan, Close, Cmp, Condition, Expect, Fence, FlagIs, Load, Lock, MemRef, Mutex, Not,
-    Once, OnceDo, Or, Order, Program, ProgramError, Recv, RegRef, RLock, Rmw, RmwOp, RUnlock,
+    Once, OnceDo, Or, Order, Program, ProgramError, Recv, RegRef, RLock, Rmw, RmwOp, RUnlock, Sum,
     Send, Store, Thread, Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait, kind_name, walk_ops,
     writes_of,
 )
 
 __all__ = [
     "LitmusSyntaxError", "parse", "parse_file", "print_program", "print_programs", "print_op",
-    "print_expr", "scenario_paths", "find_scenario", "read_text",
+    "print_expr", "print_condition", "scenario_paths", "find_scenario", "read_text",
 ]
 
 
@@ -101,7 +101,7 @@ class _Tok(NamedTuple):
 
 
 _SYMBOLS2 = ("<-", "==", "!=", "&&", "||")
-_SYMBOLS1 = "(){},;:.&=-!"
+_SYMBOLS1 = "(){},;:.&=-!~+"
 _IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _DIGITS = frozenset("0123456789")
 _IDENT_CHARS = _IDENT_START | _DIGITS
@@ -254,7 +254,7 @@ _DECL_WORDS = ("var", "mutex", "rwmutex", "chan", "once", "waitgroup")
 _OP_HINT = ("x = v, r = x, atomic.Store/Load/Add/Swap/CAS(&a, ...), fence(order), "
             "mu.Lock(), ch <- v, r = <-ch, close(ch), o.Do { ... }, wg.Add(n), "
             "for x == v {}")
-_RMW_NAMES = {"Add": RmwOp.ADD, "Swap": RmwOp.SWAP, "CAS": RmwOp.CAS,
+_RMW_NAMES = {"Add": RmwOp.ADD, "FetchAdd": RmwOp.FETCH_ADD, "Swap": RmwOp.SWAP, "CAS": RmwOp.CAS,
               "CompareAndSwap": RmwOp.CAS}
 _KIND_WORD = {Mutex: "mutex", Chan: "chan", Once: "once", WaitGroup: "waitgroup"}
 
@@ -334,16 +334,18 @@ class _TestParser:
                 ops, i = self._thread(i + 1)
                 threads.append(Thread(tuple(ops)))
                 phase = "threads"
-            elif first.kind == "ident" and first.text == "exists":
+            elif _quantifier(s) is not None:
+                quantifier = _quantifier(s)
                 if condition is not None:
-                    raise _Fail(f"a test has one exists line; this test already has one "
+                    raise _Fail(f"a test has one condition line; this test already has one "
                                 f"(line {cond_line}): join them with && or ||", lineno, first.col)
                 if not threads:
-                    raise _Fail("exists comes after the threads: add `P0:` and its ops first",
-                                lineno, first.col)
-                s.next()
-                condition = Condition(self._expr(s, 0))
-                s.finish("the exists condition")
+                    raise _Fail(f"{quantifier} comes after the threads: add `P0:` and its ops "
+                                f"first", lineno, first.col)
+                for _ in range(2 if quantifier == "~exists" else 1):
+                    s.next()
+                condition = Condition(self._expr(s, 0), quantifier)
+                s.finish(f"the {quantifier} condition")
                 cond_line = lineno
                 phase = "tail"
                 i += 1
@@ -607,11 +609,11 @@ class _TestParser:
     def _atomic(self, s: _Stream, reg: Optional[str], line: int):
         """After `atomic`: `.Method(&loc, args..., order?)`."""
         s.expect(".")
-        meth = s.ident("an atomic operation (Store, Load, Add, Swap, CAS)")
+        meth = s.ident("an atomic operation (Store, Load, Add, FetchAdd, Swap, CAS)")
         name = meth.text
         if name not in ("Store", "Load") and name not in _RMW_NAMES:
-            raise _Fail(f'expected an atomic operation (Store, Load, Add, Swap, CAS), found '
-                        f'"{name}"', meth.line, meth.col)
+            raise _Fail(f'expected an atomic operation (Store, Load, Add, FetchAdd, Swap, CAS), '
+                        f'found "{name}"', meth.line, meth.col)
         if name == "Store" and reg is not None:
             raise _Fail(f"atomic.Store returns nothing: drop `{reg} =`", meth.line, meth.col)
         if name == "Load" and reg is None:
@@ -758,6 +760,10 @@ class _TestParser:
                                                if isinstance(decl, Var) else ""),
                             tok.line, tok.col)
             s.next()
+            if s.at("+") or s.at("-"):       # r0 + 1: a register plus a constant
+                sign = s.next()
+                const = self._int(s, f'a constant after "{tok.text} {sign.text}"')
+                return Sum(tok.text, const if sign.text == "+" else -const)
             return tok.text
         return self._int(s, "a value (an int or a register)")
 
@@ -827,7 +833,18 @@ class _TestParser:
         if cmp.kind != "sym" or cmp.text not in ("==", "!="):
             raise _Fail(f'expected "==" or "!=" after {lhs}, found {_describe(cmp)}',
                         cmp.line, cmp.col)
-        value = self._int(s, f"an int to compare {lhs} with")
+        tok = s.peek()
+        if tok.kind == "ident" and _THREAD.match(tok.text) and s.at(":", 1):
+            s.next(), s.next()
+            reg = s.ident(f"a register of {tok.text} after \"{tok.text}:\"")
+            value = RegRef(int(tok.text[1:]), reg.text)
+            self.refs.append((value, tok.line, tok.col))
+        elif tok.kind == "ident":
+            s.next()
+            value = MemRef(tok.text)
+            self.refs.append((value, tok.line, tok.col))
+        else:
+            value = self._int(s, f"an int, a register (P1:r0) or a variable to compare {lhs} with")
         return Cmp(lhs, value, equal=cmp.text == "==")
 
     def _expects(self, s: _Stream) -> list:
@@ -869,6 +886,16 @@ class _TestParser:
             if e.verdict in ("allowed", "forbidden") and condition is None:
                 raise _Fail(f'"{e.verdict}" refers to the exists condition, but this test has '
                             f"none: add a line `exists (...)`", line, col)
+
+
+def _quantifier(s: "_Stream") -> Optional[str]:
+    """The quantifier a condition line starts with (`exists`, `~exists`, `forall`), or None."""
+    first = s.peek()
+    if first.kind == "ident" and first.text in ("exists", "forall"):
+        return first.text
+    if first.kind == "sym" and first.text == "~" and s.peek(1).text == "exists":
+        return "~exists"
+    return None
 
 
 _HERD_HEADER = re.compile(r"(C|X86|X86_64|x86|AArch64|ARM|PPC|RISCV|RISC-V|MIPS|LISA|GPU_PTX)"
@@ -965,7 +992,7 @@ def read_text(path) -> str:
 # ------------------------------------------------------------------------------- printer
 
 _BARE_NAME = re.compile(r'[!$-~]+\Z')  # printable ASCII without space, '"' and '#'
-_RMW_PRINT = {RmwOp.ADD: "Add", RmwOp.SWAP: "Swap", RmwOp.CAS: "CAS"}
+_RMW_PRINT = {RmwOp.ADD: "Add", RmwOp.FETCH_ADD: "FetchAdd", RmwOp.SWAP: "Swap", RmwOp.CAS: "CAS"}
 
 
 def _quote(text: str) -> str:
@@ -1074,6 +1101,15 @@ def print_expr(expr) -> str:
     raise TypeError(f"not a condition expression: {expr!r}")
 
 
+def print_condition(condition: Condition) -> str:
+    """A condition line: its quantifier and its expression.
+
+        >>> print_condition(Condition(Cmp(RegRef(0, "r0"), RegRef(1, "r0")), "forall"))
+        'forall (P0:r0 == P1:r0)'
+    """
+    return f"{condition.quantifier} ({print_expr(condition)})"
+
+
 def _print_decls(decls: tuple) -> List[str]:
     lines = []
     group: list = []  # consecutive zero-initialised Vars of the same atomicity
@@ -1132,7 +1168,7 @@ def print_program(program: Program) -> str:
         lines.append(f"P{i}:")
         lines.extend("  " + print_op(op) for op in thread.ops)
     if program.condition is not None:
-        lines.append(f"exists ({print_expr(program.condition)})")
+        lines.append(print_condition(program.condition))
     if program.expects:
         lines.append("expect " + "; ".join(f"{e.model}: {e.verdict}" for e in program.expects))
     return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
     {"program", "schedule", "_native", "interrupt"},
     {"syntax", "outcome", "contracts"},
-    {"models", "runtime", "strategies"},
+    {"models", "runtime", "strategies", "herd_c"},
     {"check", "judge"},
     {"fuzz", "report", "go_judge"},
     {"go_fuzz"},

@@ -64,7 +64,7 @@ def test_check_reports_every_bad_file_and_still_checks_the_good_ones(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"{tmp_path / 'a_bad.litmus'}:3:3" in proc.stderr
-    assert f"{tmp_path / 'c_herd.litmus'}:1:1" in proc.stderr
+    assert f"{tmp_path / 'c_herd.litmus'}:6:3: stressmm does not read WRITE_ONCE" in proc.stderr
     assert "Solo" in proc.stdout and "1 tests" in proc.stdout
 
 
@@ -85,9 +85,17 @@ def test_run_refuses_a_program_wider_than_the_machine_before_running_anything(tm
 # ---------------------------------------------------------------- file formats and paths
 
 
-def test_a_herd_litmus7_file_gets_a_hint_that_it_is_another_format(tmp_path):
+def test_a_herd_c_file_with_kernel_macros_names_the_first_one_it_cannot_read(tmp_path):
     f = tmp_path / "SB.litmus"
     f.write_text(HERD)
+    proc = stressmm("check", f)
+    assert proc.returncode == 2
+    assert f"{f}:6:3: stressmm does not read WRITE_ONCE" in proc.stderr
+
+
+def test_a_litmus7_file_of_another_architecture_gets_a_hint_that_it_is_another_format(tmp_path):
+    f = tmp_path / "SB.litmus"
+    f.write_text(HERD.replace("C SB", "X86 SB"))
     proc = stressmm("check", f)
     assert proc.returncode == 2
     assert "herd7/litmus7" in proc.stderr and "`litmus SB`" in proc.stderr

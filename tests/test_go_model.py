@@ -503,3 +503,22 @@ def test_explain_and_why_forbidden_answer_without_listing_the_outcomes():
     assert "forbidden by go" in small.why_forbidden(prog, "P0:r0=99")
     assert small.allowed(prog).allows(Outcome.make({(0, "r0"): 99})) is False
     assert small.why_forbidden(prog, "P0:r0=0") == ""
+
+
+def test_forall_and_register_comparisons_are_judged_on_outcomes_too_many_to_list():
+    import random
+
+    from stressmm.bench_models import random_program
+    from stressmm.check import condition_holds_under, witness_allowed
+
+    prog = random_program(random.Random(1), 2, 6, plain=True)
+    full, small = GO.allowed(prog), GO.with_max_states(50).allowed(prog)
+    for expr in (Cmp(RegRef(0, "r0"), RegRef(1, "r0")),
+                 Cmp(RegRef(0, "r0"), RegRef(1, "r0"), equal=False),
+                 Cmp(RegRef(0, "r1"), MemRef("x")),
+                 And((Cmp(RegRef(0, "r0"), 0), Cmp(RegRef(1, "r3"), RegRef(0, "r0"))))):
+        assert small.allows(expr) == full.allows(expr)
+        for quantifier in ("exists", "~exists", "forall"):
+            p = Program("big", prog.decls, prog.threads, condition=Condition(expr, quantifier))
+            assert witness_allowed(p, small) == witness_allowed(p, full)
+            assert condition_holds_under(p, small) == condition_holds_under(p, full)

@@ -455,7 +455,7 @@ def test_unterminated_once_body_points_at_its_brace():
      r"an indented op after the exists/expect lines"),
     # bad condition
     ("litmus T\nvar x int\nP0:\n  r0 = x\nexists (P0:r0 == )\n", 5, 18,
-     r'expected an int to compare P0:r0 with, found "\)"'),
+     r'expected an int, a register \(P1:r0\) or a variable to compare P0:r0 with, found "\)"'),
     ("litmus T\nvar x int\nP0:\n  r0 = x\nexists (P0:r0 = 0)\n", 5, 15,
      r'expected "==" or "!=" after P0:r0, found "="'),
     ("litmus T\nvar x int\nP0:\n  r0 = x\nexists (P2:r0 == 0)\n", 5, 9,
@@ -471,7 +471,7 @@ def test_unterminated_once_body_points_at_its_brace():
     ("litmus T\nvar x int\nP0:\n  r0 = x\nexists (oops)\n", 5, 9,
      r"expected a comparison .*found \"oops\""),
     ("litmus T\nvar x int\nP0:\n  r0 = x\nexists (x == 1)\nexists (x == 2)\n", 6, 1,
-     r"a test has one exists line; this test already has one \(line 5\)"),
+     r"a test has one condition line; this test already has one \(line 5\)"),
     ("litmus T\nvar x int\nP0:\n  r0 = x\nexists " + "(" * 150 + "x == 1" + ")" * 150 + "\n",
      5, 109, r"condition nested more than 100 deep"),
     # expect lines

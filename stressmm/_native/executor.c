@@ -325,6 +325,7 @@ static int run_ops(const mm_insn *code, int ncode, int64_t *mem, int64_t *r, con
         case OP_LOAD_RELAXED: r[in->dst] = __atomic_load_n(p, __ATOMIC_RELAXED); break;
         case OP_LOAD_ACQUIRE: r[in->dst] = __atomic_load_n(p, __ATOMIC_ACQUIRE); break;
         case OP_LOAD_SEQ_CST: r[in->dst] = __atomic_load_n(p, __ATOMIC_SEQ_CST); break;
+        case OP_ADDI: r[in->dst] = (int64_t)((uint64_t)r[in->a] + (uint64_t)r[in->b]); break;
         case OP_STORE_PLAIN: *(volatile int64_t *)p = r[in->a]; break;
         case OP_STORE_RELAXED: __atomic_store_n(p, r[in->a], __ATOMIC_RELAXED); break;
         case OP_STORE_RELEASE: __atomic_store_n(p, r[in->a], __ATOMIC_RELEASE); break;
@@ -335,6 +336,11 @@ static int run_ops(const mm_insn *code, int ncode, int64_t *mem, int64_t *r, con
         case OP_ADD_RELEASE: r[in->dst] = (int64_t)__atomic_add_fetch(u, (uint64_t)r[in->a], __ATOMIC_RELEASE); break;
         case OP_ADD_ACQ_REL: r[in->dst] = (int64_t)__atomic_add_fetch(u, (uint64_t)r[in->a], __ATOMIC_ACQ_REL); break;
         case OP_ADD_SEQ_CST: r[in->dst] = (int64_t)__atomic_add_fetch(u, (uint64_t)r[in->a], __ATOMIC_SEQ_CST); break;
+        case OP_FADD_RELAXED: r[in->dst] = (int64_t)__atomic_fetch_add(u, (uint64_t)r[in->a], __ATOMIC_RELAXED); break;
+        case OP_FADD_ACQUIRE: r[in->dst] = (int64_t)__atomic_fetch_add(u, (uint64_t)r[in->a], __ATOMIC_ACQUIRE); break;
+        case OP_FADD_RELEASE: r[in->dst] = (int64_t)__atomic_fetch_add(u, (uint64_t)r[in->a], __ATOMIC_RELEASE); break;
+        case OP_FADD_ACQ_REL: r[in->dst] = (int64_t)__atomic_fetch_add(u, (uint64_t)r[in->a], __ATOMIC_ACQ_REL); break;
+        case OP_FADD_SEQ_CST: r[in->dst] = (int64_t)__atomic_fetch_add(u, (uint64_t)r[in->a], __ATOMIC_SEQ_CST); break;
         case OP_SWAP_RELAXED: r[in->dst] = __atomic_exchange_n(p, r[in->a], __ATOMIC_RELAXED); break;
         case OP_SWAP_ACQUIRE: r[in->dst] = __atomic_exchange_n(p, r[in->a], __ATOMIC_ACQUIRE); break;
         case OP_SWAP_RELEASE: r[in->dst] = __atomic_exchange_n(p, r[in->a], __ATOMIC_RELEASE); break;

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
 from ..outcome import Outcome, Pattern, evaluate
-from ..program import And, Cmp, Condition, Fence, FlagIs, Load, Not, Or, Order, Program, RegRef, Store
+from ..program import (And, Cmp, Condition, Fence, FlagIs, Load, MemRef, Not, Or, Order, Program,
+                       RegRef, Store)
 from .explorer import DEFAULT_MAX_STATES, StateLimitError, explore, find_path
 from .machine import Machine, MemorySystem
 
@@ -120,8 +121,8 @@ def _query_keys(query) -> Optional[set]:
     if isinstance(query, Condition):
         query = query.expr
     if isinstance(query, Cmp):
-        lhs = query.lhs
-        return {(lhs.thread, lhs.reg)} if isinstance(lhs, RegRef) else {lhs.loc}
+        return {(ref.thread, ref.reg) if isinstance(ref, RegRef) else ref.loc
+                for ref in (query.lhs, query.value) if isinstance(ref, (RegRef, MemRef))}
     if isinstance(query, FlagIs):
         return set()
     if isinstance(query, (And, Or)):

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 from ..outcome import Outcome
-from ..program import Await, Fence, Load, Program, ProgramError, Rmw, RmwOp, Store, Var
+from ..program import (Await, Fence, Load, Program, ProgramError, Rmw, RmwOp, Store, Var,
+                       value_in)
 from .base import (CachedModel, Explanation, ModelResult, UndefinedOutcomes, _check_program,
                    matcher)
 from .explorer import StateLimitError
@@ -215,7 +216,9 @@ def _applies(program: Program) -> Optional[str]:
 
 
 def _value(c: _Compiled, regs: tuple, t: int, v) -> int:
-    return regs[c.reg_index[t][v]] if isinstance(v, str) else v
+    """A constant, a register, or a register plus a constant, read from the registers this
+    thread has so far (a store's value comes from the reads before it in program order)."""
+    return value_in(v, lambda reg: regs[c.reg_index[t][reg]])
 
 
 def _set(regs: tuple, c: _Compiled, t: int, reg: Optional[str], v: int) -> tuple:
@@ -304,8 +307,8 @@ def _successors(c: _Compiled, s: tuple) -> list:
                     add(t, ("R", op.loc, c.mode_of(op.order, True, "r"), v, None, src, pc,
                             None, None), _set(regs[t], c, t, op.reg, 0), sink=sink)
                     continue
-                new = v + arg if op.op is RmwOp.ADD else arg
-                result = {RmwOp.ADD: new, RmwOp.SWAP: v, RmwOp.CAS: 1}[op.op]
+                new = v + arg if op.op in (RmwOp.ADD, RmwOp.FETCH_ADD) else arg
+                result = {RmwOp.ADD: new, RmwOp.FETCH_ADD: v, RmwOp.SWAP: v, RmwOp.CAS: 1}[op.op]
                 at = 0 if src[0] < 0 else mo[li].index(src) + 1     # right after its source
                 add(t, ("U", op.loc, c.mode_of(op.order, True, "r"), v, new, src, pc,
                         c.mode_of(op.order, True, "w"), nwrites),

@@ -74,8 +74,8 @@ from typing import NamedTuple, Optional
 
 from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
-                       RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup,
-                       WgAdd, WgDone, WgWait, walk_ops)
+                       RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Sum, Unlock,
+                       WaitGroup, WgAdd, WgDone, WgWait, walk_ops)
 from .base import (Box, CachedModel, Explanation, ModelResult, OutcomeSpace, _check_program,
                    matcher, order_cycle)
 from .explorer import StateLimitError
@@ -380,7 +380,11 @@ def _put(tup: tuple, i: int, value) -> tuple:
 
 
 def _operand(c: _Compiled, s: _State, t: int, v) -> tuple:
-    """(expression, deps) of an op operand: a constant or a register of thread t."""
+    """(expression, deps) of an op operand: a constant, a register of thread t, or a register
+    plus a constant (`Sum`)."""
+    if isinstance(v, Sum):
+        expr, deps = _operand(c, s, t, v.reg)
+        return _add(expr, _const(v.const)), deps
     if isinstance(v, str):
         expr, writer = s.regs[t][c.reg_index[t][v]]
         return expr, (() if writer is None else (writer,))
@@ -474,10 +478,11 @@ def _sync_steps(c: _Compiled, s: _State):
             elif kind == "rmw":
                 arg, deps = _operand(c, s, t, op.operand)
                 regs = lambda v: ((op.reg, v),) if op.reg is not None else ()  # noqa: E731
-                if op.op is RmwOp.ADD:               # Go's atomic.Add returns the new value
+                if op.op in (RmwOp.ADD, RmwOp.FETCH_ADD):   # Go's atomic.Add: the new value
                     new = _add(old, arg)
+                    got = new if op.op is RmwOp.ADD else old  # C's fetch_add: the old one
                     out.append(_emit(c, s, t, ("RMW", op.loc, ins.index, new, (src, old), deps),
-                                     regs=regs(new), amem=_put(s.amem, a, (new, eid))))
+                                     regs=regs(got), amem=_put(s.amem, a, (new, eid))))
                 elif op.op is RmwOp.SWAP:            # Swap returns the old value
                     out.append(_emit(c, s, t, ("RMW", op.loc, ins.index, arg, (src, old), deps),
                                      regs=regs(old), amem=_put(s.amem, a, (arg, eid))))

@@ -53,7 +53,7 @@ from typing import Hashable, Optional, Protocol
 from ..outcome import Outcome
 from ..syntax import print_op
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Order,
-                       Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock,
+                       Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Sum, Unlock,
                        WaitGroup, WgAdd, WgDone, WgWait)
 
 __all__ = ["Machine", "MemorySystem", "PANIC", "WriterWaiting", "mutex_steps", "op_text"]
@@ -303,8 +303,8 @@ class Machine:
             out.append((t, (npcs, _put(regs, t, _put(regs[t], reg, value)), mem, sync, bufs)))
 
         elif kind == STORE:
-            _, loc, is_reg, operand, order = ins
-            value = regs[t][operand] if is_reg else operand
+            _, loc, slot, const, order = ins
+            value = (regs[t][slot] if slot >= 0 else 0) + const
             stored = memory.store(mem, bufs, t, loc, value, order)
             if stored is not None:
                 out.append((t, (npcs, regs, stored[0], sync, stored[1])))
@@ -312,11 +312,13 @@ class Machine:
         elif kind == RMW:
             # A read-modify-write acts atomically on memory (the memory system decided
             # above, through barrier_ready, whether it may act now).
-            _, reg, loc, op, is_reg, operand, expected = ins
-            arg = regs[t][operand] if is_reg else operand
+            _, reg, loc, op, slot, const, expected = ins
+            arg = (regs[t][slot] if slot >= 0 else 0) + const
             old = mem[loc]
             if op is RmwOp.ADD:
                 new, result = old + arg, old + arg      # Go atomic.Add returns the new value
+            elif op is RmwOp.FETCH_ADD:
+                new, result = old + arg, old            # C atomic_fetch_add returns the old one
             elif op is RmwOp.SWAP:
                 new, result = arg, old                  # Swap returns the old value
             else:
@@ -342,9 +344,9 @@ class Machine:
                 out.append((t, (npcs if returns else pcs, regs, mem, _put(sync, m, new), bufs)))
 
         elif kind == SEND:
-            _, c, is_reg, operand, capacity = ins
+            _, c, slot, const, capacity = ins
             closed, items = sync[c]
-            value = regs[t][operand] if is_reg else operand
+            value = (regs[t][slot] if slot >= 0 else 0) + const
             if closed:
                 out.append((t, PANIC))                   # send on a closed channel panics
             elif capacity > 0:
@@ -523,7 +525,10 @@ def _first_written(machine: Machine, t: int, before, after) -> str:
 
 def _compile(ops, code, texts, regs, loc_index, prim_index, program) -> None:
     def operand(v):
-        return (True, regs[v]) if isinstance(v, str) else (False, v)
+        """(register slot or -1, constant): the value is the register (if any) plus it."""
+        if isinstance(v, Sum):
+            return regs[v.reg], v.const
+        return (regs[v], 0) if isinstance(v, str) else (-1, v)
 
     for op in ops:
         texts.append(op_text(op))

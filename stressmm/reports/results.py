@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from ..models.base import listed
+from ..check import condition_holds_under
 from ..outcome import Outcome, evaluate
 
 __all__ = ["VERSION", "ALLOWED", "FORBIDDEN", "NOT_JUDGED", "document", "check_test",
@@ -102,7 +103,8 @@ def _models_summary(program, results: dict) -> dict:
     out = {}
     for m, (r, error) in results.items():
         if r is None:
-            out[m] = {"error": error, "outcomes": [], "races": [], "race_ops": [], "exists": None}
+            out[m] = {"error": error, "outcomes": [], "races": [], "race_ops": [], "exists": None,
+                      "condition_holds": None}
             continue
         every, unlisted = listed(r.outcomes)
         out[m] = {"outcomes": [o.to_json() for o in every], "unlisted": unlisted,
@@ -110,6 +112,8 @@ def _models_summary(program, results: dict) -> dict:
                   "elapsed": r.elapsed, "races": [str(x) for x in r.races],
                   "race_ops": _races(r.races),
                   "exists": r.allows(program.condition) if program.condition else None,
+                  "condition_holds": (condition_holds_under(program, r)
+                                      if program.condition else None),
                   "error": ""}
     return out
 
@@ -117,7 +121,8 @@ def _models_summary(program, results: dict) -> dict:
 def _head(program, source: str) -> dict:
     return {"name": program.name, "file": source, "description": program.description or "",
             "program": _program_text(program), "threads": len(program.threads),
-            "ops": program.size}
+            "ops": program.size,
+            "quantifier": program.condition.quantifier if program.condition else None}
 
 
 # ---------------------------------------------------------------- tests

@@ -38,7 +38,7 @@ from typing import Optional
 from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Order,
                        Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, Var,
-                       WaitGroup, WgAdd, WgDone, WgWait)
+                       Sum, WaitGroup, WgAdd, WgDone, WgWait)
 from . import RuntimeUsageError
 
 __all__ = ["MUTANTS", "SYNC_MUTANTS", "ATOMIC_MUTANTS", "CompiledThread", "Compiled", "compile_program", "opcode_name",
@@ -128,7 +128,7 @@ SYNC_MUTANTS = frozenset(MUTANTS) - ATOMIC_MUTANTS
 
 _ORDERS = {None: "PLAIN", Order.RELAXED: "RELAXED", Order.ACQUIRE: "ACQUIRE",
            Order.RELEASE: "RELEASE", Order.ACQ_REL: "ACQ_REL", Order.SEQ_CST: "SEQ_CST"}
-_RMW = {RmwOp.ADD: "ADD", RmwOp.SWAP: "SWAP", RmwOp.CAS: "CAS"}
+_RMW = {RmwOp.ADD: "ADD", RmwOp.FETCH_ADD: "FADD", RmwOp.SWAP: "SWAP", RmwOp.CAS: "CAS"}
 
 # mutant -> {opcode name -> replacement opcode name}
 _REWRITES = {
@@ -298,13 +298,18 @@ def compile_program(program: Program, mutant: Optional[str] = None) -> Compiled:
         slots = {r: i for i, r in enumerate(regs)}
         scratch = len(regs)
         consts: dict = {}
+        insns: list = []
 
         def value(v):
+            # reg + const: an ADDI into the scratch slot just before the op that reads it (a
+            # store or a send, which write no register)
+            if isinstance(v, Sum):
+                insns.append(("ADDI", 0, scratch, slots[v.reg], value(v.const), ""))
+                return scratch
             if isinstance(v, str):
                 return slots[v]
             return consts.setdefault(v, scratch + 1 + len(consts))
 
-        insns: list = []
         _emit(program, thread.ops, insns, slots, scratch, value, index, mutant)
         words = array("i")
         for name, loc, dst, a, b, kind in insns:

@@ -49,7 +49,7 @@ from typing import Optional
 from ..outcome import Histogram, Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
                        Recv, RLock, RUnlock, Rmw, RmwOp, Send, Store, Unlock, WaitGroup, WgAdd,
-                       WgDone, WgWait, walk_ops)
+                       WgDone, WgWait, value_in, walk_ops)
 from ..schedule import Schedule
 from . import RuntimeUsageError, check_budget
 from .compile import SYNC_MUTANTS, check_mutant
@@ -387,7 +387,7 @@ def _interpret(ops, t: int, it: _Iteration, mem: dict, prims: dict, regs: dict,
                where: list) -> None:
     """Run one thread's ops; raises _Stop when the iteration ended early."""
     def val(v):
-        return regs[v] if isinstance(v, str) else v
+        return value_in(v, regs.__getitem__)
 
     for op in ops:
         if it.reason is not None:
@@ -510,6 +510,9 @@ def _rmw(op: Rmw, mem: dict, operand: int, lock: threading.Lock, mutant: Optiona
         if op.op is RmwOp.ADD:
             mem[op.loc] = old + operand
             return old + operand
+        if op.op is RmwOp.FETCH_ADD:
+            mem[op.loc] = old + operand
+            return old
         if op.op is RmwOp.SWAP:
             mem[op.loc] = operand
             return old

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ...program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Order,
-                        Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, Var,
+                        Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Sum, Unlock, Var,
                         WaitGroup, WgAdd, WgDone, WgWait)
 from ...syntax import print_op
 from .. import RuntimeUsageError
@@ -143,6 +143,10 @@ class _Thread:
     def val(self, v, typ: str = "") -> str:
         if isinstance(v, int):
             return str(v)
+        if isinstance(v, Sum):
+            total = f"{self.reg(v.reg)} + {v.const}" if v.const >= 0 else \
+                f"{self.reg(v.reg)} - {-v.const}"
+            return f"{typ}({total})" if typ else f"({total})"
         return f"{typ}({self.reg(v)})" if typ else self.reg(v)
 
     def emit(self, code: str, text: str, idx: Optional[int], indent: int = 1) -> None:
@@ -179,6 +183,9 @@ class _Thread:
             if op.op == RmwOp.CAS:
                 call = f"atomic.CompareAndSwapInt64({loc}, {op.expected}, {arg})"
                 res = f"b2i({call})"
+            elif op.op == RmwOp.FETCH_ADD:    # the old value: Go's Add returns the new one
+                call = f"atomic.AddInt64({loc}, {arg})"
+                res = f"int({call} - {arg})"
             else:
                 call = f"atomic.{'AddInt64' if op.op == RmwOp.ADD else 'SwapInt64'}({loc}, {arg})"
                 res = f"int({call})"
