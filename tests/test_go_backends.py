@@ -83,11 +83,17 @@ P0:
 P1:
   r0 = <-e
 ''')[0]
+LOCK_PARK = parse("litmus Lock+park\nmutex m\nchan c 0\nP0:\n  m.Lock()\n  c <- 1\n"
+                  "  m.Unlock()\nP1:\n  m.Lock()\n  m.Unlock()\n")[0]
+SPIN_PARK = parse("litmus Spin+park\nvar x int\nchan c 0\nP0:\n  r0 = <-c\nP1:\n"
+                  "  for x == 0 {}\n")[0]
+HANDOFF = parse("litmus Handoff\nchan c 0\nP0:\n  r0 = <-c\nP1:\n  c <- 1\n")[0]
 SEND_CLOSE = parse("litmus Send+close\nchan c 1\nP0:\n  c <- 1\nP1:\n  close(c)\n")[0]
 
 GO_SCENARIOS = [p for path in scenario_paths() if path.parent.name == "go"
                 for p in parse_file(str(path))]
-PROGRAMS = GO_SCENARIOS + [ALL_OPS, GO_NAMES, PARK, NEG_WG, PANIC_BLOCKS, SEND_CLOSE]
+PROGRAMS = GO_SCENARIOS + [ALL_OPS, GO_NAMES, PARK, NEG_WG, PANIC_BLOCKS, SEND_CLOSE,
+            LOCK_PARK, SPIN_PARK, HANDOFF]
 
 
 def backend_or_skip(name, **kw):
@@ -244,10 +250,25 @@ def test_gc_keeps_the_load_in_the_plain_ready_loop(gc):
 
 
 @needs_cpus
-@pytest.mark.parametrize("which", ["gc", "gccgo"])
+@pytest.mark.parametrize("which", ["gc", "gccgo", "race"])
 def test_go_runtime_deadlock_is_the_deadlock_outcome(which, request):
-    h = request.getfixturevalue(which).run(PARK, iterations=3)
-    assert dict(h.counts) == {Outcome.flagged("deadlock"): 3}
+    """Under -race too (where Go's own check does not fire): deadlock at once, not timeout."""
+    b = request.getfixturevalue(which)
+    for prog in (PARK, LOCK_PARK):
+        h = b.run(prog, iterations=3)
+        assert dict(h.counts) == {Outcome.flagged("deadlock"): 3}, prog.name
+
+
+@needs_cpus
+@pytest.mark.parametrize("name", ["go", "go-race"])
+def test_a_thread_spinning_for_ever_is_a_timeout_not_a_deadlock(name):
+    """P0 blocks for ever, P1 spins for ever: the harness must not call it a deadlock, and
+    live iterations are never deadlocks even when it looks after every millisecond."""
+    b = backend_or_skip(name, iteration_budget=1.0, deadlock_after=0.001)
+    h = b.run(SPIN_PARK, iterations=2)
+    assert dict(h.counts) == {Outcome.flagged("timeout"): 2}
+    h = b.run(HANDOFF, iterations=2000, schedule=Schedule(delays=((0, 0), (10_000, 10_000))))
+    assert dict(h.counts) == {Outcome.make({(0, "r0"): 1}, {}): 2000}
 
 
 @needs_cpus

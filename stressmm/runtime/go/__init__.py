@@ -16,7 +16,8 @@ A program becomes Go source (`codegen`), is built once per content (`toolchain`)
 child processes, each bounded in time (`runner`). Histograms hold complete outcomes (every
 register of every thread, every variable's final value) or a flag: `timeout` (an iteration
 still running after `iteration_budget` seconds: the process is ended, what it counted is
-kept), `deadlock` (Go's "all goroutines are asleep"), `panic`. Many programs share one build
+kept), `deadlock` (every thread still in the iteration blocked for ever in a channel op or
+sync primitive), `panic`. Many programs share one build
 when `prepare(programs)` is called first.
 """
 from __future__ import annotations
@@ -34,6 +35,8 @@ from .toolchain import (INSTALL_HINT, GoBuildError, ToolchainMissing, build, cac
 
 __all__ = ["make_backend", "GoBackend", "BACKENDS", "ToolchainMissing", "GoBuildError",
            "GoCodegenError", "INSTALL_HINT", "available"]
+
+DEADLOCK_AFTER = 0.1   # seconds a round runs before the harness looks for a deadlock (gc)
 
 BACKENDS = {
     "go": ("gc", False, "gc, the standard Go compiler and runtime"),
@@ -57,22 +60,24 @@ def available(name: str) -> Optional[str]:
     return None
 
 
-def make_backend(name: str, flags: tuple = (), *,
-                 iteration_budget: Optional[float] = None) -> "GoBackend":
+def make_backend(name: str, flags: tuple = (), *, iteration_budget: Optional[float] = None,
+                 deadlock_after: Optional[float] = None) -> "GoBackend":
     """The backend `name` (`go`, `gccgo`, `go-race`) with compiler `flags`; an iteration still
-    running after `iteration_budget` seconds (default 3, 10 for go-race) is `timeout`. Raises
+    running after `iteration_budget` seconds (default 3, 10 for go-race) is `timeout`; on gc,
+    the harness looks for a deadlock in an iteration running past `deadlock_after` seconds
+    (default 0.1; only how soon it looks, never whether a live iteration is called one). Raises
     ToolchainMissing (a RuntimeUsageError) naming the install command when the toolchain is
     not on PATH, RuntimeUsageError for an unknown name."""
     if name not in BACKENDS:
         raise RuntimeUsageError(f"unknown Go backend {name!r}: one of {', '.join(BACKENDS)}")
     if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
         raise RuntimeUsageError(f"compiler flags must be a tuple of strings, got {flags!r}")
-    if iteration_budget is not None and not (isinstance(iteration_budget, (int, float))
-                                             and 0 < iteration_budget < float("inf")):
-        raise RuntimeUsageError(f"iteration_budget must be a number of seconds > 0, "
-                                f"got {iteration_budget!r}")
+    for what, value in (("iteration_budget", iteration_budget), ("deadlock_after", deadlock_after)):
+        if value is not None and not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+            raise RuntimeUsageError(f"{what} must be a number of seconds > 0, got {value!r}")
     key, race, _ = BACKENDS[name]
-    return GoBackend(name, key, race, tuple(flags), iteration_budget=iteration_budget)
+    return GoBackend(name, key, race, tuple(flags), iteration_budget=iteration_budget,
+                     deadlock_after=deadlock_after)
 
 
 class GoBackend:
@@ -80,7 +85,8 @@ class GoBackend:
     test, e.g. "go1.19.8 gc", "go1.19.8 gc -race", "gccgo 12.2.0 -O2"."""
 
     def __init__(self, kind: str, toolchain: str, race: bool, flags: tuple,
-                 iteration_budget: Optional[float] = None, start_budget: float = 60.0):
+                 iteration_budget: Optional[float] = None, start_budget: float = 60.0,
+                 deadlock_after: Optional[float] = None):
         self.kind = kind
         self.spec = kind          # what `stressmm.runtime.registry.get_backend` rebuilds it from
         self.toolchain = find_toolchain(toolchain)
@@ -96,6 +102,10 @@ class GoBackend:
         # gets the 10,000 runs within which it should report every race of a small program.
         self.default_iterations = 10_000 if race else 5_000
         self.start_budget = start_budget
+        # gc: the harness looks for a deadlock in a round running past 0.1 s (Go's own check
+        # does not fire under -race). Not gccgo: its goroutines are not preempted, so the
+        # stop-the-world runtime.Stack needs would wait behind a spin loop; Go's check works.
+        self.deadlock_after = (deadlock_after or DEADLOCK_AFTER) if toolchain == "gc" else None
         self._built: dict = {}   # (decls, threads) -> (binary path, GoTest)
 
     def __repr__(self) -> str:
@@ -133,7 +143,8 @@ class GoBackend:
         res = execute(binary, test.index, iterations=iterations, seconds=seconds, cpus=cpus,
                       delays=tuple(schedule.delay(t) for t in range(len(program.threads))),
                       seed=schedule.seed, iteration_budget=self.iteration_budget,
-                      start_budget=self.start_budget, env=go_env(cache_dir()))
+                      start_budget=self.start_budget, env=go_env(cache_dir()),
+                      deadlock_after=self.deadlock_after)
         counts = _decode(program, test, res.counts)
         info = {"backend": self.kind, "toolchain": self.toolchain.key, "flags": list(self.flags),
                 "runtime": f"{res.version} {res.compiler}".strip(), "cpus":

@@ -3,8 +3,10 @@
 The child prints JSON lines (see `codegen`): a `ready` line, deltas of outcome counts, `end`.
 The parent waits for each line at most `iteration_budget` seconds (`start_budget` for the
 first): past it the child is killed and the iteration counts as `timeout`; the counts printed
-so far are kept. Go's own fatal "all goroutines are asleep - deadlock!" counts as `deadlock`,
-an unrecovered panic or a fatal `sync` misuse as `panic`. After each such end the binary is
+so far are kept. A deadlock is `deadlock`: found by the harness itself (`deadlock_after`:
+once a round has run that long it looks whether every thread still in it is blocked in a
+channel op or sync primitive, and exits with status 6) or by Go's own fatal "all goroutines
+are asleep - deadlock!"; an unrecovered panic or a fatal `sync` misuse is `panic`. After each such end the binary is
 started again for the iterations (or seconds) left, at most `max_restarts` times, at most
 `max_timeouts` timeouts per run, and no later than `restart_window` seconds into the run; then
 the run stops and says why (`Result.stopped`).
@@ -21,9 +23,11 @@ from typing import Optional
 
 from .. import RuntimeUsageError
 
-__all__ = ["Result", "execute", "STDERR_LIMIT"]
+__all__ = ["Result", "execute", "STDERR_LIMIT", "EXIT_PANICKED", "EXIT_DEADLOCKED"]
 
 STDERR_LIMIT = 4 << 20   # characters of a child's stderr kept (race reports live there)
+EXIT_PANICKED = 3        # the harness: a recovered panic, counted, left other threads blocked
+EXIT_DEADLOCKED = 6      # the harness: every thread still in the round blocked for ever, counted
 _FATAL_PANICS = ("fatal error: sync: unlock of unlocked mutex",
                  "fatal error: sync: RUnlock of unlocked RWMutex",
                  "fatal error: sync: Unlock of unlocked RWMutex")
@@ -63,9 +67,11 @@ def _pump(stream, sink, limit: Optional[int] = None) -> None:
 def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds: Optional[float],
             cpus: Optional[tuple], delays: tuple, seed: int, iteration_budget: float,
             start_budget: float, max_restarts: int = 100, max_timeouts: int = 3,
-            restart_window: float = 30.0, env: Optional[dict] = None) -> Result:
+            restart_window: float = 30.0, env: Optional[dict] = None,
+            deadlock_after: Optional[float] = None) -> Result:
     """Run test `test_index` of `binary` for `iterations` (or `seconds`) iterations; no
-    restart begins later than `restart_window` seconds (or `seconds`) after the start."""
+    restart begins later than `restart_window` seconds (or `seconds`) after the start. With
+    `deadlock_after` (seconds), the harness looks for a deadlock in a round that ran that long."""
     res = Result()
     began = time.monotonic()
     end = began + seconds if seconds is not None else None
@@ -75,6 +81,8 @@ def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds:
                 "-delays", ",".join(f"{lo}:{hi}" for lo, hi in delays)]
         if cpus is not None:
             args += ["-cpus", ",".join(map(str, cpus))]
+        if deadlock_after:
+            args += ["-deadlock-ms", str(max(1, round(deadlock_after * 1000)))]
         if iterations is not None:
             args += ["-n", str(iterations - res.done)]
         else:
@@ -162,8 +170,10 @@ def _one_process(args: list, res: Result, iteration_budget: float, start_budget:
         res.add("deadlock")
         res.done += 1
         return "deadlock"
-    if proc.returncode == 3:      # a recovered panic, already counted, left threads blocked
+    if proc.returncode == EXIT_PANICKED:     # already counted
         return "panic"
+    if proc.returncode == EXIT_DEADLOCKED:   # already counted
+        return "deadlock"
     fatal = next((f for f in _FATAL_PANICS if f in text), None)
     if fatal or text.lstrip().startswith("panic:") or "\npanic: " in text:
         msg = fatal[len("fatal error: "):] if fatal else text.split("panic:", 1)[1].strip().splitlines()[0]
