@@ -395,3 +395,37 @@ P1:
                                                            "P1 `close(c)` (line 13)"]]
     assert res.unexpected == frozenset() and res.missed == frozenset()
     assert res.reported & res.predicted
+
+
+@needs_cpus
+def test_race_runs_end_once_every_expected_race_was_reported(race):
+    """A campaign's go-race run ends early once the detector reported every race the go
+    model predicts (after a tenth of the runs); with a race not reported it runs them all."""
+    from stressmm.go_fuzz import campaign_backend, model_race_pairs
+    prog = next(p for p in GO_SCENARIOS if p.name == "Ready+plain")
+    quick = campaign_backend(race)
+    assert quick is not race and quick.spec == race.spec == "go-race"
+    assert campaign_backend(make_backend("go")).race is False      # other backends: as they are
+    h = quick.run(prog, iterations=10_000)
+    assert 1_000 <= h.total < 10_000 and h.info["race_runs"] == h.total
+    assert "every race expected was reported" in h.info["race_early"]
+    assert race_comparison(h, get_model("go").allowed(prog)).missed == frozenset()
+    # a pair the detector never reports (P1's two ops): every iteration runs
+    never = race.stopping_early(lambda p: model_race_pairs(p) + (((1, 0), (1, 1)),))
+    h = never.run(prog, iterations=1_200)
+    assert h.total == 1_200 and "race_early" not in h.info
+    h = quick.run(ALL_OPS, iterations=300)       # race-free: nothing to wait for, all runs
+    assert h.total == 300 and "race_early" not in h.info
+
+
+def test_a_race_report_cut_short_is_not_read():
+    from stressmm.runtime.go.races import ReportReader, parse_reports
+    whole = ("==================\nWARNING: DATA RACE\nWrite at 0x1 by goroutine 7:\n"
+             "      /b/main.go:7 +0x1\nPrevious read at 0x1 by goroutine 8:\n"
+             "      /b/main.go:9 +0x2\n==================\n")
+    cut = whole[:whole.rindex("Previous")]
+    assert parse_reports(whole) == [((7,), (9,))] and parse_reports(cut) == []
+    reader = ReportReader()
+    lines = (whole + whole).splitlines(keepends=True)
+    assert [r for k in range(0, len(lines), 3) for r in reader.feed(lines[k:k + 3])] == \
+        [((7,), (9,))] * 2

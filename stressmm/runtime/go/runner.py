@@ -9,7 +9,9 @@ channel op or sync primitive, and exits with status 6) or by Go's own fatal "all
 are asleep - deadlock!"; an unrecovered panic or a fatal `sync` misuse is `panic`. After each such end the binary is
 started again for the iterations (or seconds) left, at most `max_restarts` times, at most
 `max_timeouts` timeouts per run, and no later than `restart_window` seconds into the run; then
-the run stops and says why (`Result.stopped`).
+the run stops and says why (`Result.stopped`). With `until`, the race detector's reports are
+read as they come, and the run ends as soon as `until(done, reports)` says it has enough
+(`Result.enough`).
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from .. import RuntimeUsageError
+from .races import ReportReader
 
 __all__ = ["Result", "execute", "STDERR_LIMIT", "EXIT_PANICKED", "EXIT_DEADLOCKED"]
 
@@ -47,6 +50,8 @@ class Result:
     version: str = ""
     compiler: str = ""
     stopped: Optional[str] = None
+    reports: list = field(default_factory=list)   # race reports read so far, with `until`
+    enough: bool = False                          # `until` ended the run
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -68,10 +73,13 @@ def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds:
             cpus: Optional[tuple], delays: tuple, seed: int, iteration_budget: float,
             start_budget: float, max_restarts: int = 100, max_timeouts: int = 3,
             restart_window: float = 30.0, env: Optional[dict] = None,
-            deadlock_after: Optional[float] = None) -> Result:
+            deadlock_after: Optional[float] = None,
+            until: Optional[Callable[[int, list], bool]] = None) -> Result:
     """Run test `test_index` of `binary` for `iterations` (or `seconds`) iterations; no
     restart begins later than `restart_window` seconds (or `seconds`) after the start. With
-    `deadlock_after` (seconds), the harness looks for a deadlock in a round that ran that long."""
+    `deadlock_after` (seconds), the harness looks for a deadlock in a round that ran that long.
+    With `until`, the run ends early once `until(iterations done, race reports so far)` holds
+    (checked as the child reports its counts, at least every 100 ms)."""
     res = Result()
     began = time.monotonic()
     end = began + seconds if seconds is not None else None
@@ -87,8 +95,8 @@ def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds:
             args += ["-n", str(iterations - res.done)]
         else:
             args += ["-n", "0", "-seconds", f"{max(end - time.monotonic(), 0.001):.3f}"]
-        ending = _one_process(args, res, iteration_budget, start_budget, env)
-        if ending in ("end", "crash"):
+        ending = _one_process(args, res, iteration_budget, start_budget, env, until)
+        if ending in ("end", "crash", "enough"):
             break
         if ending == "timeout":
             timeouts += 1
@@ -113,9 +121,10 @@ def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds:
 
 
 def _one_process(args: list, res: Result, iteration_budget: float, start_budget: float,
-                 env: Optional[dict]) -> str:
-    """Run one child to its end; returns how it ended: end, timeout, deadlock, panic, or
-    crash (any other end: `res.stopped` then says what the child printed)."""
+                 env: Optional[dict], until: Optional[Callable[[int, list], bool]] = None) -> str:
+    """Run one child to its end; returns how it ended: end, timeout, deadlock, panic, enough
+    (`until` held: the child was ended), or crash (any other end: `res.stopped` then says what
+    the child printed)."""
     try:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env)
@@ -128,6 +137,7 @@ def _one_process(args: list, res: Result, iteration_budget: float, start_budget:
     for r in readers:
         r.start()
     ready, ended = False, False
+    reader, read = ReportReader(), 0
     try:
         while True:
             try:
@@ -153,6 +163,14 @@ def _one_process(args: list, res: Result, iteration_budget: float, start_budget:
                 res.add("panic", n)
             res.done += msg.get("done", 0)
             ended = ended or bool(msg.get("end"))
+            if until is not None and not ended:
+                lines_now = len(err)       # the stderr reader appends; read what is there
+                res.reports += reader.feed(err[read:lines_now])
+                read = lines_now
+                if until(res.done, res.reports):
+                    res.enough = True
+                    proc.kill()
+                    break
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -166,6 +184,8 @@ def _one_process(args: list, res: Result, iteration_budget: float, start_budget:
     text = res.stderr[-1]
     if ended:
         return "end"
+    if res.enough:
+        return "enough"
     if "all goroutines are asleep - deadlock!" in text:
         res.add("deadlock")
         res.done += 1
