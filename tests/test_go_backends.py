@@ -333,8 +333,9 @@ def test_bench_go_rows_and_fuzz_rate(gc):
     assert {(p, b) for p, b, _, _ in rows} == {("SB", "native"), ("MP", "native"),
                                               ("SB", gc.name), ("MP", gc.name)}
     assert all(rate > 0 for _, _, rate, _ in rows)
-    r = fuzz_rate("go", seconds=3.0, iterations=200)
-    assert r["programs"] >= 1 and r["runs"] >= 200 and r["found"] is None
+    r = fuzz_rate("go", examples=3, iterations=200, seed=11)    # a campaign, as `fuzz` runs it
+    assert r["programs"] == 3 and r["runs"] >= 200 and r["found"] is None
+    assert r["failure"] is None and r["per_minute"] > 0 and r["seed"] == 11
 
 
 @pytest.mark.parametrize("which", ["go", "gccgo"])
