@@ -1,20 +1,24 @@
 """`stressmm bench --backend go`: the Go toolchains beside the native runtime, in one run.
 
 Iterations per second on SB and MP (the classic scenarios) for the native runtime, gc and
-gccgo, with the time each build took; then programs per minute of a Go fuzz campaign (Go
-programs drawn by `stressmm.strategies.go_programs`, each built and judged by the go model,
-as `fuzz --go --backend ...` does). Toolchains that are not installed are listed as missing.
+gccgo, with the time each build took; then programs per minute of a Go fuzz campaign on gc,
+gccgo and go-race side by side, run as `fuzz --go --backend ...` runs it (`run_campaign`:
+programs built a chunk per binary, each run the backend's number of times and judged by the
+go model). Toolchains that are not installed are listed as missing.
 """
 from __future__ import annotations
 
 import sys
 import time
+from typing import Optional
 
+from .campaign import CHUNK
 from .report import fmt_rate, table
 
 __all__ = ["bench_rates", "fuzz_rate", "print_bench"]
 
 NAMES = ("go", "gccgo")
+FUZZ_NAMES = ("go", "gccgo", "go-race")
 
 
 def bench_rates(seconds: float = 2.0, names=NAMES) -> list:
@@ -43,48 +47,35 @@ def bench_rates(seconds: float = 2.0, names=NAMES) -> list:
     return rows
 
 
-def fuzz_rate(name: str, seconds: float = 60.0, iterations: int = 2_000, seed: int = 1) -> dict:
-    """Programs per minute of a Go fuzz campaign on backend `name`: each program generated,
-    built, run `iterations` times and judged by the go model, for about `seconds`."""
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as hseed
+def fuzz_rate(name: str, seconds: float = 60.0, iterations: Optional[int] = None,
+              seed: Optional[int] = None, examples: Optional[int] = None) -> dict:
+    """Programs per minute of a Go fuzz campaign on backend `name`, run as `stressmm fuzz --go
+    --backend NAME` runs it (`run_campaign`: worker processes, chunks of programs built into
+    one binary, a go-race run ending once its races showed): for `seconds` (or `examples`
+    programs), each program run `iterations` times (default: the backend's, as `fuzz`). The
+    time includes starting the worker. A fresh `seed` (the default) draws programs never built
+    before, so every build is timed; the same seed for several backends draws the same
+    programs on each.
 
-    from . import strategies as mst
-    from .fuzz import ForbiddenOutcome, Memo, check_program
-    from .runtime.go import make_backend
+        r = fuzz_rate("go", examples=2, iterations=200)
+        r["programs"], r["found"]          # (2, None)
+    """
+    from .campaign import CampaignConfig, new_seed, run_campaign
+    from .runtime.registry import get_backend
 
-    b = make_backend(name)
-    memo, stats = Memo(), {"programs": 0, "runs": 0, "found": None}
-    deadline = time.monotonic() + seconds
-    began = time.monotonic()
-
-    def on_run(hist):
-        stats["runs"] += hist.total
-
-    def prop(program, schedule):
-        if time.monotonic() > deadline:
-            return
-        stats["programs"] += 1
-        check_program(program, schedule, backend=b, model="go", memo=memo,
-                      iterations=iterations, on_run=on_run)
-
-    for chunk in range(10_000):      # bounded: every chunk checks the deadline
-        if time.monotonic() > deadline:
-            break
-        test = settings(max_examples=8, deadline=None, database=None,
-                        verbosity=Verbosity.quiet, phases=(Phase.generate, Phase.shrink),
-                        suppress_health_check=list(HealthCheck))(
-            hseed(seed * 100_003 + chunk)(given(mst.go_programs(threads=(2, 2)),
-                                                mst.schedules(threads=2, max_delay=4))(prop)))
-        try:
-            test()
-        except ForbiddenOutcome as e:
-            stats["found"] = e.counterexample
-            break
-    elapsed = time.monotonic() - began
-    return {"backend": b.name, "programs": stats["programs"], "runs": stats["runs"],
-            "seconds": elapsed, "per_minute": stats["programs"] / elapsed * 60 if elapsed else 0.0,
-            "found": stats["found"]}
+    backend = get_backend(name)
+    iterations = iterations or backend.default_iterations
+    cfg = CampaignConfig(minutes=None if examples else seconds / 60.0, examples=examples, go=True,
+                         backend=name, workers=1, iterations=iterations, corpus=None,
+                         seed=new_seed() if seed is None else seed)
+    res = run_campaign(cfg)
+    found = res.counterexamples[0] if res.counterexamples else None
+    failure = (f"worker {res.failures[0].worker} {res.failures[0].what}"
+               if res.failures else None)
+    return {"backend": backend.name, "iterations": iterations, "programs": res.examples,
+            "runs": res.runs, "seconds": res.elapsed, "seed": res.seed,
+            "per_minute": res.examples / res.elapsed * 60 if res.elapsed else 0.0,
+            "found": found, "failure": failure}
 
 
 def print_bench(quick: bool = False, file=None) -> list:
@@ -110,20 +101,29 @@ def print_bench(quick: bool = False, file=None) -> list:
                          f"{built:.1f}s" if built is not None else "-"))
     print(table(rows, align="llrl"), file=out)
     from .runtime.go import available
-    fuzz_seconds = 20.0 if quick else 60.0
-    print(f"\nGo fuzz campaign: {fuzz_seconds:g} s per backend, 2,000 iterations per program, "
-          "one build per program", file=out)
-    rows = [("backend", "programs", "programs/minute", "runs", "forbidden")]
-    for name in NAMES:
+    from .campaign import new_seed
+    fuzz_seconds = 30.0 if quick else 120.0
+    seed = new_seed()
+    print(f"\nGo fuzz campaign (as `fuzz --go` runs it: one worker, chunks of {CHUNK} programs "
+          f"per build, a go-race run ending once its races showed): {fuzz_seconds:g} s per "
+          f"backend with the worker's start, the same programs on each (--seed {seed})",
+          file=out)
+    rows = [("backend", "runs/program", "programs", "programs/minute", "runs", "finding")]
+    for name in FUZZ_NAMES:
         if available(name):
             continue
-        r = fuzz_rate(name, fuzz_seconds)
-        rows.append((r["backend"], f"{r['programs']:,}", f"{r['per_minute']:.1f}",
-                     f"{r['runs']:,}", "FOUND" if r["found"] else "none"))
-        figures.append({"backend": r["backend"], "programs": r["programs"],
-                        "programs_per_minute": r["per_minute"], "runs": r["runs"],
-                        "found": r["found"].report() if r["found"] else None})
+        r = fuzz_rate(name, fuzz_seconds, seed=seed)
+        finding = "FOUND" if r["found"] else ("FAILED" if r["failure"] else "none")
+        rows.append((r["backend"], f"{r['iterations']:,}", f"{r['programs']:,}",
+                     f"{r['per_minute']:.1f}", f"{r['runs']:,}", finding))
+        figures.append({"backend": r["backend"], "iterations": r["iterations"],
+                        "programs": r["programs"], "programs_per_minute": r["per_minute"],
+                        "runs": r["runs"], "seed": r["seed"],
+                        "found": r["found"].report() if r["found"] else None,
+                        "failure": r["failure"]})
         if r["found"]:
             print(r["found"].report(), file=out)
-    print(table(rows, align="lrrrl"), file=out)
+        if r["failure"]:
+            print(r["failure"], file=out)
+    print(table(rows, align="lrrrrl"), file=out)
     return figures

@@ -233,6 +233,8 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     except Exception as e:   # the same in every fresh worker: the campaign stops with it
         out.put(("error", index, f"{type(e).__name__}: {e}"))
         return
+    from .go_fuzz import campaign_backend
+    backend = campaign_backend(backend)   # go-race: ends a program's runs once its races showed
     memo = Memo()
     stats = {"examples": 0, "runs": 0, "coverage": {}}
     last = [0.0]

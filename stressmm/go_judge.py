@@ -64,6 +64,8 @@ def judge(hist: Histogram, model_result) -> list:
     comparison = race_comparison(hist, model_result)
     if comparison is not None:
         lines += comparison.lines(info.get("race_runs", hist.total))
+    if info.get("race_early"):
+        lines.append(f"race detector run {info['race_early']}")
     if info.get("stopped"):
         lines.append(f"run {info['stopped']}")
     return lines

@@ -15,8 +15,8 @@ LAYERS = [
     {"check", "judge"},
     {"fuzz", "report", "go_judge"},
     {"go_fuzz"},
-    {"campaign", "bench_models", "bench_native", "bench_go", "reports"},
-    {"bench_fuzz"},
+    {"campaign", "bench_models", "bench_native", "reports"},
+    {"bench_fuzz", "bench_go"},
     {"cli", "pytest_plugin", "__init__"},
     {"__main__"},
 ]

@@ -83,11 +83,17 @@ P0:
 P1:
   r0 = <-e
 ''')[0]
+LOCK_PARK = parse("litmus Lock+park\nmutex m\nchan c 0\nP0:\n  m.Lock()\n  c <- 1\n"
+                  "  m.Unlock()\nP1:\n  m.Lock()\n  m.Unlock()\n")[0]
+SPIN_PARK = parse("litmus Spin+park\nvar x int\nchan c 0\nP0:\n  r0 = <-c\nP1:\n"
+                  "  for x == 0 {}\n")[0]
+HANDOFF = parse("litmus Handoff\nchan c 0\nP0:\n  r0 = <-c\nP1:\n  c <- 1\n")[0]
 SEND_CLOSE = parse("litmus Send+close\nchan c 1\nP0:\n  c <- 1\nP1:\n  close(c)\n")[0]
 
 GO_SCENARIOS = [p for path in scenario_paths() if path.parent.name == "go"
                 for p in parse_file(str(path))]
-PROGRAMS = GO_SCENARIOS + [ALL_OPS, GO_NAMES, PARK, NEG_WG, PANIC_BLOCKS, SEND_CLOSE]
+PROGRAMS = GO_SCENARIOS + [ALL_OPS, GO_NAMES, PARK, NEG_WG, PANIC_BLOCKS, SEND_CLOSE,
+            LOCK_PARK, SPIN_PARK, HANDOFF]
 
 
 def backend_or_skip(name, **kw):
@@ -247,10 +253,25 @@ def test_gc_keeps_the_load_in_the_plain_ready_loop(gc):
 
 
 @needs_cpus
-@pytest.mark.parametrize("which", ["gc", "gccgo"])
+@pytest.mark.parametrize("which", ["gc", "gccgo", "race"])
 def test_go_runtime_deadlock_is_the_deadlock_outcome(which, request):
-    h = request.getfixturevalue(which).run(PARK, iterations=3)
-    assert dict(h.counts) == {Outcome.flagged("deadlock"): 3}
+    """Under -race too (where Go's own check does not fire): deadlock at once, not timeout."""
+    b = request.getfixturevalue(which)
+    for prog in (PARK, LOCK_PARK):
+        h = b.run(prog, iterations=3)
+        assert dict(h.counts) == {Outcome.flagged("deadlock"): 3}, prog.name
+
+
+@needs_cpus
+@pytest.mark.parametrize("name", ["go", "go-race"])
+def test_a_thread_spinning_for_ever_is_a_timeout_not_a_deadlock(name):
+    """P0 blocks for ever, P1 spins for ever: the harness must not call it a deadlock, and
+    live iterations are never deadlocks even when it looks after every millisecond."""
+    b = backend_or_skip(name, iteration_budget=1.0, deadlock_after=0.001)
+    h = b.run(SPIN_PARK, iterations=2)
+    assert dict(h.counts) == {Outcome.flagged("timeout"): 2}
+    h = b.run(HANDOFF, iterations=2000, schedule=Schedule(delays=((0, 0), (10_000, 10_000))))
+    assert dict(h.counts) == {Outcome.make({(0, "r0"): 1}, {}): 2000}
 
 
 @needs_cpus
@@ -315,8 +336,9 @@ def test_bench_go_rows_and_fuzz_rate(gc):
     assert {(p, b) for p, b, _, _ in rows} == {("SB", "native"), ("MP", "native"),
                                               ("SB", gc.name), ("MP", gc.name)}
     assert all(rate > 0 for _, _, rate, _ in rows)
-    r = fuzz_rate("go", seconds=3.0, iterations=200)
-    assert r["programs"] >= 1 and r["runs"] >= 200 and r["found"] is None
+    r = fuzz_rate("go", examples=3, iterations=200, seed=11)    # a campaign, as `fuzz` runs it
+    assert r["programs"] == 3 and r["runs"] >= 200 and r["found"] is None
+    assert r["failure"] is None and r["per_minute"] > 0 and r["seed"] == 11
 
 
 @pytest.mark.parametrize("which", ["go", "gccgo"])
@@ -377,3 +399,37 @@ P1:
                                                            "P1 `close(c)` (line 13)"]]
     assert res.unexpected == frozenset() and res.missed == frozenset()
     assert res.reported & res.predicted
+
+
+@needs_cpus
+def test_race_runs_end_once_every_expected_race_was_reported(race):
+    """A campaign's go-race run ends early once the detector reported every race the go
+    model predicts (after a tenth of the runs); with a race not reported it runs them all."""
+    from stressmm.go_fuzz import campaign_backend, model_race_pairs
+    prog = next(p for p in GO_SCENARIOS if p.name == "Ready+plain")
+    quick = campaign_backend(race)
+    assert quick is not race and quick.spec == race.spec == "go-race"
+    assert campaign_backend(make_backend("go")).race is False      # other backends: as they are
+    h = quick.run(prog, iterations=10_000)
+    assert 1_000 <= h.total < 10_000 and h.info["race_runs"] == h.total
+    assert "every race expected was reported" in h.info["race_early"]
+    assert race_comparison(h, get_model("go").allowed(prog)).missed == frozenset()
+    # a pair the detector never reports (P1's two ops): every iteration runs
+    never = race.stopping_early(lambda p: model_race_pairs(p) + (((1, 0), (1, 1)),))
+    h = never.run(prog, iterations=1_200)
+    assert h.total == 1_200 and "race_early" not in h.info
+    h = quick.run(ALL_OPS, iterations=300)       # race-free: nothing to wait for, all runs
+    assert h.total == 300 and "race_early" not in h.info
+
+
+def test_a_race_report_cut_short_is_not_read():
+    from stressmm.runtime.go.races import ReportReader, parse_reports
+    whole = ("==================\nWARNING: DATA RACE\nWrite at 0x1 by goroutine 7:\n"
+             "      /b/main.go:7 +0x1\nPrevious read at 0x1 by goroutine 8:\n"
+             "      /b/main.go:9 +0x2\n==================\n")
+    cut = whole[:whole.rindex("Previous")]
+    assert parse_reports(whole) == [((7,), (9,))] and parse_reports(cut) == []
+    reader = ReportReader()
+    lines = (whole + whole).splitlines(keepends=True)
+    assert [r for k in range(0, len(lines), 3) for r in reader.feed(lines[k:k + 3])] == \
+        [((7,), (9,))] * 2

@@ -39,8 +39,11 @@ The harness (in the same file) runs one test, chosen by `-test K`: one worker go
 program thread, locked to its OS thread and pinned to its CPU (`sched_setaffinity` through
 `syscall.RawSyscall`), all released together by a spinning start barrier every iteration.
 Thread 0 leads: it makes fresh state, starts a round, runs its own body and counts the
-outcome; the others follow. Threads wait for each other spinning, then sleeping (so Go's own
-"all goroutines are asleep" check sees a deadlock: no timer is pending while threads run).
+outcome; the others follow. Threads wait for each other spinning, then sleeping. With
+`-deadlock-ms N` (gc), a round running past N ms is looked at: when every thread still in it
+is blocked in a channel op or sync primitive (`runtime.Stack`), the process counts a deadlock
+and exits with status 6. Without it, Go's own "all goroutines are asleep" check sees a
+deadlock (no timer is pending while threads run; it does not fire under -race).
 It prints JSON lines on stdout: `{"ready": ...}` first, then deltas of the outcome counts at
 least every 100 ms and whenever a new outcome appears, then `{"end": true}`. A panic in a
 thread is recovered and counted; when the round has not finished half a second later (the
@@ -403,7 +406,7 @@ func call(body func()) (panicked interface{}) {
 type delay struct{ lo, hi uint64 }
 
 // parker lets a goroutine spin on a condition for a while, then sleep until notified:
-// a sleeping goroutine is one Go's "all goroutines are asleep" check can see.
+// a sleeping goroutine is one a deadlock check can see.
 type parker struct {
 	parked int32
 	spins  int // before sleeping
@@ -499,7 +502,91 @@ func (h *harness) watch(round int32) {
 		return
 	}
 	emit(report{Done: 1, Panics: map[string]int{h.panicMsg: 1}})
-	os.Exit(3) // still holding h.mu: the leader counts nothing more
+	os.Exit(exitPanicked) // still holding h.mu: the leader counts nothing more
+}
+
+// Exit statuses the runner reads: a recovered panic left threads blocked (3), every thread
+// still in the round is blocked for ever (6).
+const (
+	exitPanicked   = 3
+	exitDeadlocked = 6
+)
+
+// blockedStates are the goroutine states (runtime.Stack's "[state]") of a goroutine blocked
+// in a channel op or a sync primitive: only another goroutine can wake it.
+var blockedStates = map[string]bool{
+	"chan receive": true, "chan send": true, "chan receive (nil chan)": true,
+	"chan send (nil chan)": true, "select": true, "select (no cases)": true,
+	"semacquire": true, "sync.Mutex.Lock": true, "sync.RWMutex.Lock": true,
+	"sync.RWMutex.RLock": true, "sync.WaitGroup.Wait": true, "sync.Cond.Wait": true,
+}
+
+// deadlocked says, from runtime.Stack(all) (taken with the world stopped, so one consistent
+// picture), whether the round is stuck for ever: at least one goroutine is in a thread body
+// (a frame of call), and every goroutine in a step of the round is in its body and blocked in
+// a channel op or sync primitive. A goroutine running, runnable (e.g. spinning on an await),
+// in a syscall, or in the harness part of a step (barrier, delay, counting) means no.
+func deadlocked(stacks string) (bool, []string) {
+	var states []string
+	for _, g := range strings.Split(stacks, "\\n\\n") {
+		header := strings.SplitN(g, "\\n", 2)[0]
+		open, shut := strings.Index(header, "["), strings.Index(header, "]")
+		if !strings.HasPrefix(header, "goroutine ") || open < 0 || shut < open {
+			continue
+		}
+		inStep, inBody := false, false
+		for _, line := range strings.Split(g, "\\n")[1:] {
+			inStep = inStep || strings.HasPrefix(line, "main.(*harness).step(") || line == "main.harness.step"
+			inBody = inBody || strings.HasPrefix(line, "main.call(") || line == "main.call"
+		}
+		if !inStep {
+			continue
+		}
+		state := strings.SplitN(header[open+1:shut], ",", 2)[0]
+		if !inBody || !blockedStates[state] {
+			return false, nil
+		}
+		states = append(states, state)
+	}
+	return len(states) > 0, states
+}
+
+// detectDeadlocks looks, once a round has run for `after` (and again every `after` while it
+// runs), whether every thread still in it is blocked for ever; then it counts the iteration
+// as a deadlock and ends the process. It is the harness's own check: Go's "all goroutines
+// are asleep" does not fire under -race, nor while this goroutine's timer is pending.
+func (h *harness) detectDeadlocks(after time.Duration) {
+	tick := after / 4
+	if tick < time.Millisecond {
+		tick = time.Millisecond
+	}
+	buf := make([]byte, 1<<20)
+	watched, since, looked := int32(0), time.Time{}, time.Time{}
+	for {
+		time.Sleep(tick)
+		round := atomic.LoadInt32(&h.round)
+		now := time.Now()
+		h.mu.Lock()
+		if h.settled == round || h.panicMsg != "" || round != watched {
+			// no round running, a panic the watcher settles, or a new round
+			watched, since = round, now
+			h.mu.Unlock()
+			continue
+		}
+		if now.Sub(since) < after || now.Sub(looked) < after {
+			h.mu.Unlock()
+			continue
+		}
+		looked = now
+		n := runtime.Stack(buf, true)
+		if stuck, states := deadlocked(string(buf[:n])); stuck {
+			emit(report{Done: 1, Counts: map[string]int{"deadlock": 1}})
+			fmt.Fprintf(os.Stderr, "stressmm: deadlock: every thread still running is blocked (%s)\\n",
+				strings.Join(states, ", "))
+			os.Exit(exitDeadlocked) // still holding h.mu: the leader counts nothing more
+		}
+		h.mu.Unlock()
+	}
 }
 
 func pinOrExit(cpu int) {
@@ -606,10 +693,14 @@ func (h *harness) lead(cpu int, d delay, seed uint64, iterations int, seconds fl
 }
 
 // run runs t on one goroutine per thread, each locked to its OS thread and pinned to its CPU.
-func run(t test, cpus []int, delays []delay, seed uint64, iterations int, seconds float64) {
+func run(t test, cpus []int, delays []delay, seed uint64, iterations int, seconds float64,
+	deadlockAfter time.Duration) {
 	runtime.GOMAXPROCS(t.threads + 1)
 	emit(report{Ready: true, Version: runtime.Version(), Compiler: runtime.Compiler})
 	h := newHarness(t)
+	if deadlockAfter > 0 {
+		go h.detectDeadlocks(deadlockAfter)
+	}
 	var pinned sync.WaitGroup // every follower on its CPU before the first round
 	for i := 1; i < t.threads; i++ {
 		pinned.Add(1)
@@ -631,6 +722,7 @@ func main() {
 	cpuList := flag.String("cpus", "", "the CPU of each thread, comma-separated (empty: unpinned)")
 	delayList := flag.String("delays", "", "lo:hi spin delay of each thread, comma-separated")
 	seed := flag.Uint64("seed", 0, "seed of the delays")
+	deadlockMs := flag.Int("deadlock-ms", 0, "look for a deadlock once a round ran this long (0: never)")
 	flag.Parse()
 	if *index < 0 || *index >= len(tests) {
 		fmt.Fprintf(os.Stderr, "stressmm: no test %d in this file (it has %d)\\n", *index, len(tests))
@@ -653,7 +745,7 @@ func main() {
 			delays[i] = d
 		}
 	}
-	run(t, cpus, delays, *seed, *iterations, *seconds)
+	run(t, cpus, delays, *seed, *iterations, *seconds, time.Duration(*deadlockMs)*time.Millisecond)
 }
 '''
 

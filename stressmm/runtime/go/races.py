@@ -11,6 +11,7 @@ stack that lies on a line of the test's thread methods gives the litmus op (`GoT
     ... Previous write at 0x00c0000140f8 by goroutine 7:
     ...   main.(*readyPlainState).p0()
     ...       /tmp/b/main.go:7 +0x44
+    ... ==================
     ... '''
     >>> parse_reports(block)
     [((12,), (7,))]
@@ -19,18 +20,22 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_reports", "reported_ops"]
+__all__ = ["parse_reports", "reported_ops", "op_pair", "ReportReader"]
 
 _HEADER = re.compile(r"^(?:Previous )?(?:atomic )?(?:read|write)\b.* at 0x", re.IGNORECASE)
 _FRAME_LINE = re.compile(r"main\.go:(\d+)")
+_START, _END = "WARNING: DATA RACE", "=================="
 
 
 def parse_reports(stderr: str) -> list:
-    """For each `WARNING: DATA RACE` report, the main.go line numbers of each of its two
-    stacks (top frame first)."""
+    """For each complete `WARNING: DATA RACE` report (one the detector ended with its line of
+    `=`: a report cut short by a killed process is left out), the main.go line numbers of each
+    of its two stacks (top frame first)."""
     out = []
-    for block in stderr.split("WARNING: DATA RACE")[1:]:
-        block = block.split("==================")[0]
+    for block in stderr.split(_START)[1:]:
+        if _END not in block:
+            continue
+        block = block.split(_END)[0]
         stacks: list = []
         for line in block.splitlines():
             if _HEADER.match(line.strip()):
@@ -46,6 +51,47 @@ def parse_reports(stderr: str) -> list:
     return out
 
 
+def op_pair(test, stacks: tuple):
+    """The pair of litmus ops ((thread, index), (thread, index)), sorted, that a report's two
+    stacks name (`GoTest.op_at` of the first frame of each on a thread method's line), or None
+    when a stack names no litmus op."""
+    ops = [next((test.op_at(ln) for ln in stack if test.op_at(ln)), None) for stack in stacks]
+    return None if None in ops else tuple(sorted(tuple(op) for op in ops))
+
+
+class ReportReader:
+    """Reads a child's stderr as it comes, line by line, and gives the reports completed so
+    far: each report is parsed once, however often `feed` is called.
+
+        >>> r = ReportReader()
+        >>> r.feed(["==================\\n", "WARNING: DATA RACE\\n", "Write at 0x01 by goroutine 7:\\n",
+        ...         "  main.f()\\n", "      /b/main.go:7 +0x1\\n"])
+        []
+        >>> r.feed(["Previous read at 0x01 by goroutine 8:\\n", "      /b/main.go:9 +0x1\\n",
+        ...         "==================\\n"])
+        [((7,), (9,))]
+    """
+
+    def __init__(self):
+        self._pending = ""
+
+    def feed(self, lines: list) -> list:
+        """The reports (as `parse_reports` gives them) that `lines` complete."""
+        text = self._pending + "".join(lines)
+        start = text.find(_START)
+        if start < 0:
+            self._pending = ""
+            return []
+        end = text.rfind(_END)
+        if end < start:
+            self._pending = text[start:]
+            return []
+        last = text.rfind(_START)
+        done = text[:end + len(_END)] if last < end else text[:last]
+        self._pending = text[len(done):] if last > end else ""
+        return parse_reports(done)
+
+
 def reported_ops(test, stderr_texts: list) -> tuple:
     """The detector's reports in `stderr_texts` (one per process) for `test` (the GoTest that
     ran the program): (sorted list of op pairs `[[thread, index], [thread, index]]`, list of
@@ -53,10 +99,9 @@ def reported_ops(test, stderr_texts: list) -> tuple:
     reported, unmapped = set(), []
     for text in stderr_texts:
         for stacks in parse_reports(text):
-            ops = [next((test.op_at(ln) for ln in stack if test.op_at(ln)), None)
-                   for stack in stacks]
-            if None in ops:
+            pair = op_pair(test, stacks)
+            if pair is None:
                 unmapped.append([list(s) for s in stacks])
-                continue
-            reported.add(tuple(sorted(tuple(op) for op in ops)))
+            else:
+                reported.add(pair)
     return [[list(a), list(b)] for a, b in sorted(reported)], unmapped

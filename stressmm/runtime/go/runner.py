@@ -3,11 +3,15 @@
 The child prints JSON lines (see `codegen`): a `ready` line, deltas of outcome counts, `end`.
 The parent waits for each line at most `iteration_budget` seconds (`start_budget` for the
 first): past it the child is killed and the iteration counts as `timeout`; the counts printed
-so far are kept. Go's own fatal "all goroutines are asleep - deadlock!" counts as `deadlock`,
-an unrecovered panic or a fatal `sync` misuse as `panic`. After each such end the binary is
+so far are kept. A deadlock is `deadlock`: found by the harness itself (`deadlock_after`:
+once a round has run that long it looks whether every thread still in it is blocked in a
+channel op or sync primitive, and exits with status 6) or by Go's own fatal "all goroutines
+are asleep - deadlock!"; an unrecovered panic or a fatal `sync` misuse is `panic`. After each such end the binary is
 started again for the iterations (or seconds) left, at most `max_restarts` times, at most
 `max_timeouts` timeouts per run, and no later than `restart_window` seconds into the run; then
-the run stops and says why (`Result.stopped`).
+the run stops and says why (`Result.stopped`). With `until`, the race detector's reports are
+read as they come, and the run ends as soon as `until(done, reports)` says it has enough
+(`Result.enough`).
 """
 from __future__ import annotations
 
@@ -17,13 +21,16 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from .. import RuntimeUsageError
+from .races import ReportReader
 
-__all__ = ["Result", "execute", "STDERR_LIMIT"]
+__all__ = ["Result", "execute", "STDERR_LIMIT", "EXIT_PANICKED", "EXIT_DEADLOCKED"]
 
 STDERR_LIMIT = 4 << 20   # characters of a child's stderr kept (race reports live there)
+EXIT_PANICKED = 3        # the harness: a recovered panic, counted, left other threads blocked
+EXIT_DEADLOCKED = 6      # the harness: every thread still in the round blocked for ever, counted
 _FATAL_PANICS = ("fatal error: sync: unlock of unlocked mutex",
                  "fatal error: sync: RUnlock of unlocked RWMutex",
                  "fatal error: sync: Unlock of unlocked RWMutex")
@@ -43,6 +50,8 @@ class Result:
     version: str = ""
     compiler: str = ""
     stopped: Optional[str] = None
+    reports: list = field(default_factory=list)   # race reports read so far, with `until`
+    enough: bool = False                          # `until` ended the run
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -63,9 +72,14 @@ def _pump(stream, sink, limit: Optional[int] = None) -> None:
 def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds: Optional[float],
             cpus: Optional[tuple], delays: tuple, seed: int, iteration_budget: float,
             start_budget: float, max_restarts: int = 100, max_timeouts: int = 3,
-            restart_window: float = 30.0, env: Optional[dict] = None) -> Result:
+            restart_window: float = 30.0, env: Optional[dict] = None,
+            deadlock_after: Optional[float] = None,
+            until: Optional[Callable[[int, list], bool]] = None) -> Result:
     """Run test `test_index` of `binary` for `iterations` (or `seconds`) iterations; no
-    restart begins later than `restart_window` seconds (or `seconds`) after the start."""
+    restart begins later than `restart_window` seconds (or `seconds`) after the start. With
+    `deadlock_after` (seconds), the harness looks for a deadlock in a round that ran that long.
+    With `until`, the run ends early once `until(iterations done, race reports so far)` holds
+    (checked as the child reports its counts, at least every 100 ms)."""
     res = Result()
     began = time.monotonic()
     end = began + seconds if seconds is not None else None
@@ -75,12 +89,14 @@ def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds:
                 "-delays", ",".join(f"{lo}:{hi}" for lo, hi in delays)]
         if cpus is not None:
             args += ["-cpus", ",".join(map(str, cpus))]
+        if deadlock_after:
+            args += ["-deadlock-ms", str(max(1, round(deadlock_after * 1000)))]
         if iterations is not None:
             args += ["-n", str(iterations - res.done)]
         else:
             args += ["-n", "0", "-seconds", f"{max(end - time.monotonic(), 0.001):.3f}"]
-        ending = _one_process(args, res, iteration_budget, start_budget, env)
-        if ending in ("end", "crash"):
+        ending = _one_process(args, res, iteration_budget, start_budget, env, until)
+        if ending in ("end", "crash", "enough"):
             break
         if ending == "timeout":
             timeouts += 1
@@ -105,9 +121,10 @@ def execute(binary: str, test_index: int, *, iterations: Optional[int], seconds:
 
 
 def _one_process(args: list, res: Result, iteration_budget: float, start_budget: float,
-                 env: Optional[dict]) -> str:
-    """Run one child to its end; returns how it ended: end, timeout, deadlock, panic, or
-    crash (any other end: `res.stopped` then says what the child printed)."""
+                 env: Optional[dict], until: Optional[Callable[[int, list], bool]] = None) -> str:
+    """Run one child to its end; returns how it ended: end, timeout, deadlock, panic, enough
+    (`until` held: the child was ended), or crash (any other end: `res.stopped` then says what
+    the child printed)."""
     try:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env)
@@ -120,6 +137,7 @@ def _one_process(args: list, res: Result, iteration_budget: float, start_budget:
     for r in readers:
         r.start()
     ready, ended = False, False
+    reader, read = ReportReader(), 0
     try:
         while True:
             try:
@@ -145,6 +163,14 @@ def _one_process(args: list, res: Result, iteration_budget: float, start_budget:
                 res.add("panic", n)
             res.done += msg.get("done", 0)
             ended = ended or bool(msg.get("end"))
+            if until is not None and not ended:
+                lines_now = len(err)       # the stderr reader appends; read what is there
+                res.reports += reader.feed(err[read:lines_now])
+                read = lines_now
+                if until(res.done, res.reports):
+                    res.enough = True
+                    proc.kill()
+                    break
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -158,12 +184,16 @@ def _one_process(args: list, res: Result, iteration_budget: float, start_budget:
     text = res.stderr[-1]
     if ended:
         return "end"
+    if res.enough:
+        return "enough"
     if "all goroutines are asleep - deadlock!" in text:
         res.add("deadlock")
         res.done += 1
         return "deadlock"
-    if proc.returncode == 3:      # a recovered panic, already counted, left threads blocked
+    if proc.returncode == EXIT_PANICKED:     # already counted
         return "panic"
+    if proc.returncode == EXIT_DEADLOCKED:   # already counted
+        return "deadlock"
     fatal = next((f for f in _FATAL_PANICS if f in text), None)
     if fatal or text.lstrip().startswith("panic:") or "\npanic: " in text:
         msg = fatal[len("fatal error: "):] if fatal else text.split("panic:", 1)[1].strip().splitlines()[0]
