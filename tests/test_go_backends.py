@@ -116,6 +116,19 @@ def gccgo():
 
 
 @pytest.fixture(scope="module")
+def patient():
+    """gc and gccgo with a generous iteration budget (the same builds, from the cache): a test
+    that asserts no iteration times out must not depend on how busy the machine is."""
+    built = {}
+
+    def get(name):
+        if name not in built:
+            built[name] = backend_or_skip(name, iteration_budget=30.0)
+        return built[name]
+    return get
+
+
+@pytest.fixture(scope="module")
 def race():
     return backend_or_skip("go-race")
 
@@ -214,8 +227,8 @@ def test_go_keywords_as_names(gc):
 
 @needs_cpus
 @pytest.mark.parametrize("which", ["gc", "gccgo"])
-def test_go_scenarios_show_nothing_the_go_model_forbids(which, request):
-    b = request.getfixturevalue(which)
+def test_go_scenarios_show_nothing_the_go_model_forbids(which, patient):
+    b = patient({"gc": "go", "gccgo": "gccgo"}[which])
     for prog in GO_SCENARIOS:
         if which == "gccgo" and prog.name == "Ready+plain":
             continue      # hoisted: see test_gccgo_hoists_the_plain_ready_loop
@@ -228,7 +241,7 @@ def test_go_scenarios_show_nothing_the_go_model_forbids(which, request):
         assert all(o.flags or complete(prog, o) for o in h.counts), prog.name
         if not any("deadlock" in o.flags for o in res.outcomes):
             # where the model allows a deadlock, Go's own detector may be slower than the
-            # iteration budget on a loaded machine (gccgo takes about 1 s): a timeout
+            # iteration budget (gccgo takes about 1 s); elsewhere, within 30 s, no timeout
             assert not any("timeout" in o.flags for o in h.counts), (b.name, prog.name)
 
 
