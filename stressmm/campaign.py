@@ -54,6 +54,7 @@ class CampaignConfig:
     go: bool = False
     backend: str = "native"          # a registry spec: each worker builds its own backend
     impl: tuple = ()                 # user primitives for the backend (--impl)
+    stuck_shrink_seconds: float = 60.0   # shrinking a crash or a hang (a try may wait for a watchdog)
 
     def budget_seconds(self) -> float:
         return self.minutes * 60.0 if self.minutes is not None else float("inf")
@@ -87,11 +88,6 @@ class CampaignResult:
     @property
     def found(self) -> bool:
         return bool(self.counterexamples or self.failures)
-
-
-class StuckPrimitive(BaseException):
-    """A user primitive never returned (the backend's `stuck` note). A BaseException, so that
-    Hypothesis passes it through at once instead of shrinking a hang."""
 
 
 def plan_workers(threads: int, requested: Optional[int] = None) -> list:
@@ -248,10 +244,12 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         if now - last[0] > HEARTBEAT:
             last[0] = now
             out.put(("beat", index, _copy(stats)))
-        if (hist.info or {}).get("stuck"):
-            raise StuckPrimitive(hist.info["stuck"])
+        if (hist.info or {}).get("stuck") and "stuck" not in stats:
+            stats["stuck"] = now   # the shrinking budget of a crash or hang starts
 
     def prop(program, schedule):
+        if shrink_spent(stats, program, memo, cfg.stuck_shrink_seconds):
+            return   # not run: the smallest crash or hang found so far is the finding
         stats["examples"] += 1
         _count(stats["coverage"], {"programs": 1}, tally(program))
         out.put(("program", index, print_program(program)))
@@ -288,13 +286,27 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except ForbiddenOutcome as e:
             out.put(("found", index, e.counterexample))
             break
-        except StuckPrimitive as e:   # reported with the program it was running
-            out.put(("error", index, f"STUCK: {e}"))
-            return
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return
     out.put(("done", index, _copy(stats)))
+
+
+def shrink_spent(stats: dict, program, memo, budget: float) -> bool:
+    """Whether a worker stops trying new programs while Hypothesis shrinks a crash or a hang:
+    each try may cost a watchdog's wait and a fresh worker process, so shrinking gets
+    `budget` seconds (`stuck_shrink_seconds`) from the first stuck run; then only programs already known to fail
+    fail again (from `memo`), every other one passes unrun, and Hypothesis settles on the
+    smallest failing program it has.
+
+        >>> from stressmm.fuzz import Memo
+        >>> shrink_spent({}, "p", Memo(), 60), shrink_spent({"stuck": -1e9}, "p", Memo(), 60)
+        (False, True)
+    """
+    started = stats.get("stuck")
+    if started is None or time.monotonic() - started < budget:
+        return False
+    return not memo.knows(program)
 
 
 def keep_counterexample(result: CampaignResult, cex, corpus: Optional[str]) -> None:

@@ -180,6 +180,39 @@ def test_a_crash_or_a_hang_is_reported_with_the_program_and_exit_1(impl, report)
 
 
 @two_cpus
+@pytest.mark.parametrize("impl, what", [
+    ("segfault.c", "segfault crashed (SIGSEGV) while running"),
+    ("forever.c", "forever did not return from a call of P"),
+])
+def test_fuzzing_saves_a_crash_or_a_hang_shrunk_and_replayable(impl, what, tmp_path):
+    # Bounded: a hang costs the watchdog's 5 s per try, and shrinking gets 15 s.
+    from stressmm.campaign import CampaignConfig, run_campaign
+
+    res = run_campaign(CampaignConfig(examples=40, go=True, model="go", backend="native",
+                                      impl=(str(DATA / impl),), corpus=str(tmp_path), workers=1,
+                                      seed=1, threads=2, stuck_shrink_seconds=15))
+    assert not res.failures, res.failures
+    [cex] = res.counterexamples
+    assert cex.report().startswith("STUCK: " + what)
+    assert ".Lock()" in cex.report() and len(cex.program.threads) == 2
+    saved = Path(res.saved[0]).read_text()
+    assert f'"impl": ["{DATA / impl}"]' in saved and '"stuck": ' in saved
+    replay = stressmm("replay", res.saved[0])
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    assert "REPRODUCED: STUCK: " + what in replay.stdout
+    fixed = stressmm("replay", res.saved[0], "--impl", IMPLS / "ticket_lock.c")
+    assert fixed.returncode == 0 and "not reproduced" in fixed.stdout, fixed.stdout
+
+
+@two_cpus
+def test_fuzz_exits_1_on_a_crash(tmp_path):
+    done = stressmm("fuzz", "--go", "--impl", DATA / "segfault.c", "--examples", 40,
+                    "--corpus", tmp_path, "--seed", 1, "--workers", 1)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "STUCK: segfault crashed (SIGSEGV)" in done.stdout and "replay: " in done.stdout
+
+
+@two_cpus
 def test_the_pytest_fixture_takes_a_c_file(pytester):
     pytester.makepyfile(f'''
         from stressmm.syntax import parse

@@ -192,7 +192,7 @@ static int user_result(mm_user *u, int rc)
     }
 }
 
-static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r);
+static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r, int j);
 
 /* The longest user call now running in `ur` (seconds) and its thread, for the watchdog of
  * the worker process (a call that never returns cannot be stopped, only reported). */
@@ -211,23 +211,26 @@ static double user_longest_call(const mm_user_run *ur, int nthreads, int *thread
 }
 
 /* Run one synchronisation op on a user object, or on the built-in one when the user's table
- * does not provide its kind. Results as sync_op. */
+ * does not provide its kind. Results as sync_op. Only the user's own calls are watched: a
+ * built-in wait is bounded by its spin budget, which on a loaded machine (the thread off its
+ * CPU most of the time) may take seconds of wall-clock time without being a hang. */
 static int user_op(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r)
 {
     mm_user *u = sx->user;
+    int j = user_index(u->ur, in->loc);
+    if (j < 0 || !u->ur->mine[j])
+        return sync_op(sx, in, p, r);
     __atomic_store_n(&u->entered, (int64_t)(mm_now() * 1e9), __ATOMIC_RELAXED);
-    int rc = user_call(sx, in, p, r);
+    int rc = user_call(sx, in, p, r, j);
     __atomic_store_n(&u->entered, 0, __ATOMIC_RELAXED);
     return rc;
 }
 
-static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r)
+/* Call the user's function for op `in` on user object j. */
+static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r, int j)
 {
     mm_user *u = sx->user;
     mm_user_run *ur = u->ur;
-    int j = user_index(ur, in->loc);
-    if (j < 0 || !ur->mine[j])
-        return sync_op(sx, in, p, r);
     const stressmm_impl *impl = ur->impl;
     void *obj = user_object(ur, u->base, j);
     stressmm_ctx *ctx = &u->ctx;
