@@ -212,6 +212,85 @@ def test_fuzz_exits_1_on_a_crash(tmp_path):
     assert "STUCK: segfault crashed (SIGSEGV)" in done.stdout and "replay: " in done.stdout
 
 
+HELD_FOR_EVER = parse('''litmus Held "P0 never unlocks: P1 waits for ever"
+mutex m
+P0:
+  m.Lock()
+P1:
+  m.Lock()
+''')[0]
+NOBODY_SENDS = parse('''litmus Recv+Recv "two receivers, no sender"
+chan c 0
+P0:
+  <-c
+P1:
+  <-c
+''')[0]
+TWO_SECTIONS = parse('''litmus Lock+Lock "two critical sections"
+mutex m
+P0:
+  m.Lock()
+  m.Unlock()
+P1:
+  m.Lock()
+  m.Unlock()
+''')[0]
+
+
+def deadlock_only(hist):
+    """Deadlock seen, and nothing else but a few timeouts (a wait whose thread was kept off
+    its CPU past the bound, on a loaded machine)."""
+    from stressmm.outcome import Outcome
+
+    dead, late = Outcome.flagged("deadlock"), Outcome.flagged("timeout")
+    return dead in hist.counts and set(hist.counts) <= {dead, late} and \
+        hist.counts[dead] > hist.counts.get(late, 0)
+
+
+@two_cpus
+@pytest.mark.parametrize("impl, program", [
+    ("ticket_lock.c", HELD_FOR_EVER),
+    ("pthread_mutex.c", HELD_FOR_EVER),
+    ("ring_channel.c", NOBODY_SENDS),
+])
+def test_a_program_that_deadlocks_on_correct_primitives_is_deadlock_and_allowed(impl, program):
+    backend = get_backend("native", impl=(str(IMPLS / impl),))
+    try:
+        hist = check_program(program, Schedule(), backend=backend, model="go", iterations=300)
+    finally:
+        backend.close()
+    assert deadlock_only(hist), hist.counts   # every thread waits in the hook: deadlock
+
+
+@two_cpus
+def test_a_primitive_that_deadlocks_where_go_cannot_is_a_counterexample():
+    backend = get_backend("native", impl=(str(DATA / "unlock_forgets.c"),))
+    try:
+        with pytest.raises(ForbiddenOutcome) as found:
+            check_program(TWO_SECTIONS, Schedule(), backend=backend, model="go", iterations=300)
+    finally:
+        backend.close()
+    assert "FORBIDDEN outcome deadlock" in str(found.value)
+
+
+def test_slow_threads_are_never_taken_for_a_deadlock():
+    # Every thread on one CPU: each waits, on and off, while another is off its CPU, mid-call
+    # or between rounds. A correct primitive must show no deadlock where the go model has none.
+    from stressmm.models import get_model
+    from stressmm.syntax import scenario_paths
+
+    go = [p for f in scenario_paths() if "/go/" in str(f) for p in parse(Path(f).read_text())]
+    for impl in ("ring_channel.c", "ticket_lock.c", "once_cas.c"):
+        backend = get_backend("native", impl=(str(IMPLS / impl),))
+        try:
+            for prog in go:
+                hist = backend.run(prog, iterations=300, oversubscribe=True,
+                                   schedule=Schedule(seed=3, cpus=(0,) * len(prog.threads)))
+                assert hist.outside(get_model("go").allowed(prog).outcomes) == {}, (impl, prog.name)
+        finally:
+            backend.close()
+
+
 @two_cpus
 def test_the_pytest_fixture_takes_a_c_file(pytester):
     pytester.makepyfile(f'''
