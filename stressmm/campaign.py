@@ -143,9 +143,13 @@ def strategies_for(cfg: CampaignConfig):
         # Half templates (handoffs, contentions), half programs drawn op by op over shared
         # objects: several values on one channel, many sections on one lock, Add/Done/Wait
         # and Once.Do from every thread, closes racing with receives (see docs/contracts.md).
+        # And a tenth lost wake-ups: receivers asleep on an empty channel, then a close or a
+        # send (strategies/go_shapes.py), which drawn programs rarely reach.
+        from .strategies.go_shapes import wakeups
         progs = st.one_of(
             mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)),
             mst.go_op_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)))
+        progs = st.one_of(*[progs] * 9, wakeups(program_threads(cfg)))
         if cfg.backend in GO_TOOLCHAIN_BACKENDS:
             # Real Go: also the k+C rule, a reused WaitGroup, a Once with a racy body.
             from .strategies.go_shapes import go_shapes

@@ -179,7 +179,7 @@ def print_notes(hist) -> None:
     """What a backend noted about a run: a stuck user primitive, the first panic."""
     info = hist.info or {}
     for key, label in (("stuck", "STUCK"), ("panic_note", "first panic"),
-                       ("timeout_note", "first timeout")):
+                       ("timeout_note", "first timeout"), ("capped", "capped")):
         if info.get(key):
             print(f"  {label}: {info[key]}")
 

@@ -153,9 +153,11 @@ def test_broken_examples_show_what_go_forbids(impl, program, seen):
 
 
 @two_cpus
-@pytest.mark.parametrize("impl", ["peterson_nofence.c", "tts_spinlock.c"])
+@pytest.mark.parametrize("impl", ["peterson_nofence.c", "tts_spinlock.c", "chan_close_wakeup.c"])
 def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
-    # Bounded: 4 minutes at most; on a busy 2-core machine each took 1 to 2 minutes.
+    # Bounded: 4 minutes at most; on a busy 2-core machine each took 1 to 2 minutes. The
+    # close that fakes a value needs a receiver asleep before the close: the lost wake-up
+    # shape that every Go campaign draws (strategies/go_shapes.py wakeups).
     from stressmm.campaign import CampaignConfig, run_campaign
 
     res = run_campaign(CampaignConfig(minutes=4, go=True, model="go", backend="native",
@@ -166,6 +168,8 @@ def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
     cex = res.counterexamples[0]
     assert len(cex.program.threads) <= 2 and impl in cex.implementation
     assert impl in Path(res.saved[0]).read_text()   # the header names it: replayable
+    if impl == "chan_close_wakeup.c":   # the receiver got a value from a close
+        assert "close(c)" in cex.report() and "ok0=1" in str(cex.outcome)
 
 
 @two_cpus
@@ -273,6 +277,38 @@ def test_a_primitive_that_deadlocks_where_go_cannot_is_a_counterexample():
     assert "FORBIDDEN outcome deadlock" in str(found.value)
 
 
+@two_cpus
+def test_lost_wakeup_shapes_are_race_free_end_under_sc_and_pass_the_builtins():
+    from hypothesis import given, settings
+
+    from stressmm.models import get_model
+    from stressmm.strategies.go_shapes import wakeups
+
+    @settings(max_examples=25, deadline=None, database=None)
+    @given(wakeups(threads=min(4, len(available_cpus()))))
+    def check(program):
+        go, sc = get_model("go").allowed(program), get_model("sc").allowed(program)
+        assert not go.races and not any(o.flags for o in sc.outcomes)
+        check_program(program, Schedule(), model="go", iterations=2000)   # built-ins: allowed
+
+    check()
+
+
+@two_cpus
+def test_a_run_whose_iterations_are_slow_stops_at_its_time_bound(monkeypatch):
+    # Receivers that sleep between rounds take milliseconds to be found deadlocked: a million
+    # iterations would take hours; the run stops at RUN_SECONDS and says so.
+    from stressmm.runtime import cimpl
+
+    monkeypatch.setattr(cimpl, "RUN_SECONDS", 2.0)
+    backend = get_backend("native", impl=(str(IMPLS / "ring_channel.c"),))
+    try:
+        hist = backend.run(NOBODY_SENDS, iterations=10**6)
+    finally:
+        backend.close()
+    assert 0 < hist.total < 10**6 and f"of {10**6:,} runs: stopped after 2 s" in hist.info["capped"]
+
+
 def test_slow_threads_are_never_taken_for_a_deadlock():
     # Every thread on one CPU: each waits, on and off, while another is off its CPU, mid-call
     # or between rounds. A correct primitive must show no deadlock where the go model has none.
@@ -308,3 +344,4 @@ def test_the_pytest_fixture_takes_a_c_file(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--stressmm-iterations",
                                            "100000", timeout=240)
     result.assert_outcomes(passed=1, failed=1)
+

@@ -14,7 +14,7 @@
  * Ctrl-C was pressed.
  *
  * Deadlock. A user's wait says nothing about which change it waits for, so a deadlock is told
- * by its threads alone. Every MM_USER_DEADLOCK_ROUNDS rounds of a wait, the hook looks at the
+ * by its threads alone. Every MM_USER_LOOK_EVERY rounds of a wait, the hook looks at the
  * instance's other threads: each must have finished its ops, be inside a user call and
  * waiting in the hook, or be blocked in a built-in primitive (sync.c's state word: epoch + 1).
  * If so it opens a window (user_window_open) and keeps waiting; it calls the iteration
@@ -33,7 +33,8 @@
 #define MM_USER_MAX_SIZE 4096
 #define MM_USER_MAX_ARENA ((size_t)256 << 20)
 #define MM_USER_WAIT_SECONDS 0.2
-#define MM_USER_DEADLOCK_ROUNDS 64   /* hook rounds every waiter makes in a deadlock window */
+#define MM_USER_DEADLOCK_ROUNDS 32   /* hook rounds every waiter makes in a deadlock window */
+#define MM_USER_LOOK_EVERY 16        /* rounds between two looks for a deadlock (a power of 2) */
 
 /* Kinds of primitive objects, as stressmm/runtime/cimpl.py numbers them. */
 enum { MM_K_MUTEX = 0, MM_K_RWMUTEX, MM_K_CHANNEL, MM_K_ONCE, MM_K_WAITGROUP, MM_K_COUNT };
@@ -238,7 +239,7 @@ static int user_wait(stressmm_ctx *ctx)
     }
     if (spins >= sx->budget || now - u->since > MM_USER_WAIT_SECONDS)
         return user_stop(u, MM_ST_TIMEOUT);   /* past its bound, no deadlock seen */
-    if ((spins & (MM_USER_DEADLOCK_ROUNDS - 1)) == 0)
+    if ((spins & (MM_USER_LOOK_EVERY - 1)) == 0)
         user_window_open(u, now);
     return 0;
 }

@@ -30,7 +30,7 @@
  * call that never returns is killed with its worker process and reported as a hang.
  * DEADLOCK. When every thread of an iteration is finished or waiting (in ctx->wait inside one
  * of your calls, or in a built-in primitive), and each waiting thread goes on calling
- * ctx->wait for 64 more rounds without leaving its call while nothing else moves, the
+ * ctx->wait for 32 more rounds without leaving its call while nothing else moves, the
  * iteration ends as `deadlock`, judged like Go's "all goroutines are asleep": allowed where
  * the program can deadlock, a counterexample where it cannot. This relies on the rule above:
  * a wait loop re-checks what it waits for on every round. A wait that goes past its budget
