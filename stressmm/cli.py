@@ -711,6 +711,15 @@ def cmd_bench(args) -> int:
             "go": bench_go}
     text = sys.stderr if args.json else sys.stdout
     figures = {}
+    if args.impl:   # the cost of the user path: built-in vs --impl, in the same run
+        from .bench_impl import print_bench as bench_impl
+        from .runtime.cimpl import is_c_impl
+
+        python = [i for i in args.impl if not is_c_impl(i)]
+        if python or chosen:
+            raise UsageError("bench --impl takes C files or a .so (the native runtime's user "
+                             "primitives), without --models, --mutants or --backend go")
+        chosen, runs["impl"] = ["impl"], lambda quick, file: bench_impl(args.impl, quick, file)
     for name in chosen or ["native"]:
         rows = runs[name](quick=args.quick, file=text)
         figures[name] = [asdict(r) if is_dataclass(r) else r for r in rows]
@@ -837,6 +846,10 @@ def parser() -> argparse.ArgumentParser:
                    help="the figures as JSON on stdout (the tables go to stderr)")
     b.add_argument("--backend", choices=("native", "go"), default="native",
                    help="go: gc and gccgo beside the native runtime, and Go fuzz programs/minute")
+    b.add_argument("--impl", action="append", default=[], metavar="FILE",
+                   help="your C primitives (.c/.cc/.so): Go programs on the built-in ones and "
+                        "on yours, iterations/s and their ratio (e.g. "
+                        "examples/impls/builtin_mutex.c: the cost of the indirection)")
     b.set_defaults(func=cmd_bench)
     return ap
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from stressmm.bench_impl import EXCLUSION
 from stressmm.fuzz import ForbiddenOutcome, check_program
 from stressmm.runtime import available_cpus
 from stressmm.runtime.cimpl import build, header_path
@@ -24,20 +25,7 @@ DATA = ROOT / "tests" / "data" / "impls"
 two_cpus = pytest.mark.skipif(len(available_cpus()) < 2, reason="needs 2 CPUs for 2 pinned threads")
 
 # Each thread reads, then sets, x under a lock: both reading 0 means both were inside.
-COUNTER_TEXT = '''litmus Exclusion+mutex "one of the two critical sections comes first"
-var x int
-mutex m
-P0:
-  m.Lock()
-  r0 = x
-  x = 1
-  m.Unlock()
-P1:
-  m.Lock()
-  r1 = x
-  x = 1
-  m.Unlock()
-'''
+COUNTER_TEXT = EXCLUSION
 COUNTER = parse(COUNTER_TEXT)[0]
 
 
@@ -96,6 +84,7 @@ def test_c_files_do_not_run_on_python_threads():
 @pytest.mark.parametrize("impl, program", [
     ("ticket_lock.c", "Ready+mutex"),
     ("pthread_mutex.c", "Ready+mutex"),
+    ("builtin_mutex.c", "Ready+mutex"),
     ("ring_channel.c", "MP+unbuffered"),
     ("ring_channel.c", "MP+buffered"),
     ("ring_channel.c", "MP+close"),
@@ -345,3 +334,19 @@ def test_the_pytest_fixture_takes_a_c_file(pytester):
                                            "100000", timeout=240)
     result.assert_outcomes(passed=1, failed=1)
 
+
+@two_cpus
+def test_bench_compares_the_builtin_primitives_with_the_same_ones_through_the_interface():
+    from stressmm.bench_impl import bench_impl
+
+    rows = bench_impl((str(IMPLS / "builtin_mutex.c"),), seconds=0.1, repeats=1)
+    assert [(r.test, r.kind) for r in rows] == [("Ready+mutex", "mutex"),
+                                                ("Exclusion+mutex", "mutex")]
+    for r in rows:
+        assert r.builtin_its_per_s[1] > 0 and r.impl_its_per_s[1] > 0
+        assert r.ratio == pytest.approx(r.impl_its_per_s[1] / r.builtin_its_per_s[1])
+
+
+def test_bench_impl_takes_c_files_only():
+    done = stressmm("bench", "--impl", "examples.impls.ticket_lock:TicketLock")
+    assert done.returncode == 2 and "bench --impl takes C files" in done.stderr
