@@ -80,6 +80,7 @@ class CampaignResult:
     workers: int = 0
     cpus: list = field(default_factory=list)
     first_detection: Optional[float] = None   # seconds from the start to the first forbidden run
+    first_detection_programs: Optional[int] = None   # programs its worker drew until then
     save_errors: list = field(default_factory=list)   # why a counterexample could not be saved
     interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
     seed: Optional[int] = None                 # the campaign's seed: `--seed` it to repeat the draws
@@ -267,7 +268,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except ForbiddenOutcome:
             if "first" not in stats:
                 stats["first"] = time.time()
-                out.put(("first", index, stats["first"]))
+                out.put(("first", index, (stats["first"], stats["examples"])))
             raise
 
     chunk = 0
@@ -411,7 +412,8 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             elif kind == "program":
                 current[i] = payload
         if kind == "first" and result.first_detection is None:
-            result.first_detection = payload - wall_start
+            result.first_detection = payload[0] - wall_start
+            result.first_detection_programs = payload[1]
         elif kind == "error":
             # Not a crash of the runtime under test: a fresh worker would fail the same
             # way, so the campaign stops with the error instead of respawning.

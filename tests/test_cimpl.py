@@ -157,6 +157,7 @@ def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
     cex = res.counterexamples[0]
     assert len(cex.program.threads) <= 2 and impl in cex.implementation
     assert impl in Path(res.saved[0]).read_text()   # the header names it: replayable
+    assert 1 <= res.first_detection_programs <= res.examples
     if impl == "chan_close_wakeup.c":   # the receiver got a value from a close
         assert "close(c)" in cex.report() and "ok0=1" in str(cex.outcome)
 
@@ -203,6 +204,7 @@ def test_fuzz_exits_1_on_a_crash(tmp_path):
                     "--corpus", tmp_path, "--seed", 1, "--workers", 1)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "STUCK: segfault crashed (SIGSEGV)" in done.stdout and "replay: " in done.stdout
+    assert "program(s) drawn by its worker" in done.stdout
 
 
 HELD_FOR_EVER = parse('''litmus Held "P0 never unlocks: P1 waits for ever"
