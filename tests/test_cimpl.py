@@ -352,3 +352,24 @@ def test_bench_compares_the_builtin_primitives_with_the_same_ones_through_the_in
 def test_bench_impl_takes_c_files_only():
     done = stressmm("bench", "--impl", "examples.impls.ticket_lock:TicketLock")
     assert done.returncode == 2 and "bench --impl takes C files" in done.stderr
+
+
+def test_ctrl_c_keeps_the_parts_of_a_run_already_done(monkeypatch):
+    from stressmm.outcome import Outcome
+    from stressmm.runtime import cimpl, partial_histogram
+
+    backend = cimpl.CImplBackend.__new__(cimpl.CImplBackend)   # no worker: parts are faked
+    backend._worker, backend.name = None, "fake"
+    parts = []
+
+    def request(program, kwargs):
+        parts.append(kwargs["iterations"])
+        if len(parts) > 1:
+            raise KeyboardInterrupt
+        return ("ok", {Outcome(): kwargs["iterations"]}, 0.01, {})
+
+    monkeypatch.setattr(backend, "_request", request)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        backend.run(COUNTER, iterations=10**6)
+    assert parts[0] == cimpl.FIRST_PART
+    assert partial_histogram(stopped.value).total == cimpl.FIRST_PART

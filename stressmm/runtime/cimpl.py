@@ -49,7 +49,7 @@ from typing import Optional
 from ..outcome import Histogram, Outcome
 from ..program import Chan, Mutex, Once, Program, Var
 from ..schedule import Schedule
-from . import RuntimeUsageError, check_budget
+from . import RuntimeUsageError, attach_histogram, check_budget
 from . import cache_dir as shared_cache_dir
 
 __all__ = ["is_c_impl", "header_path", "include_dir", "build", "user_objects", "CImplBackend",
@@ -371,7 +371,12 @@ class CImplBackend:
         elapsed, done, part, info = 0.0, 0, min(iterations, FIRST_PART), {}
         for n in range(iterations):   # bounded: every part runs at least one iteration
             seed = replace(schedule, seed=schedule.seed + 7919 * n)
-            reply = self._request(program, dict(kwargs, iterations=part, schedule=seed))
+            try:
+                reply = self._request(program, dict(kwargs, iterations=part, schedule=seed))
+            except KeyboardInterrupt as e:   # the parts already done go with the signal
+                if counts:
+                    attach_histogram(e, Histogram(program, counts, elapsed, self.name, info))
+                raise
             if reply[0] != "ok":
                 return self._finish(program, schedule, started, reply)
             for outcome, k in reply[1].items():
