@@ -15,7 +15,7 @@ LAYERS = [
     {"check", "judge"},
     {"fuzz", "report", "go_judge"},
     {"go_fuzz"},
-    {"campaign", "bench_models", "bench_native", "bench_go", "reports"},
+    {"campaign", "bench_models", "bench_native", "bench_go", "bench_impl", "reports"},
     {"bench_fuzz"},
     {"cli", "pytest_plugin", "__init__"},
     {"__main__"},
