@@ -583,7 +583,8 @@ def load_corpus_entries(path) -> tuple:
                                             str(p), n, 1))
             continue
         meta = {k: entry.get(k) for k in ("schedule", "model", "mutant", "backend", "outcome",
-                                          "count", "total", "impl", "stuck") if k in entry}
+                                          "count", "total", "impl", "stuck") if entry.get(k)
+                or k in entry and k not in ("impl", "stuck")}   # as the .litmus header has them
         try:
             meta = check_replay_meta(meta, prog)
         except (ValueError, TypeError, AttributeError, KeyError) as e:

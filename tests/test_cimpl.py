@@ -191,6 +191,9 @@ def test_fuzzing_saves_a_crash_or_a_hang_shrunk_and_replayable(impl, what, tmp_p
     assert ".Lock()" in cex.report() and len(cex.program.threads) == 2
     saved = Path(res.saved[0]).read_text()
     assert f'"impl": ["{DATA / impl}"]' in saved and '"stuck": ' in saved
+    from stressmm.fuzz import load_corpus
+    [(_, _, meta)] = load_corpus(tmp_path / "counterexamples.jsonl")   # the index replays alike
+    assert meta["impl"] == [str(DATA / impl)] and what in meta["stuck"]
     replay = stressmm("replay", res.saved[0])
     assert replay.returncode == 1, replay.stdout + replay.stderr
     assert "REPRODUCED: STUCK: " + what in replay.stdout
