@@ -54,6 +54,7 @@ class CampaignConfig:
     go: bool = False
     backend: str = "native"          # a registry spec: each worker builds its own backend
     impl: tuple = ()                 # user primitives for the backend (--impl)
+    stuck_shrink_seconds: float = 60.0   # shrinking a crash or a hang (a try may wait for a watchdog)
 
     def budget_seconds(self) -> float:
         return self.minutes * 60.0 if self.minutes is not None else float("inf")
@@ -79,6 +80,7 @@ class CampaignResult:
     workers: int = 0
     cpus: list = field(default_factory=list)
     first_detection: Optional[float] = None   # seconds from the start to the first forbidden run
+    first_detection_programs: Optional[int] = None   # programs its worker drew until then
     save_errors: list = field(default_factory=list)   # why a counterexample could not be saved
     interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
     seed: Optional[int] = None                 # the campaign's seed: `--seed` it to repeat the draws
@@ -87,11 +89,6 @@ class CampaignResult:
     @property
     def found(self) -> bool:
         return bool(self.counterexamples or self.failures)
-
-
-class StuckPrimitive(BaseException):
-    """A user primitive never returned (the backend's `stuck` note). A BaseException, so that
-    Hypothesis passes it through at once instead of shrinking a hang."""
 
 
 def plan_workers(threads: int, requested: Optional[int] = None) -> list:
@@ -147,9 +144,13 @@ def strategies_for(cfg: CampaignConfig):
         # Half templates (handoffs, contentions), half programs drawn op by op over shared
         # objects: several values on one channel, many sections on one lock, Add/Done/Wait
         # and Once.Do from every thread, closes racing with receives (see docs/contracts.md).
+        # And a tenth lost wake-ups: receivers asleep on an empty channel, then a close or a
+        # send (strategies/go_shapes.py), which drawn programs rarely reach.
+        from .strategies.go_shapes import wakeups
         progs = st.one_of(
             mst.go_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)),
             mst.go_op_programs(threads=(2, program_threads(cfg)), ops=(1, cfg.ops)))
+        progs = st.one_of(*[progs] * 9, wakeups(program_threads(cfg)))
         if cfg.backend in GO_TOOLCHAIN_BACKENDS:
             # Real Go: also the k+C rule, a reused WaitGroup, a Once with a racy body.
             from .strategies.go_shapes import go_shapes
@@ -250,10 +251,12 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         if now - last[0] > HEARTBEAT:
             last[0] = now
             out.put(("beat", index, _copy(stats)))
-        if (hist.info or {}).get("stuck"):
-            raise StuckPrimitive(hist.info["stuck"])
+        if (hist.info or {}).get("stuck") and "stuck" not in stats:
+            stats["stuck"] = now   # the shrinking budget of a crash or hang starts
 
     def prop(program, schedule):
+        if shrink_spent(stats, program, memo, cfg.stuck_shrink_seconds):
+            return   # not run: the smallest crash or hang found so far is the finding
         stats["examples"] += 1
         _count(stats["coverage"], {"programs": 1}, tally(program))
         out.put(("program", index, print_program(program)))
@@ -267,7 +270,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except ForbiddenOutcome:
             if "first" not in stats:
                 stats["first"] = time.time()
-                out.put(("first", index, stats["first"]))
+                out.put(("first", index, (stats["first"], stats["examples"])))
             raise
 
     chunk = 0
@@ -290,13 +293,27 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except ForbiddenOutcome as e:
             out.put(("found", index, e.counterexample))
             break
-        except StuckPrimitive as e:   # reported with the program it was running
-            out.put(("error", index, f"STUCK: {e}"))
-            return
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return
     out.put(("done", index, _copy(stats)))
+
+
+def shrink_spent(stats: dict, program, memo, budget: float) -> bool:
+    """Whether a worker stops trying new programs while Hypothesis shrinks a crash or a hang:
+    each try may cost a watchdog's wait and a fresh worker process, so shrinking gets
+    `budget` seconds (`stuck_shrink_seconds`) from the first stuck run; then only programs already known to fail
+    fail again (from `memo`), every other one passes unrun, and Hypothesis settles on the
+    smallest failing program it has.
+
+        >>> from stressmm.fuzz import Memo
+        >>> shrink_spent({}, "p", Memo(), 60), shrink_spent({"stuck": -1e9}, "p", Memo(), 60)
+        (False, True)
+    """
+    started = stats.get("stuck")
+    if started is None or time.monotonic() - started < budget:
+        return False
+    return not memo.knows(program)
 
 
 def keep_counterexample(result: CampaignResult, cex, corpus: Optional[str]) -> None:
@@ -397,7 +414,8 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             elif kind == "program":
                 current[i] = payload
         if kind == "first" and result.first_detection is None:
-            result.first_detection = payload - wall_start
+            result.first_detection = payload[0] - wall_start
+            result.first_detection_programs = payload[1]
         elif kind == "error":
             # Not a crash of the runtime under test: a fresh worker would fail the same
             # way, so the campaign stops with the error instead of respawning.

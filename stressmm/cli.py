@@ -182,7 +182,7 @@ def print_notes(hist) -> None:
     """What a backend noted about a run: a stuck user primitive, the first panic."""
     info = hist.info or {}
     for key, label in (("stuck", "STUCK"), ("panic_note", "first panic"),
-                       ("timeout_note", "first timeout")):
+                       ("timeout_note", "first timeout"), ("capped", "capped")):
         if info.get(key):
             print(f"  {label}: {info[key]}")
 
@@ -502,6 +502,9 @@ def report_campaign(res, args, cfg) -> int:
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"
               if res.found else f"no outcome forbidden by {model} was seen")
           + (f"; interrupted by {interrupted}" if interrupted else ""))
+    if res.first_detection is not None:
+        print(f"first found after {res.first_detection:.1f}s and "
+              f"{res.first_detection_programs} program(s) drawn by its worker")
     print(f"seed {res.seed} (rerun with --seed {res.seed} to draw the same programs)")
     return finish(args, results, status)
 
@@ -581,6 +584,23 @@ def not_reproduced(meta: dict, runs: int) -> str:
     return text + ": the bug looks fixed here"
 
 
+def stuck_replay(hist, meta: dict) -> tuple:
+    """(reproduced, line) for a replay of a crash or a hang (`meta["stuck"]` from its header):
+    reproduced when the implementation crashed or hung again.
+
+        >>> from stressmm.syntax import parse
+        >>> from stressmm.outcome import Histogram, Outcome
+        >>> [p] = parse("litmus L\\nmutex m\\nP0:\\n  m.Lock()\\nP1:\\n  m.Lock()\\n")
+        >>> stuck_replay(Histogram(p, {Outcome(): 500}), {"stuck": "crashed (SIGSEGV)"})[1]
+        'not reproduced: 500 runs ended without a crash or a hang (recorded: crashed (SIGSEGV))'
+    """
+    now = (hist.info or {}).get("stuck")
+    if now:
+        return True, f"REPRODUCED: STUCK: {now}"
+    return False, (f"not reproduced: {hist.total:,} runs ended without a crash or a hang "
+                   f"(recorded: {meta['stuck']})")
+
+
 def cmd_replay(args) -> int:
     from .models import get_model
     from .outcome import Outcome
@@ -617,30 +637,35 @@ def cmd_replay(args) -> int:
         ran += 1
         verdicts = {m: get_model(m).allowed(prog).outcomes for m in dict.fromkeys(["sc", "tso", model])}
         bad = sum(hist.outside(verdicts[model]).values())
-        race = None
+        finding = None   # a race or stuck finding: (reproduced, line)
         if meta.get("race"):   # a race-detector finding: replayed by the detector's reports
             from .go_fuzz import race_replay
-            race = race_replay(hist, get_model("go").allowed(prog), meta)
-        reproduced += bool(bad) or bool(race and race[0])
+            finding = race_replay(hist, get_model("go").allowed(prog), meta)
+        if meta.get("stuck"):   # a crash or a hang: replayed by crashing or hanging again
+            finding = stuck_replay(hist, meta)
+        found = bool(bad) or bool(finding and finding[0])
+        reproduced += found
         target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
         k = chance_of_missing(meta.get("count", 0), meta.get("total", 0), hist.total)
         results.append(dict(replay_test(hist, verdicts, model, label, meta),
-                            forbidden=bad, reproduced=bool(bad) or bool(race and race[0]),
-                            race=race[1] if race else None, mutant=mutant,
+                            forbidden=bad, reproduced=found,
+                            race=finding[1] if finding and meta.get("race") else None,
+                            stuck=finding[1] if finding and meta.get("stuck") else None, mutant=mutant,
                             expected_forbidden=k,
                             chance_of_missing=None if bad or k is None else math.exp(-k)))
         if args.json:
             continue
         print(render_run(hist, verdicts, model, label))
-        print_notes(hist)
+        if not meta.get("stuck"):
+            print_notes(hist)
         if target is not None:
             print(f"recorded outcome {target}: seen {hist.counts.get(target, 0):,} times in this replay"
                   f" (recorded: {meta.get('count', '?')} in {meta.get('total', '?')} runs)")
-        if race is not None:
-            print(race[1])
+        if finding is not None:
+            print(finding[1])
         print(f"REPRODUCED: {bad:,} of {hist.total:,} runs ended in an outcome {model} forbids"
               if bad else f"not reproduced: {not_reproduced(meta, hist.total)}"
-              if race is None else f"no outcome {model} forbids in {hist.total:,} runs")
+              if finding is None else f"no outcome {model} forbids in {hist.total:,} runs")
         print()
     doc = document("replay", results, forbidden=sum(r["forbidden"] for r in results),
                    reproduced=reproduced, errors=errors)
@@ -738,6 +763,15 @@ def cmd_bench(args) -> int:
             "go": bench_go}
     text = sys.stderr if args.json else sys.stdout
     figures = {}
+    if args.impl:   # the cost of the user path: built-in vs --impl, in the same run
+        from .bench_impl import print_bench as bench_impl
+        from .runtime.cimpl import is_c_impl
+
+        python = [i for i in args.impl if not is_c_impl(i)]
+        if python or chosen:
+            raise UsageError("bench --impl takes C files or a .so (the native runtime's user "
+                             "primitives), without --models, --mutants or --backend go")
+        chosen, runs["impl"] = ["impl"], lambda quick, file: bench_impl(args.impl, quick, file)
     for name in chosen or ["native"]:
         rows = runs[name](quick=args.quick, file=text)
         figures[name] = [asdict(r) if is_dataclass(r) else r for r in rows]
@@ -873,6 +907,10 @@ def parser() -> argparse.ArgumentParser:
                    help="the figures as JSON on stdout (the tables go to stderr)")
     b.add_argument("--backend", choices=("native", "go"), default="native",
                    help="go: gc and gccgo beside the native runtime, and Go fuzz programs/minute")
+    b.add_argument("--impl", action="append", default=[], metavar="FILE",
+                   help="your C primitives (.c/.cc/.so): Go programs on the built-in ones and "
+                        "on yours, iterations/s and their ratio (e.g. "
+                        "examples/impls/builtin_mutex.c: the cost of the indirection)")
     b.set_defaults(func=cmd_bench)
     return ap
 

@@ -31,7 +31,7 @@ from .program import (FLAGS, And, Cmp, Condition, Expect, Fence, FlagIs, MemRef,
                       RegRef, Var)
 from .schedule import Schedule
 
-__all__ = ["Counterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
+__all__ = ["Counterexample", "StuckCounterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
            "save_counterexample", "load_counterexample", "load_corpus", "load_corpus_entries",
            "check_replay_meta", "check_corpus", "default_model", "DEFAULT_ITERATIONS"]
 
@@ -162,6 +162,73 @@ class Counterexample:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class StuckCounterexample(Counterexample):
+    """A program during which the implementation under test crashed (a segfault, an abort) or
+    made a call that never returned: the backend's `stuck` note (`info["stuck"]`). Found,
+    shrunk, saved and replayed like a forbidden outcome; `outcome` is the `timeout` the run
+    ended with, kept for the record (it is not judged).
+
+        >>> from stressmm.syntax import parse
+        >>> [p] = parse("litmus L\\nmutex m\\nP0:\\n  m.Lock()\\nP1:\\n  m.Lock()\\n")
+        >>> cex = StuckCounterexample(p, Schedule(), Outcome.flagged("timeout"), 1, 1, "go",
+        ...                           "native", stuck="lock crashed (SIGSEGV) while running L")
+        >>> cex.report().splitlines()[0]
+        'STUCK: lock crashed (SIGSEGV) while running L'
+    """
+
+    stuck: str = ""
+
+    def _headline(self) -> str:
+        return f"STUCK: {self.stuck}"
+
+    def as_litmus(self) -> str:
+        from .syntax import print_program
+
+        meta = {"schedule": self.schedule.to_json(), "model": self.model, "mutant": self.mutant,
+                "backend": self.backend, "stuck": self.stuck, "total": self.total}
+        if self.impl:
+            meta["impl"] = list(self.impl)
+        head = [f"# stressmm finding: {self._headline()}",
+                f"# on {self.under_test}; machine: {self.machine.get('cpu', '?')}, "
+                f"{self.machine.get('logical_cpus', '?')} CPUs",
+                "# stressmm-replay: " + json.dumps(meta, sort_keys=True)]
+        return "\n".join(head) + "\n" + print_program(replace(self.program, condition=None,
+                                                                 expects=()))
+
+    def to_json(self) -> dict:
+        return dict(super().to_json(), stuck=self.stuck, why="")
+
+    def explanation(self) -> str:
+        return ""
+
+    def report(self) -> str:
+        from .syntax import print_program
+
+        return "\n".join([self._headline(),
+                          f"program: {len(self.program.threads)} threads, {self.program.size} "
+                          f"ops; schedule: {self.schedule.to_json()}", "",
+                          print_program(replace(self.program, condition=None, expects=()))])
+
+
+def stuck_finding(hist: Histogram, schedule: Schedule, model: str, backend,
+                  mutant: Optional[str] = None) -> Optional[StuckCounterexample]:
+    """The finding of a run whose implementation crashed or never returned (`info["stuck"]`
+    of its histogram), or None for a run that ended normally."""
+    from .runtime import backend_name
+    from .runtime.registry import spec_of
+
+    note = (hist.info or {}).get("stuck")
+    if not note:
+        return None
+    return StuckCounterexample(
+        program=hist.program, schedule=schedule, outcome=Outcome.flagged("timeout"), count=1,
+        total=hist.total, model=model, backend=spec_of(backend) or backend_name(backend),
+        impl=tuple(getattr(backend, "impl", ()) or ()),
+        implementation=hist.backend or backend_name(backend), mutant=mutant, stuck=note,
+        machine=machine_facts(), versions=versions())
+
+
 def outcome_condition(o: Outcome, quantifier: str = "exists") -> Condition:
     """A condition (`exists` unless `quantifier` says otherwise) whose expression is true
     exactly of outcomes equal to `o` on its registers and memory.
@@ -196,12 +263,18 @@ class Memo:
 
     def __init__(self) -> None:
         self._seen: dict = {}
+        self._programs: set = set()
 
     def get(self, key) -> Optional[Counterexample]:
         return self._seen.get(key)
 
+    def knows(self, program: Program) -> bool:
+        """Whether `program` failed under any model, backend or mutant."""
+        return program in self._programs
+
     def remember(self, key, cex: Counterexample) -> None:
         self._seen.setdefault(key, cex)
+        self._programs.add(key[0])
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -235,6 +308,11 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
     hist = run_backend(backend, program, iterations=iterations, schedule=schedule, mutant=mutant)
     if on_run is not None:
         on_run(hist)
+    stuck = stuck_finding(hist, schedule, model, backend, mutant)
+    if stuck is not None:   # a crash or a call that never returned: a finding of its own
+        if memo is not None:
+            memo.remember(key, stuck)
+        _fail(stuck)
     allowed = get_model(model).allowed(program).outcomes
     bad = hist.outside(allowed)
     if not bad:
@@ -406,7 +484,7 @@ def check_replay_meta(meta, program: Program) -> dict:
             if loc not in declared:
                 raise ValueError(f"the outcome names variable {loc}, which {program.name} does "
                                  f"not declare")
-    for name in ("model", "mutant", "backend"):
+    for name in ("model", "mutant", "backend", "stuck"):
         if meta.get(name) is not None and not isinstance(meta[name], str):
             raise ValueError(f"{name} must be a string, got {meta[name]!r}")
     if meta.get("model") is not None:
@@ -508,7 +586,8 @@ def load_corpus_entries(path) -> tuple:
                                             str(p), n, 1))
             continue
         meta = {k: entry.get(k) for k in ("schedule", "model", "mutant", "backend", "outcome",
-                                          "count", "total") if k in entry}
+                                          "count", "total", "impl", "stuck") if entry.get(k)
+                or k in entry and k not in ("impl", "stuck")}   # as the .litmus header has them
         try:
             meta = check_replay_meta(meta, prog)
         except (ValueError, TypeError, AttributeError, KeyError) as e:

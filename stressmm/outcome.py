@@ -233,4 +233,4 @@ class Histogram:
         for o, n in other.counts.items():
             counts[o] = counts.get(o, 0) + n
         return Histogram(self.program, counts, self.elapsed + other.elapsed, self.backend,
-                         dict(self.info))
+                         {**other.info, **self.info})   # notes of both; self's first

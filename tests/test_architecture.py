@@ -15,7 +15,7 @@ LAYERS = [
     {"check", "judge"},
     {"fuzz", "report", "go_judge"},
     {"go_fuzz"},
-    {"campaign", "bench_models", "bench_native", "reports"},
+    {"campaign", "bench_models", "bench_native", "bench_impl", "reports"},
     {"bench_fuzz", "bench_go"},
     {"cli", "pytest_plugin", "__init__"},
     {"__main__"},

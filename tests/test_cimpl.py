@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from stressmm.bench_impl import EXCLUSION
 from stressmm.fuzz import ForbiddenOutcome, check_program
 from stressmm.runtime import available_cpus
 from stressmm.runtime.cimpl import build, header_path
@@ -24,20 +25,7 @@ DATA = ROOT / "tests" / "data" / "impls"
 two_cpus = pytest.mark.skipif(len(available_cpus()) < 2, reason="needs 2 CPUs for 2 pinned threads")
 
 # Each thread reads, then sets, x under a lock: both reading 0 means both were inside.
-COUNTER_TEXT = '''litmus Exclusion+mutex "one of the two critical sections comes first"
-var x int
-mutex m
-P0:
-  m.Lock()
-  r0 = x
-  x = 1
-  m.Unlock()
-P1:
-  m.Lock()
-  r1 = x
-  x = 1
-  m.Unlock()
-'''
+COUNTER_TEXT = EXCLUSION
 COUNTER = parse(COUNTER_TEXT)[0]
 
 
@@ -96,6 +84,7 @@ def test_c_files_do_not_run_on_python_threads():
 @pytest.mark.parametrize("impl, program", [
     ("ticket_lock.c", "Ready+mutex"),
     ("pthread_mutex.c", "Ready+mutex"),
+    ("builtin_mutex.c", "Ready+mutex"),
     ("ring_channel.c", "MP+unbuffered"),
     ("ring_channel.c", "MP+buffered"),
     ("ring_channel.c", "MP+close"),
@@ -153,9 +142,11 @@ def test_broken_examples_show_what_go_forbids(impl, program, seen):
 
 
 @two_cpus
-@pytest.mark.parametrize("impl", ["peterson_nofence.c", "tts_spinlock.c"])
+@pytest.mark.parametrize("impl", ["peterson_nofence.c", "tts_spinlock.c", "chan_close_wakeup.c"])
 def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
-    # Bounded: 4 minutes at most; on a busy 2-core machine each took 1 to 2 minutes.
+    # Bounded: 4 minutes at most; on a busy 2-core machine each took 1 to 2 minutes. The
+    # close that fakes a value needs a receiver asleep before the close: the lost wake-up
+    # shape that every Go campaign draws (strategies/go_shapes.py wakeups).
     from stressmm.campaign import CampaignConfig, run_campaign
 
     res = run_campaign(CampaignConfig(minutes=4, go=True, model="go", backend="native",
@@ -166,6 +157,9 @@ def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
     cex = res.counterexamples[0]
     assert len(cex.program.threads) <= 2 and impl in cex.implementation
     assert impl in Path(res.saved[0]).read_text()   # the header names it: replayable
+    assert 1 <= res.first_detection_programs <= res.examples
+    if impl == "chan_close_wakeup.c":   # the receiver got a value from a close
+        assert "close(c)" in cex.report() and "ok0=1" in str(cex.outcome)
 
 
 @two_cpus
@@ -177,6 +171,154 @@ def test_a_crash_or_a_hang_is_reported_with_the_program_and_exit_1(impl, report)
     done = stressmm("run", "Ready+mutex", "--impl", DATA / impl, "--iterations", 100)
     assert done.returncode == 1, done.stderr
     assert report in done.stdout and "Traceback" not in done.stderr
+
+
+@two_cpus
+@pytest.mark.parametrize("impl, what", [
+    ("segfault.c", "segfault crashed (SIGSEGV) while running"),
+    ("forever.c", "forever did not return from a call of P"),
+])
+def test_fuzzing_saves_a_crash_or_a_hang_shrunk_and_replayable(impl, what, tmp_path):
+    # Bounded: a hang costs the watchdog's 5 s per try, and shrinking gets 15 s.
+    from stressmm.campaign import CampaignConfig, run_campaign
+
+    res = run_campaign(CampaignConfig(examples=40, go=True, model="go", backend="native",
+                                      impl=(str(DATA / impl),), corpus=str(tmp_path), workers=1,
+                                      seed=1, threads=2, stuck_shrink_seconds=15))
+    assert not res.failures, res.failures
+    [cex] = res.counterexamples
+    assert cex.report().startswith("STUCK: " + what)
+    assert ".Lock()" in cex.report() and len(cex.program.threads) == 2
+    saved = Path(res.saved[0]).read_text()
+    assert f'"impl": ["{DATA / impl}"]' in saved and '"stuck": ' in saved
+    from stressmm.fuzz import load_corpus
+    [(_, _, meta)] = load_corpus(tmp_path / "counterexamples.jsonl")   # the index replays alike
+    assert meta["impl"] == [str(DATA / impl)] and what in meta["stuck"]
+    replay = stressmm("replay", res.saved[0])
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    assert "REPRODUCED: STUCK: " + what in replay.stdout
+    fixed = stressmm("replay", res.saved[0], "--impl", IMPLS / "ticket_lock.c")
+    assert fixed.returncode == 0 and "not reproduced" in fixed.stdout, fixed.stdout
+
+
+@two_cpus
+def test_fuzz_exits_1_on_a_crash(tmp_path):
+    done = stressmm("fuzz", "--go", "--impl", DATA / "segfault.c", "--examples", 40,
+                    "--corpus", tmp_path, "--seed", 1, "--workers", 1)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "STUCK: segfault crashed (SIGSEGV)" in done.stdout and "replay: " in done.stdout
+    assert "program(s) drawn by its worker" in done.stdout
+
+
+HELD_FOR_EVER = parse('''litmus Held "P0 never unlocks: P1 waits for ever"
+mutex m
+P0:
+  m.Lock()
+P1:
+  m.Lock()
+''')[0]
+NOBODY_SENDS = parse('''litmus Recv+Recv "two receivers, no sender"
+chan c 0
+P0:
+  <-c
+P1:
+  <-c
+''')[0]
+TWO_SECTIONS = parse('''litmus Lock+Lock "two critical sections"
+mutex m
+P0:
+  m.Lock()
+  m.Unlock()
+P1:
+  m.Lock()
+  m.Unlock()
+''')[0]
+
+
+def deadlock_only(hist):
+    """Deadlock seen, and nothing else but a few timeouts (a wait whose thread was kept off
+    its CPU past the bound, on a loaded machine)."""
+    from stressmm.outcome import Outcome
+
+    dead, late = Outcome.flagged("deadlock"), Outcome.flagged("timeout")
+    return dead in hist.counts and set(hist.counts) <= {dead, late} and \
+        hist.counts[dead] > hist.counts.get(late, 0)
+
+
+@two_cpus
+@pytest.mark.parametrize("impl, program", [
+    ("ticket_lock.c", HELD_FOR_EVER),
+    ("pthread_mutex.c", HELD_FOR_EVER),
+    ("ring_channel.c", NOBODY_SENDS),
+])
+def test_a_program_that_deadlocks_on_correct_primitives_is_deadlock_and_allowed(impl, program):
+    backend = get_backend("native", impl=(str(IMPLS / impl),))
+    try:
+        hist = check_program(program, Schedule(), backend=backend, model="go", iterations=300)
+    finally:
+        backend.close()
+    assert deadlock_only(hist), hist.counts   # every thread waits in the hook: deadlock
+
+
+@two_cpus
+def test_a_primitive_that_deadlocks_where_go_cannot_is_a_counterexample():
+    backend = get_backend("native", impl=(str(DATA / "unlock_forgets.c"),))
+    try:
+        with pytest.raises(ForbiddenOutcome) as found:
+            check_program(TWO_SECTIONS, Schedule(), backend=backend, model="go", iterations=300)
+    finally:
+        backend.close()
+    assert "FORBIDDEN outcome deadlock" in str(found.value)
+
+
+@two_cpus
+def test_lost_wakeup_shapes_are_race_free_end_under_sc_and_pass_the_builtins():
+    from hypothesis import given, settings
+
+    from stressmm.models import get_model
+    from stressmm.strategies.go_shapes import wakeups
+
+    @settings(max_examples=25, deadline=None, database=None)
+    @given(wakeups(threads=min(4, len(available_cpus()))))
+    def check(program):
+        go, sc = get_model("go").allowed(program), get_model("sc").allowed(program)
+        assert not go.races and not any(o.flags for o in sc.outcomes)
+        check_program(program, Schedule(), model="go", iterations=2000)   # built-ins: allowed
+
+    check()
+
+
+@two_cpus
+def test_a_run_whose_iterations_are_slow_stops_at_its_time_bound(monkeypatch):
+    # Receivers that sleep between rounds take milliseconds to be found deadlocked: a million
+    # iterations would take hours; the run stops at RUN_SECONDS and says so.
+    from stressmm.runtime import cimpl
+
+    monkeypatch.setattr(cimpl, "RUN_SECONDS", 2.0)
+    backend = get_backend("native", impl=(str(IMPLS / "ring_channel.c"),))
+    try:
+        hist = backend.run(NOBODY_SENDS, iterations=10**6)
+    finally:
+        backend.close()
+    assert 0 < hist.total < 10**6 and f"of {10**6:,} runs: stopped after 2 s" in hist.info["capped"]
+
+
+def test_slow_threads_are_never_taken_for_a_deadlock():
+    # Every thread on one CPU: each waits, on and off, while another is off its CPU, mid-call
+    # or between rounds. A correct primitive must show no deadlock where the go model has none.
+    from stressmm.models import get_model
+    from stressmm.syntax import scenario_paths
+
+    go = [p for f in scenario_paths() if "/go/" in str(f) for p in parse(Path(f).read_text())]
+    for impl in ("ring_channel.c", "ticket_lock.c", "once_cas.c"):
+        backend = get_backend("native", impl=(str(IMPLS / impl),))
+        try:
+            for prog in go:
+                hist = backend.run(prog, iterations=300, oversubscribe=True,
+                                   schedule=Schedule(seed=3, cpus=(0,) * len(prog.threads)))
+                assert hist.outside(get_model("go").allowed(prog).outcomes) == {}, (impl, prog.name)
+        finally:
+            backend.close()
 
 
 @two_cpus
@@ -196,3 +338,41 @@ def test_the_pytest_fixture_takes_a_c_file(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--stressmm-iterations",
                                            "100000", timeout=240)
     result.assert_outcomes(passed=1, failed=1)
+
+
+@two_cpus
+def test_bench_compares_the_builtin_primitives_with_the_same_ones_through_the_interface():
+    from stressmm.bench_impl import bench_impl
+
+    rows = bench_impl((str(IMPLS / "builtin_mutex.c"),), seconds=0.1, repeats=1)
+    assert [(r.test, r.kind) for r in rows] == [("Ready+mutex", "mutex"),
+                                                ("Exclusion+mutex", "mutex")]
+    for r in rows:
+        assert r.builtin_its_per_s[1] > 0 and r.impl_its_per_s[1] > 0
+        assert r.ratio == pytest.approx(r.impl_its_per_s[1] / r.builtin_its_per_s[1])
+
+
+def test_bench_impl_takes_c_files_only():
+    done = stressmm("bench", "--impl", "examples.impls.ticket_lock:TicketLock")
+    assert done.returncode == 2 and "bench --impl takes C files" in done.stderr
+
+
+def test_ctrl_c_keeps_the_parts_of_a_run_already_done(monkeypatch):
+    from stressmm.outcome import Outcome
+    from stressmm.runtime import cimpl, partial_histogram
+
+    backend = cimpl.CImplBackend.__new__(cimpl.CImplBackend)   # no worker: parts are faked
+    backend._worker, backend.name = None, "fake"
+    parts = []
+
+    def request(program, kwargs):
+        parts.append(kwargs["iterations"])
+        if len(parts) > 1:
+            raise KeyboardInterrupt
+        return ("ok", {Outcome(): kwargs["iterations"]}, 0.01, {})
+
+    monkeypatch.setattr(backend, "_request", request)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        backend.run(COUNTER, iterations=10**6)
+    assert parts[0] == cimpl.FIRST_PART
+    assert partial_histogram(stopped.value).total == cimpl.FIRST_PART

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stressmm.fuzz import ForbiddenOutcome, check_program
+from stressmm.fuzz import ForbiddenOutcome, StuckCounterexample, check_program
 from stressmm.models import get_model
 from stressmm.outcome import Outcome
 from stressmm.runtime import RuntimeUsageError
@@ -251,14 +251,13 @@ def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
                                       iterations=1000, seed=3))
     # The lost update of the reader count shows either as a torn read (a forbidden outcome)
     # or as a writer that waits for ever on a count that never returns to zero: a STUCK report
-    # naming the lock call and the program. Either is the bug found.
-    stuck = [f for f in res.failures if "STUCK" in f.what and "rw." in f.what]
-    assert res.counterexamples or stuck, (res.failures, f"not found in {res.examples} programs")
-    assert len(res.failures) == len(stuck), res.failures
-    if not res.counterexamples:
-        assert "RLock" in stuck[0].program_text
-        return
+    # naming the lock call, saved with the program. Either is the bug found.
+    assert not res.failures, res.failures
+    assert res.counterexamples, f"not found in {res.examples} programs"
     cex = res.counterexamples[0]
+    if isinstance(cex, StuckCounterexample):   # the writer that waits for ever
+        assert "rw." in cex.stuck and "RLock" in cex.report()
+        return
     assert len(cex.program.threads) == 2 and "RacyRWLock" in cex.implementation
     assert '"impl": [' in Path(res.saved[0]).read_text()
 
@@ -284,13 +283,16 @@ def test_a_campaign_reports_a_stuck_primitive_with_its_program(tmp_path):
 
     began = time.monotonic()
     res = run_campaign(CampaignConfig(examples=20, go=True, model="go", backend="pythreads",
-                                      impl=(here("BlackHole"),), corpus=None, workers=1,
-                                      iterations=200, seed=1))
+                                      impl=(here("BlackHole"),), corpus=str(tmp_path),
+                                      workers=1, iterations=200, seed=1,
+                                      stuck_shrink_seconds=10))
     assert time.monotonic() - began < 200
-    assert len(res.failures) == 1, res.failures
-    failure = res.failures[0]
-    assert "STUCK: P" in failure.what and "BlackHole" in failure.what
-    assert failure.program_text.startswith("litmus") and "chan" in failure.program_text
+    assert not res.failures, res.failures
+    [cex] = res.counterexamples
+    assert isinstance(cex, StuckCounterexample)
+    assert cex.report().startswith("STUCK: P") and "BlackHole" in cex.stuck
+    assert "chan" in cex.report() and cex.impl == (here("BlackHole"),)
+    assert '"stuck": ' in Path(res.saved[0]).read_text()
 
 
 def test_run_reports_a_stuck_primitive_and_exits_1():

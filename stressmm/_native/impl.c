@@ -11,8 +11,21 @@
  * Bounds: the wait hook ends a wait after the executor's spin budget, or after
  * MM_USER_WAIT_SECONDS of wall-clock time (for implementations that sleep between rounds),
  * or at once when another thread of the instance stopped it, the run's deadline passed or
- * Ctrl-C was pressed. There is no deadlock detection for user primitives (their waits say
- * nothing about which change they wait for): a deadlocked iteration ends as a timeout. */
+ * Ctrl-C was pressed.
+ *
+ * Deadlock. A user's wait says nothing about which change it waits for, so a deadlock is told
+ * by its threads alone. Every MM_USER_LOOK_EVERY rounds of a wait, the hook looks at the
+ * instance's other threads: each must have finished its ops, be inside a user call and
+ * waiting in the hook, or be blocked in a built-in primitive (sync.c's state word: epoch + 1).
+ * If so it opens a window (user_window_open) and keeps waiting; it calls the iteration
+ * `deadlock` only when, within MM_USER_WAIT_SECONDS, every waiting thread (itself included)
+ * has called the hook MM_USER_DEADLOCK_ROUNDS more times without leaving its call, no thread
+ * started a user call, and no built-in primitive changed (user_window_check). A wait loop
+ * re-checks its condition every round, so each of them saw, many times over, every change
+ * made before the window and failed: no thread can proceed. Anything else (a thread running
+ * its own ops, descheduled between rounds, spinning in an await, or leaving a call) closes
+ * the window: the wait goes on to its bound and ends as a timeout, as before. A slow thread
+ * is never taken for a deadlocked one. */
 
 #include "../include/stressmm_impl.h"
 
@@ -20,6 +33,8 @@
 #define MM_USER_MAX_SIZE 4096
 #define MM_USER_MAX_ARENA ((size_t)256 << 20)
 #define MM_USER_WAIT_SECONDS 0.2
+#define MM_USER_DEADLOCK_ROUNDS 32   /* hook rounds every waiter makes in a deadlock window */
+#define MM_USER_LOOK_EVERY 16        /* rounds between two looks for a deadlock (a power of 2) */
 
 /* Kinds of primitive objects, as stressmm/runtime/cimpl.py numbers them. */
 enum { MM_K_MUTEX = 0, MM_K_RWMUTEX, MM_K_CHANNEL, MM_K_ONCE, MM_K_WAITGROUP, MM_K_COUNT };
@@ -32,11 +47,18 @@ typedef struct {
     mm_user_run *ur;
     const mm_sync *sx;
     unsigned char *base;   /* this thread's current instance's objects */
-    long spins;
+    long spins;            /* hook calls in the current user call (read by other threads) */
+    uint64_t calls;        /* user calls begun (read by other threads) */
     double since;          /* first hook call of the current op */
-    int status;            /* why the hook said stop: MM_ST_TIMEOUT or MM_ST_ABORTED */
+    int status;            /* why the hook said stop: MM_ST_TIMEOUT, _ABORTED or _DEADLOCK */
     int64_t entered;       /* when the current user call began (ns), 0 outside one (watched) */
     uint64_t rng;
+    /* The deadlock window this thread opened (0: none) and what it saw then. */
+    double window_end;
+    int64_t seen_epoch;
+    int64_t seen_state[MM_MAX_THREADS];
+    uint64_t seen_calls[MM_MAX_THREADS];
+    long seen_spins[MM_MAX_THREADS];
 } mm_user;
 
 struct mm_user_run {
@@ -124,25 +146,101 @@ static void user_reset(mm_user_run *ur, int k)
     }
 }
 
+/* Thread t's state word in the current instance (sync.c: 0 running, epoch + 1 blocked in a
+ * built-in primitive, MM_STATE_DONE finished). */
+static int64_t user_state(const mm_sync *sx, int t)
+{
+    return __atomic_load_n(sx->state + (size_t)t * (size_t)sx->stride, __ATOMIC_SEQ_CST);
+}
+
+/* Open a deadlock window (see the top of this file) when every other thread of the instance
+ * is finished, waiting in the hook inside a user call, or blocked in a built-in primitive;
+ * returns whether it opened one. */
+static bool user_window_open(mm_user *u, double now)
+{
+    const mm_sync *sx = u->sx;
+    mm_user_run *ur = u->ur;
+    int64_t e = __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST);
+    for (int t = 0; t < sx->nthreads; t++) {
+        mm_user *o = &ur->threads[t];
+        int64_t s = user_state(sx, t);
+        u->seen_state[t] = s;
+        u->seen_calls[t] = __atomic_load_n(&o->calls, __ATOMIC_SEQ_CST);
+        u->seen_spins[t] = __atomic_load_n(&o->spins, __ATOMIC_SEQ_CST);
+        bool waiting = __atomic_load_n(&o->entered, __ATOMIC_SEQ_CST) != 0 && u->seen_spins[t] > 0;
+        if (t != sx->tid && s != MM_STATE_DONE && s != e + 1 && !waiting)
+            return false;
+    }
+    u->seen_epoch = e;
+    u->window_end = now + MM_USER_WAIT_SECONDS;
+    return true;
+}
+
+/* In an open window: 1 when it shows a deadlock (every waiter made MM_USER_DEADLOCK_ROUNDS
+ * more rounds in the same call, nothing else moved), -1 when some thread moved, 0 while it
+ * cannot tell yet. */
+static int user_window_check(const mm_user *u)
+{
+    const mm_sync *sx = u->sx;
+    const mm_user_run *ur = u->ur;
+    bool all = true;
+    for (int t = 0; t < sx->nthreads; t++) {
+        const mm_user *o = &ur->threads[t];
+        int64_t s = user_state(sx, t);
+        if (s != u->seen_state[t] || __atomic_load_n(&o->calls, __ATOMIC_SEQ_CST) != u->seen_calls[t])
+            return -1;
+        if (s == MM_STATE_DONE || (t != sx->tid && s == u->seen_epoch + 1))
+            continue;   /* finished, or blocked in a built-in primitive */
+        if (__atomic_load_n(&o->entered, __ATOMIC_SEQ_CST) == 0)
+            return -1;
+        if (__atomic_load_n(&o->spins, __ATOMIC_SEQ_CST) - u->seen_spins[t] < MM_USER_DEADLOCK_ROUNDS)
+            all = false;
+    }
+    if (__atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST) != u->seen_epoch)
+        return -1;
+    return all ? 1 : 0;
+}
+
+static int user_stop(mm_user *u, int status)
+{
+    u->status = status;
+    return 1;
+}
+
 static int user_wait(stressmm_ctx *ctx)
 {
     mm_user *u = (mm_user *)ctx;
     const mm_sync *sx = u->sx;
-    long spins = ++u->spins;
+    long spins = u->spins + 1;
+    __atomic_store_n(&u->spins, spins, __ATOMIC_SEQ_CST);
     mm_pause();
     if (sx->yield && (spins & 63) == 0)
         sched_yield();
-    if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED)) {
-        u->status = MM_ST_ABORTED;
-        return 1;
-    }
-    if (spins == 1)
+    if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED))
+        return user_stop(u, MM_ST_ABORTED);
+    if (__atomic_load_n(sx->hurry, __ATOMIC_RELAXED))
+        return user_stop(u, MM_ST_TIMEOUT);
+    if (spins == 1) {
         u->since = mm_now();
-    if (spins >= sx->budget || __atomic_load_n(sx->hurry, __ATOMIC_RELAXED)
-        || ((spins & 63) == 0 && mm_now() - u->since > MM_USER_WAIT_SECONDS)) {
-        u->status = MM_ST_TIMEOUT;
-        return 1;
+        u->window_end = 0;
     }
+    if ((spins & 15) != 0)
+        return spins >= sx->budget && u->window_end == 0 && !user_window_open(u, mm_now())
+            ? user_stop(u, MM_ST_TIMEOUT) : 0;
+    double now = mm_now();
+    if (u->window_end > 0) {   /* a deadlock window is open */
+        int seen = user_window_check(u);
+        if (seen > 0)
+            return user_stop(u, MM_ST_DEADLOCK);
+        if (seen < 0 || now > u->window_end)
+            u->window_end = 0;   /* something moved, or could not tell: no deadlock seen */
+        else
+            return 0;
+    }
+    if (spins >= sx->budget || now - u->since > MM_USER_WAIT_SECONDS)
+        return user_stop(u, MM_ST_TIMEOUT);   /* past its bound, no deadlock seen */
+    if ((spins & (MM_USER_LOOK_EVERY - 1)) == 0)
+        user_window_open(u, now);
     return 0;
 }
 
@@ -188,11 +286,12 @@ static int user_result(mm_user *u, int rc)
     case STRESSMM_OK: return MM_R_DONE;
     case STRESSMM_PANIC: return MM_R_PANIC;
     default:   /* GIVE_UP, or anything else: the iteration ends, as the hook asked */
-        return u->status == MM_ST_ABORTED ? MM_R_ABORTED : MM_R_TIMEOUT;
+        return u->status == MM_ST_ABORTED ? MM_R_ABORTED
+            : u->status == MM_ST_DEADLOCK ? MM_R_DEADLOCK : MM_R_TIMEOUT;
     }
 }
 
-static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r);
+static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r, int j);
 
 /* The longest user call now running in `ur` (seconds) and its thread, for the watchdog of
  * the worker process (a call that never returns cannot be stopped, only reported). */
@@ -211,28 +310,32 @@ static double user_longest_call(const mm_user_run *ur, int nthreads, int *thread
 }
 
 /* Run one synchronisation op on a user object, or on the built-in one when the user's table
- * does not provide its kind. Results as sync_op. */
+ * does not provide its kind. Results as sync_op. Only the user's own calls are watched: a
+ * built-in wait is bounded by its spin budget, which on a loaded machine (the thread off its
+ * CPU most of the time) may take seconds of wall-clock time without being a hang. */
 static int user_op(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r)
 {
     mm_user *u = sx->user;
+    int j = user_index(u->ur, in->loc);
+    if (j < 0 || !u->ur->mine[j])
+        return sync_op(sx, in, p, r);
+    __atomic_store_n(&u->spins, 0, __ATOMIC_SEQ_CST);   /* before the call is seen begun */
+    __atomic_store_n(&u->calls, u->calls + 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&u->entered, (int64_t)(mm_now() * 1e9), __ATOMIC_RELAXED);
-    int rc = user_call(sx, in, p, r);
+    int rc = user_call(sx, in, p, r, j);
     __atomic_store_n(&u->entered, 0, __ATOMIC_RELAXED);
     return rc;
 }
 
-static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r)
+/* Call the user's function for op `in` on user object j. */
+static int user_call(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r, int j)
 {
     mm_user *u = sx->user;
     mm_user_run *ur = u->ur;
-    int j = user_index(ur, in->loc);
-    if (j < 0 || !ur->mine[j])
-        return sync_op(sx, in, p, r);
     const stressmm_impl *impl = ur->impl;
     void *obj = user_object(ur, u->base, j);
     stressmm_ctx *ctx = &u->ctx;
     u->sx = sx;
-    u->spins = 0;
     u->status = MM_ST_OK;
     bool rw = ur->kind[j] == MM_K_RWMUTEX;
     switch ((mm_opcode)in->code) {

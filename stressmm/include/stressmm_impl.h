@@ -28,8 +28,14 @@
  * budget, another thread panicked, the run's time is up, Ctrl-C): return STRESSMM_GIVE_UP at
  * once, leaving the object as it is (it is initialised again before the next iteration). A
  * call that never returns is killed with its worker process and reported as a hang.
- * A program that deadlocks (every thread waiting) ends as `timeout` when the budget runs out;
- * such iterations are counted but never judged.
+ * DEADLOCK. When every thread of an iteration is finished or waiting (in ctx->wait inside one
+ * of your calls, or in a built-in primitive), and each waiting thread goes on calling
+ * ctx->wait for 32 more rounds without leaving its call while nothing else moves, the
+ * iteration ends as `deadlock`, judged like Go's "all goroutines are asleep": allowed where
+ * the program can deadlock, a counterexample where it cannot. This relies on the rule above:
+ * a wait loop re-checks what it waits for on every round. A wait that goes past its budget
+ * without that (a thread off its CPU, one running its own code) ends as `timeout`, which is
+ * counted but never judged.
  *
  * WHAT EACH CALL MUST GUARANTEE (the Go memory model, go.dev/ref/mem; "synchronized before"
  * means: every memory write before the first event is visible after the second one):

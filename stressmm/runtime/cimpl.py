@@ -21,6 +21,10 @@ a built `.so`), through the interface of `stressmm impl --header` (stressmm/incl
   with a `timeout` outcome and `info["stuck"]` saying what happened, which `stressmm run`
   prints and `stressmm fuzz` reports with the program (exit status 1); the next run starts a
   fresh worker.
+- Bounded runs: a run of N iterations goes to the worker in parts (the first of FIRST_PART
+  measures the pace) and stops after RUN_SECONDS, with `info["capped"]` saying how many ran:
+  a program whose every iteration deadlocks in waits that sleep between rounds, or times out,
+  would otherwise hold a campaign for hours.
 - Errors before any run (a file that does not compile, with the compiler's message; a
   library without `stressmm_impl_v1`; a table of another ABI version or with a missing
   function) are RuntimeUsageErrors (exit status 2).
@@ -38,14 +42,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
 from ..outcome import Histogram, Outcome
 from ..program import Chan, Mutex, Once, Program, Var
 from ..schedule import Schedule
-from . import RuntimeUsageError, check_budget
+from . import RuntimeUsageError, attach_histogram, check_budget
 from . import cache_dir as shared_cache_dir
 
 __all__ = ["is_c_impl", "header_path", "include_dir", "build", "user_objects", "CImplBackend",
@@ -60,6 +64,8 @@ START_SECONDS = 30.0       # a worker loads the library and says which primitive
 HANG_SECONDS = 5.0         # a user call still running after this long never returns
 BEAT_SECONDS = 0.5         # the worker says it is alive this often
 SILENT_SECONDS = 30.0      # a worker silent this long is stuck as a whole: killed
+RUN_SECONDS = 20.0         # a run of N iterations stops after this long (info["capped"])
+FIRST_PART = 1000          # iterations of its first part, which measures how long one takes
 KINDS = ("mutex", "rwmutex", "channel", "once", "waitgroup")   # numbered as in impl.c
 
 
@@ -352,25 +358,65 @@ class CImplBackend:
     def run(self, program: Program, iterations: Optional[int] = None,
             seconds: Optional[float] = None, schedule: Schedule = Schedule(),
             mutant: Optional[str] = None, oversubscribe: bool = False) -> Histogram:
+        """Run `program` in the worker. A run of `iterations` goes in parts and stops after
+        RUN_SECONDS (`info["capped"]` says so): a program whose every iteration deadlocks in
+        waits that sleep, or times out, could otherwise take hours."""
         check_budget(iterations, seconds)
-        worker = self._ensure()
         started = time.monotonic()
         kwargs = dict(iterations=iterations, seconds=seconds, schedule=schedule, mutant=mutant,
                       oversubscribe=oversubscribe)
+        if iterations is None:
+            return self._finish(program, schedule, started, self._request(program, kwargs))
+        counts: dict = {}
+        elapsed, done, part, info = 0.0, 0, min(iterations, FIRST_PART), {}
+        for n in range(iterations):   # bounded: every part runs at least one iteration
+            seed = replace(schedule, seed=schedule.seed + 7919 * n)
+            try:
+                reply = self._request(program, dict(kwargs, iterations=part, schedule=seed))
+            except KeyboardInterrupt as e:   # the parts already done go with the signal
+                if counts:
+                    attach_histogram(e, Histogram(program, counts, elapsed, self.name, info))
+                raise
+            if reply[0] != "ok":
+                return self._finish(program, schedule, started, reply)
+            for outcome, k in reply[1].items():
+                counts[outcome] = counts.get(outcome, 0) + k
+            elapsed, done, info = elapsed + reply[2], done + part, dict(reply[3], seed=schedule.seed)
+            spent = time.monotonic() - started
+            if done >= iterations:
+                break
+            if spent > RUN_SECONDS:
+                info["capped"] = (f"{done:,} of {iterations:,} runs: stopped after "
+                                  f"{RUN_SECONDS:.0f} s ({1e3 * spent / done:.1f} ms a run; its "
+                                  f"iterations deadlock or time out in slow waits?)")
+                break
+            left = (RUN_SECONDS - spent) * done / spent if spent > 0 else iterations
+            part = max(1, min(iterations - done, int(left)))
+        return Histogram(program, counts, elapsed, self.name, info)
+
+    def _request(self, program: Program, kwargs: dict) -> tuple:
+        """The worker's answer to one run: ("ok", counts, elapsed, info), ("usage", message),
+        ("error", message), ("dead", how) or ("hung", thread, seconds)."""
+        worker = self._ensure()
         try:
             _send(worker.to_child, (program, kwargs))
             reply = ("beat",)
             for _ in range(10**12):   # heartbeats until the answer; silence ends it
                 reply = _recv(worker.from_child, time.monotonic() + SILENT_SECONDS)
                 if reply[0] != "beat":
-                    break
+                    return reply
         except KeyboardInterrupt:
             self.close()
             raise
         except (EOFError, TimeoutError, BrokenPipeError) as e:
             silent = isinstance(e, TimeoutError) and worker.proc.poll() is None
-            reply = ("dead", f"stopped answering for {SILENT_SECONDS:.0f} s" if silent
-                     else _death(worker.proc, SILENT_SECONDS))
+            return ("dead", f"stopped answering for {SILENT_SECONDS:.0f} s" if silent
+                    else _death(worker.proc, SILENT_SECONDS))
+        return reply
+
+    def _finish(self, program: Program, schedule: Schedule, started: float,
+                reply: tuple) -> Histogram:
+        """The histogram of a run that ended with `reply` (not a part of a longer run)."""
         if reply[0] in ("dead", "hung"):
             what = (reply[1] if reply[0] == "dead" else
                     f"did not return from a call of P{reply[1]} within {HANG_SECONDS:.0f} s "
