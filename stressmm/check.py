@@ -24,12 +24,12 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .models import MODELS, ModelResult, applies, get_model
+from .models import MODELS, Explanation, ModelResult, applies, get_model
 from .outcome import Outcome
 from .program import Expect, Not, Program
 
-__all__ = ["ExpectationResult", "CheckReport", "check", "model_for", "verdict_holds",
-           "witness_allowed", "condition_holds_under",
+__all__ = ["ExpectationResult", "CheckReport", "OutcomeExplanation", "check", "explain_outcome",
+           "model_for", "verdict_holds", "witness_allowed", "condition_holds_under",
            "unknown_models"]
 
 
@@ -93,6 +93,45 @@ def model_for(name: str, max_states: Optional[int] = None):
     """The model `name`, with its work limit set to `max_states` when given."""
     model = get_model(name)
     return model if max_states is None else model.with_max_states(max_states)
+
+
+@dataclass(frozen=True)
+class OutcomeExplanation:
+    """What one model says about an outcome: `witness`, an execution it allows that ends in the
+    outcome (its steps, one a line), or, when it forbids every such execution, `why` (the rule
+    broken and its cycle, where the model can tell; "" when it cannot)."""
+
+    model: str
+    witness: Optional[Explanation]
+    why: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.witness is not None
+
+    @property
+    def text(self) -> str:
+        return str(self.witness) if self.witness is not None else self.why
+
+
+def explain_outcome(program: Program, query, model: str,
+                    max_states: Optional[int] = None) -> OutcomeExplanation:
+    """Why `model` allows or forbids the outcomes matching `query` (an Outcome, a Pattern or
+    its text): what `stressmm check --explain` prints, and what reports show beside an outcome.
+
+        >>> from stressmm.syntax import find_scenario, parse_file
+        >>> [sb] = parse_file(find_scenario("SB"))
+        >>> explain_outcome(sb, "P0:r0=0 P1:r1=0", "tso").allowed
+        True
+        >>> print(explain_outcome(sb, "P0:r0=0 P1:r1=0", "sc").text)   # doctest: +ELLIPSIS
+        SB: P0:r0=0 P1:r1=0 is forbidden by sc: the search of every interleaving ...
+    """
+    m = model_for(model, max_states)
+    witness = m.explain(program, query)
+    if witness is not None:
+        return OutcomeExplanation(model, witness)
+    why = getattr(m, "why_forbidden", None)
+    return OutcomeExplanation(model, None, why(program, query) if why is not None else "")
 
 
 def check(program: Program, models: Iterable[str],

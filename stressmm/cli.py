@@ -191,7 +191,7 @@ def print_notes(hist) -> None:
 
 
 def cmd_check(args) -> int:
-    from .check import check, model_for
+    from .check import check, explain_outcome
     from .models import MODELS
     from .outcome import Pattern
     from .report import render_check
@@ -206,25 +206,25 @@ def cmd_check(args) -> int:
     report_problems(loaded, strict=args.strict)
     progs = loaded.programs
     failures, unchecked, docs, blocks = 0, 0, [], []
+    want_doc = bool(args.json or args.report or args.junit)
     for source, prog in over(progs, "check", "tests"):
         report = check(prog, models, args.max_states)
         failures += len(report.failed)
         unchecked += sum(1 for e in report.expectations if e.holds is None)
-        doc = check_test(report, source)
+        doc = check_test(report, source, explain=want_doc)
         if not args.json:
             blocks.append(render_check(report, source, verbose=args.verbose))
         if pattern is not None:
             pattern.check_against(prog)
             for m in (m for m in models if m in report.results):
-                ex = model_for(m, args.max_states).explain(prog, pattern)
+                said = explain_outcome(prog, pattern, m, args.max_states)
+                ex = said.witness
                 if args.json:
                     doc.setdefault("explain", {})[m] = (
                         {"outcome": ex.outcome.to_json(), "steps": list(ex.steps)} if ex else None)
                 elif ex is None:
-                    why = getattr(model_for(m, args.max_states), "why_forbidden", None)
-                    reason = why(prog, pattern) if why is not None else ""
                     blocks.append(f"  {m}: no execution of {prog.name} ends in {pattern}: "
-                                  f"{m} forbids it" + "".join(f"\n      {line}" for line in reason.splitlines()))
+                                  f"{m} forbids it" + "".join(f"\n      {line}" for line in said.why.splitlines()))
                 else:
                     blocks.append(f"  {m}: an execution ending in {ex.outcome}:\n"
                                   + "\n".join(f"      {line}" for line in str(ex).splitlines()))
@@ -300,22 +300,159 @@ def probed_run(backend, prog, args, schedule):
         raise
 
 
-def cmd_run(args) -> int:
-    from .go_judge import judge as judge_go
-    from .interrupt import exit_status, signal_name
-    from .judge import judge, models_to_compute, stuck_reason
-    from .models import StateLimitError, get_model
-    from .report import judged_facts, render_judged
-    from .reports.progress import over
-    from .reports.results import document, run_test
-    from .runtime import partial_histogram
-    from .runtime.go import BACKENDS as GO_BACKENDS
+def default_run_iterations(backend, on_go: bool) -> int:
+    """How many runs `run` makes of each test when neither --iterations nor --seconds is given:
+    a million on the native runtime, fewer on the slower Go toolchains and user backends.
+
+        >>> default_run_iterations(None, on_go=False), default_run_iterations(object(), True)
+        (1000000, 100000)
+    """
+    return 1_000_000 if backend is None else 100_000 if on_go else 10_000
+
+
+def run_schedule(args, prog):
+    """The schedule `run` gives `prog`: every thread the same --delay, and --layout, --batch and
+    --seed as given."""
     from .schedule import Schedule
+
+    return Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
+                    layout=args.layout, batch=args.batch, seed=args.seed)
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """One test as `run` ran it: its judged histogram (None when Ctrl-C came before any run
+    finished), a note shown under its table (why it stopped), whether every probe run timed
+    out (`stuck`), and the Ctrl-C / SIGTERM that ended the command (`interrupt`)."""
+
+    judged: object
+    note: str = ""
+    stuck: bool = False
+    interrupt: Optional[BaseException] = None
+
+
+def run_program(backend, prog, args, checked: Optional[str]) -> ProgramRun:
+    """Run `prog` as `args` ask (`probed_run`) and judge it by `checked`. Ctrl-C or SIGTERM
+    does not propagate: the runs already done are judged (by no model when the model was the
+    one busy) and returned with the interrupt, so that they are shown before the command ends."""
+    from .interrupt import signal_name
+    from .judge import judge, models_to_compute, stuck_reason
+    from .runtime import partial_histogram
+
+    hist = None
+    try:
+        hist, stuck = probed_run(backend, prog, args, run_schedule(args, prog))
+        judged = judge(hist, checked)
+    except KeyboardInterrupt as e:
+        done = partial_histogram(e) or hist
+        if done is None:
+            return ProgramRun(None, interrupt=e)
+        return ProgramRun(judge(done, checked if hist is None else None),
+                          f"interrupted by {signal_name(e)} after {done.total:,} runs",
+                          interrupt=e)
+    if not stuck:
+        return ProgramRun(judged)
+    why = stuck_reason(prog, models_to_compute(prog, checked))
+    return ProgramRun(judged, f"STUCK: every one of the first {hist.total} runs timed out, so "
+                              f"{prog.name} was not run further."
+                              + "".join(f"\n    {line}" for line in why), stuck=True)
+
+
+@dataclass(frozen=True)
+class RunTally:
+    """What `run` has seen so far: tests shown, runs ending in an outcome the judging model
+    forbids, failed `expect` lines, stuck tests (a user primitive that never returned, or
+    every probe run timed out) and tests the judging model gave up on."""
+
+    shown: int = 0
+    forbidden: int = 0
+    failed: int = 0
+    stuck: int = 0
+    gave_up: int = 0
+
+    def add(self, run: ProgramRun, checked: Optional[str]) -> "RunTally":
+        judged = run.judged
+        primitive_stuck = bool((judged.histogram.info or {}).get("stuck"))
+        return RunTally(shown=self.shown + 1, forbidden=self.forbidden + judged.forbidden,
+                        failed=self.failed + judged.failed,
+                        stuck=self.stuck + (primitive_stuck or run.stuck),
+                        gave_up=self.gave_up + (checked is not None and not judged.judged))
+
+    def status(self, errors: Sequence) -> int:
+        """1 when something forbidden, failed or stuck was seen; else 2 when a model gave up or
+        a path could not be run; else 0."""
+        if self.forbidden or self.failed or self.stuck:
+            return 1
+        return 2 if self.gave_up or errors else 0
+
+    def summary(self, tests: int, checked: Optional[str], errors: Sequence,
+                interrupted: Optional[str] = None) -> str:
+        """The last line `run` prints."""
+        judge_text = f"an outcome {checked} forbids" if checked else "(no model: --model none)"
+        return (f"{self.shown} of {tests} tests run; "
+                f"{self.forbidden:,} runs ended in {judge_text}"
+                + (f"; {self.failed} expectation(s) failed" if self.failed else "")
+                + (f"; {self.stuck} test(s) stuck" if self.stuck else "")
+                + (f"; {self.gave_up} test(s) not judged ({checked} gave up)"
+                   if self.gave_up else "")
+                + (f"; {len(errors)} error(s) above, not run" if errors else "")
+                + (f"; interrupted by {interrupted}" if interrupted else ""))
+
+
+def run_document(docs: list, tally: RunTally, errors: Sequence,
+                 interrupted: Optional[str] = None) -> dict:
+    """The results document of `run` (docs/json.md): its tests and totals."""
+    from .reports.results import document
+
+    return document("run", docs, forbidden=tally.forbidden, failed_expectations=tally.failed,
+                    stuck=tally.stuck, model_gave_up=tally.gave_up, interrupted=interrupted,
+                    errors=list(errors))
+
+
+def run_test_document(run: ProgramRun, checked: Optional[str], source: str) -> dict:
+    """One test of the `run` document: every model's verdict beside each outcome (none with
+    --model none), what judging adds, and why it stopped early."""
+    from .report import judged_facts
+    from .reports.results import run_test
+
+    judged = run.judged
+    doc = run_test(judged.histogram, {m: v for m, v in judged.verdicts.items() if v is not None},
+                   checked, source, models=None if checked else (), explain=True)
+    doc.update(judged_facts(judged))
+    if run.note:
+        doc["stopped"] = run.note
+    return doc
+
+
+def print_program_run(run: ProgramRun, source: str, go_checked: bool) -> None:
+    """One test as a person reads it: its judged table, why it stopped, what the backend noted
+    and, for a real Go toolchain judged by a model (`go_checked`), the go model's word on its
+    outcomes."""
+    from .go_judge import judge as judge_go
+    from .models import StateLimitError, get_model
+    from .report import render_judged
+
+    hist = run.judged.histogram
+    print(render_judged(run.judged, source) + (f"\n  {run.note}" if run.note else ""))
+    print_notes(hist)
+    if go_checked:
+        try:
+            for line in judge_go(hist, get_model("go").allowed(hist.program)):
+                print(f"  {line}")
+        except StateLimitError:
+            pass    # the table already says the model gave up
+    print()
+
+
+def cmd_run(args) -> int:
+    from .interrupt import exit_status, signal_name
+    from .reports.progress import over
+    from .runtime.go import BACKENDS as GO_BACKENDS
 
     spec, backend = load_backend(args.backend, args.impl)
     on_go = spec in GO_BACKENDS   # a real Go implementation: judged by the go model
     if args.iterations is None and args.seconds is None:
-        args.iterations = 1_000_000 if backend is None else 100_000 if on_go else 10_000
+        args.iterations = default_run_iterations(backend, on_go)
     checked = run_model(args.model, "go" if args.impl or on_go else "tso")
     loaded = load_programs(args.paths)
     progs, too_big = too_many_threads(loaded.programs, args.oversubscribe)
@@ -323,83 +460,32 @@ def cmd_run(args) -> int:
     report_problems(replace(loaded, errors=errors))
     if callable(getattr(backend, "prepare", None)):
         backend.prepare([prog for _, prog in progs])    # e.g. one Go build for every test
-    totals = {"forbidden": 0, "failed": 0, "stuck": 0, "gave_up": 0}
-    docs, shown = [], [0]    # tests of the results document; tests shown so far
     want_doc = args.json or args.report or args.junit
-
-    def show(judged, source, extra=""):
-        hist = judged.histogram
-        totals["forbidden"] += judged.forbidden
-        totals["failed"] += judged.failed
-        totals["gave_up"] += checked is not None and not judged.judged
-        if (hist.info or {}).get("stuck"):   # a user primitive that never returned
-            totals["stuck"] += 1
-        if want_doc:   # every model's verdict beside each outcome (none with --model none)
-            doc = run_test(hist, {m: v for m, v in judged.verdicts.items() if v is not None},
-                           checked, source, models=None if checked else ())
-            doc.update(judged_facts(judged))
-            if extra:
-                doc["stopped"] = extra
-            docs.append(doc)
-        if args.json:
-            return
-        print(render_judged(judged, source) + (f"\n  {extra}" if extra else ""))
-        print_notes(hist)
-        if on_go and checked is not None:
-            try:
-                for line in judge_go(hist, get_model("go").allowed(hist.program)):
-                    print(f"  {line}")
-            except StateLimitError:
-                pass    # the table already says the model gave up
-        print()
-
-    def summary(interrupted=None) -> tuple:
-        judge_text = f"an outcome {checked} forbids" if checked else "(no model: --model none)"
-        results = document("run", docs, forbidden=totals["forbidden"],
-                           failed_expectations=totals["failed"], stuck=totals["stuck"],
-                           model_gave_up=totals["gave_up"], interrupted=interrupted,
-                           errors=errors)
-        if args.json:
-            print(json.dumps(results, indent=2))
-        else:
-            print(f"{shown[0]} of {len(progs)} tests run; "
-                  f"{totals['forbidden']:,} runs ended in {judge_text}"
-                  + (f"; {totals['failed']} expectation(s) failed" if totals["failed"] else "")
-                  + (f"; {totals['stuck']} test(s) stuck" if totals["stuck"] else "")
-                  + (f"; {totals['gave_up']} test(s) not judged ({checked} gave up)"
-                     if totals["gave_up"] else "")
-                  + (f"; {len(errors)} error(s) above, not run" if errors else "")
-                  + (f"; interrupted by {interrupted}" if interrupted else ""))
-        if totals["forbidden"] or totals["failed"] or totals["stuck"]:
-            return results, 1
-        return results, 2 if totals["gave_up"] or errors else 0
-
+    tally, docs = RunTally(), []
     for source, prog in over(progs, "run", "tests"):
-        schedule = Schedule(delays=tuple((0, args.delay) for _ in prog.threads),
-                            layout=args.layout, batch=args.batch, seed=args.seed)
-        hist = None
-        try:
-            hist, stuck = probed_run(backend, prog, args, schedule)
-            judged = judge(hist, checked)
-        except KeyboardInterrupt as e:   # show the runs done (not judged if the model was busy)
-            done = partial_histogram(e) or hist
-            if done is not None:
-                shown[0] += 1
-                show(judge(done, checked if hist is None else None), source,
-                     f"interrupted by {signal_name(e)} after {done.total:,} runs")
-            results, _ = summary(signal_name(e))
-            return finish(args, results, exit_status(e))
-        shown[0] += 1
-        if stuck:
-            if not (hist.info or {}).get("stuck"):   # else `show` counts the stuck primitive
-                totals["stuck"] += 1
-            why = stuck_reason(prog, models_to_compute(prog, checked))
-            show(judged, source,
-                 f"STUCK: every one of the first {hist.total} runs timed out, so {prog.name} was "
-                 f"not run further." + "".join(f"\n    {line}" for line in why))
-            continue
-        show(judged, source)
-    results, status = summary()
+        run = run_program(backend, prog, args, checked)
+        if run.judged is not None:
+            tally = tally.add(run, checked)
+            if want_doc:
+                docs.append(run_test_document(run, checked, source))
+            if not args.json:
+                print_program_run(run, source, on_go and checked is not None)
+        if run.interrupt is not None:
+            interrupted = signal_name(run.interrupt)
+            return finish_run(args, docs, tally, len(progs), checked, errors,
+                              exit_status(run.interrupt), interrupted)
+    return finish_run(args, docs, tally, len(progs), checked, errors, tally.status(errors))
+
+
+def finish_run(args, docs: list, tally: RunTally, tests: int, checked: Optional[str],
+               errors: Sequence, status: int, interrupted: Optional[str] = None) -> int:
+    """Print `run`'s summary (or its JSON document), write the --report / --junit files, and
+    return the exit status."""
+    results = run_document(docs, tally, errors, interrupted)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(tally.summary(tests, checked, errors, interrupted))
     return finish(args, results, status)
 
 
@@ -647,7 +733,8 @@ def cmd_replay(args) -> int:
         reproduced += found
         target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
         k = chance_of_missing(meta.get("count", 0), meta.get("total", 0), hist.total)
-        results.append(dict(replay_test(hist, verdicts, model, label, meta),
+        results.append(dict(replay_test(hist, verdicts, model, label, meta,
+                                        explain=bool(args.json or args.report or args.junit)),
                             forbidden=bad, reproduced=found,
                             race=finding[1] if finding and meta.get("race") else None,
                             stuck=finding[1] if finding and meta.get("stuck") else None, mutant=mutant,

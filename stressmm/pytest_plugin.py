@@ -9,9 +9,10 @@
 
 Hypothesis settings: each example runs the program thousands of times on real threads, so a
 test that uses `stressmm_check` runs with settings that suit hardware, in a plain `pytest` run
-too: no deadline, the `too_slow` health check off, and 20 examples (the `stressmm-dev`
-profile; `stressmm-fuzz` under `--stressmm-minutes`: rounds of 20 fresh examples, never
-derandomized). What the test's own `@settings(...)` sets is kept (a value that differs from the
+too: no deadline, the `too_slow` health check off, no explain phase, one counterexample
+reported (the smallest), and 20 examples (the `stressmm-dev` profile; `stressmm-fuzz` under
+`--stressmm-minutes`: rounds of 20 fresh examples, never derandomized, and under a fixed seed
+each round draws from its own seed derived from it). What the test's own `@settings(...)` sets is kept (a value that differs from the
 active profile's). `--hypothesis-profile NAME` replaces the stressmm profile (e.g.
 `stressmm-ci`: 100 examples, derandomized), still with no deadline. Other tests keep
 Hypothesis's own settings.
@@ -53,26 +54,36 @@ from dataclasses import dataclass
 from typing import Optional
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from .fuzz import DEFAULT_ITERATIONS, ForbiddenOutcome, Memo, check_program, save_counterexample
 
 DEFAULT_CORPUS = ".stressmm/counterexamples"   # the same as `stressmm fuzz --corpus`
 HARDWARE_HEALTH_CHECKS = (HealthCheck.too_slow,)
+# The phases of `stressmm fuzz`, and the database's: no explain phase. Once the minimal
+# counterexample is found, that phase reruns variants of it on the hardware, which is slow
+# (each variant runs thousands of times, a minute and more for a Go program on a busy machine),
+# and what it concludes is false here: a variant of the schedule alone replays the memo, so
+# "any other generated value" would be claimed of a schedule that was never tried.
+HARDWARE_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
+# One counterexample per test, the smallest, as `stressmm fuzz` reports: hardware failures are
+# the same bug however Hypothesis tells them apart, and shrinking a second one costs the
+# time of the first again (Hypothesis gives all its shrinking five minutes).
+HARDWARE = dict(deadline=None, phases=HARDWARE_PHASES, report_multiple_bugs=False)
 
-settings.register_profile("stressmm-dev", max_examples=20, deadline=None,
-                          suppress_health_check=HARDWARE_HEALTH_CHECKS)
-settings.register_profile("stressmm-ci", max_examples=100, deadline=None, derandomize=True,
-                          suppress_health_check=HARDWARE_HEALTH_CHECKS)
+settings.register_profile("stressmm-dev", max_examples=20,
+                          suppress_health_check=HARDWARE_HEALTH_CHECKS, **HARDWARE)
+settings.register_profile("stressmm-ci", max_examples=100, derandomize=True,
+                          suppress_health_check=HARDWARE_HEALTH_CHECKS, **HARDWARE)
 # derandomize=False explicitly: Hypothesis loads its own `ci` profile (derandomized) when it
 # sees a CI environment, and a derandomized fuzz round would draw the same examples each time.
 # Small rounds: --stressmm-minutes repeats them until the time is spent, so the budget is kept
 # to within a round (each example runs the program thousands of times).
-settings.register_profile("stressmm-fuzz", max_examples=20, deadline=None,
-                          derandomize=False, suppress_health_check=list(HealthCheck))
+settings.register_profile("stressmm-fuzz", max_examples=20, derandomize=False,
+                          suppress_health_check=list(HealthCheck), **HARDWARE)
 
 # The settings a stressmm profile decides for a test, unless the test's own @settings does.
-PROFILE_FIELDS = ("max_examples", "deadline", "derandomize")
+PROFILE_FIELDS = ("max_examples", "deadline", "derandomize", "phases", "report_multiple_bugs")
 
 
 def hardware_settings(own: settings, active: settings, chosen: Optional[str],
@@ -84,16 +95,19 @@ def hardware_settings(own: settings, active: settings, chosen: Optional[str],
     `fuzzing` whether --stressmm-minutes is on. A field the test sets to a value other than the
     active profile's is kept; the others come from the stressmm profile, or from the chosen
     one. Hardware examples never get a deadline unless the test sets one, nor the too_slow
-    health check; fuzz rounds are never derandomized.
+    health check, nor the explain phase (HARDWARE_PHASES), and report one counterexample, the
+    smallest; fuzz rounds are never derandomized.
 
         >>> dev = hardware_settings(settings.default, settings.default, None, fuzzing=False)
-        >>> dev.deadline, dev.max_examples
-        (None, 20)
+        >>> dev.deadline, dev.max_examples, Phase.explain in dev.phases, dev.report_multiple_bugs
+        (None, 20, False, False)
         >>> hardware_settings(settings(max_examples=5), settings.default, None, False).max_examples
         5
     """
     if chosen:
-        base = settings(settings.get_profile(chosen), deadline=None)
+        profile = settings.get_profile(chosen)
+        base = settings(profile, deadline=None, report_multiple_bugs=False,
+                        phases=[p for p in profile.phases if p is not Phase.explain])
     else:
         base = settings.get_profile("stressmm-fuzz" if fuzzing else "stressmm-dev")
     changes = {f: getattr(base, f) for f in PROFILE_FIELDS if getattr(own, f) == getattr(active, f)}
@@ -278,6 +292,7 @@ def pytest_runtest_call(item):
     minutes = item.config.getoption("--stressmm-minutes")
     function = getattr(item, "function", None)
     own = getattr(function, "_hypothesis_internal_use_settings", None)
+    own_seed = getattr(function, "_hypothesis_internal_use_seed", None)
     if own is not None:
         chosen = item.config.getoption("hypothesis_profile", None)
         function._hypothesis_internal_use_settings = hardware_settings(
@@ -289,13 +304,45 @@ def pytest_runtest_call(item):
             return result
         deadline = time.monotonic() + minutes * 60.0
         rounds = 1
+        base_seed = forced_seed(own_seed)
         while time.monotonic() < deadline and rounds < 1_000_000:
+            if own is not None and base_seed is not None:
+                function._hypothesis_internal_use_seed = round_seed(base_seed, rounds)
             item.runtest()  # raises on a counterexample: pytest reports it as this test's failure
             rounds += 1
         return result
     finally:
         if own is not None:
             function._hypothesis_internal_use_settings = own
+            if hasattr(function, "_hypothesis_internal_use_seed"):
+                function._hypothesis_internal_use_seed = own_seed
+
+
+def forced_seed(own_seed):
+    """The seed that fixes a test's draws: its own `@seed`, else `--hypothesis-seed`'s, else
+    None (each round then draws fresh examples anyway)."""
+    if own_seed is not None:
+        return own_seed
+    from hypothesis import core
+
+    return getattr(core, "global_force_seed", None)
+
+
+def round_seed(seed, round_: int) -> int:
+    """The seed of fuzz round `round_` (1, 2, ...) of a test whose seed is fixed: rounds with
+    the same seed would draw the same examples again, so each round draws from its own seed,
+    derived from the fixed one, and a rerun with that seed repeats every round. Round 0 is the
+    first round itself (the fixed seed).
+
+        >>> round_seed(3, 0), round_seed(3, 1) == round_seed(3, 1) != round_seed(3, 2)
+        (3, True)
+    """
+    if round_ == 0:
+        return seed
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed!r}/{round_}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
 
 
 def counterexamples_in(error: BaseException) -> list:

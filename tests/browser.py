@@ -19,18 +19,25 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--
 PROBE = """<script>
 (function () {
   function rows(box) {
-    return Array.from(box.querySelectorAll("table.histogram tr, table.outcomes tr")).map(function (tr) {
+    return Array.from(box.querySelectorAll("table.histogram tr:not(.explanations), table.outcomes tr:not(.explanations)")).map(function (tr) {
       var bar = tr.querySelector(".bar");
       return {cells: Array.from(tr.cells).map(function (c) { return c.innerText.trim(); }),
               never: tr.classList.contains("never"),
               bar: bar ? bar.getBoundingClientRect().width : null};
     });
   }
+  // the collapsed explanations under the outcome rows: their summary, and what shows of them
+  function explanations(box) {
+    return Array.from(box.querySelectorAll("details.explanation")).map(function (d) {
+      return {summary: d.querySelector("summary").innerText.trim(), open: d.open,
+              shown: d.innerText.trim(), text: d.textContent};
+    });
+  }
   var out = {text: document.body.innerText, tests: {}, counterexamples: []};
   document.querySelectorAll("section.test").forEach(function (s) {
     var name = s.querySelector("h2").innerText.replace(" FAILED", "").trim(), key = name;
     for (var n = 2; key in out.tests; n++) key = name + " #" + n;   // two files, one test name
-    out.tests[key] = {rows: rows(s), text: s.innerText};
+    out.tests[key] = {rows: rows(s), text: s.innerText, explanations: explanations(s)};
   });
   document.querySelectorAll(".counterexample").forEach(function (c) {
     var bar = c.querySelector(".bar");

@@ -121,10 +121,12 @@ def scenario(name):
 
 @two_cpus
 @pytest.mark.parametrize("impl, program, seen", [
-    ("tts_spinlock.c", "exclusion", "r0=0 P1:r1=0"),        # both inside the lock
-    ("peterson_nofence.c", "exclusion", "r0=0 P1:r1=0"),
-    ("once_nowait.c", "MP+once", "FORBIDDEN"),             # a late caller misses the body
-    ("chan_close_wakeup.c", "Close+zero", "P1:ok=1"),      # ok after close
+    # both inside the lock: both read 0, or the second Unlock finds the lock already
+    # unlocked (Go's "unlock of unlocked mutex" panic)
+    ("tts_spinlock.c", "exclusion", ("r0=0 P1:r1=0", "outcome panic")),
+    ("peterson_nofence.c", "exclusion", ("r0=0 P1:r1=0", "outcome panic")),
+    ("once_nowait.c", "MP+once", ("FORBIDDEN",)),             # a late caller misses the body
+    ("chan_close_wakeup.c", "Close+zero", ("P1:ok=1",)),      # ok after close
 ])
 def test_broken_examples_show_what_go_forbids(impl, program, seen):
     # Each shows the forbidden outcome in thousands of runs out of 100,000 on 2 CPUs; up to
@@ -136,7 +138,7 @@ def test_broken_examples_show_what_go_forbids(impl, program, seen):
             for seed in range(20):
                 check_program(prog, Schedule(seed=seed), backend=backend, model="go",
                               iterations=100_000)
-        assert seen in str(found.value)
+        assert any(s in str(found.value) for s in seen), str(found.value)
     finally:
         backend.close()
 

@@ -272,6 +272,76 @@ def test_check_report_in_a_browser(tmp_path):
     [weak] = [r for r in rows if r["cells"][0] == "P0:r0=0 P1:r1=0"]
     assert weak["cells"][1 + list(MODELS).index("sc")] == "FORBIDDEN"
     assert weak["cells"][1 + list(MODELS).index("tso")] == "allowed"
+    # the weak outcome comes with a witness execution, collapsed: its summary shows, its
+    # steps do not until the reader opens it
+    [witness] = seen["tests"]["SB"]["explanations"]
+    assert witness["summary"] == "an execution tso allows that ends in P0:r0=0 P1:r1=0 x=1 y=1"
+    assert not witness["open"] and "store buffer" in witness["text"]
+    assert "store buffer" not in witness["shown"]
+
+
+def details_of(page: str) -> list:
+    """Every <details> of a page: (summary text, open or not, the text inside)."""
+    class Details(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found, self.depth = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "details":
+                self.found.append({"open": "open" in dict(attrs), "summary": "", "text": ""})
+                self.depth += 1
+            elif tag == "summary":
+                self.part = "summary"
+            elif tag == "pre":
+                self.part = "text"
+
+        def handle_endtag(self, tag):
+            if tag == "details":
+                self.depth -= 1
+            if tag in ("summary", "pre"):
+                self.part = None
+
+        def handle_data(self, data):
+            if self.depth and getattr(self, "part", None):
+                self.found[-1][self.part] += data
+
+    d = Details()
+    d.feed(page)
+    return d.found
+
+
+def test_report_explains_what_was_forbidden_and_what_was_weak(tmp_path):
+    # SB's store-buffering outcome, seen on every run (a backend that does what x86-TSO
+    # allows), judged by sc: a forbidden outcome that was observed, and a weak one
+    from stressmm.check import explain_outcome
+    from stressmm.syntax import parse_file
+
+    html = tmp_path / "run.html"
+    backend = f"{Path(__file__).parent / 'user_backends.py'}:AlwaysTSO"
+    proc = stressmm("run", SB, "--backend", backend, "--model", "sc", "--iterations", "100",
+                    "--report", html)
+    assert proc.returncode == 1, proc.stderr
+    page = html.read_text()
+    assert_self_contained(page)
+    found = {d["summary"]: d for d in details_of(page)}
+    weak = "P0:r0=0 P1:r1=0 x=1 y=1"
+    why, witness = found[f"why sc forbids {weak}"], found[f"an execution tso allows that ends in {weak}"]
+    assert not why["open"] and not witness["open"]          # collapsed by default
+    # the words of the explainer of `stressmm check --explain`
+    [sb] = parse_file(str(SB))
+    outcome = next(o for o in get_model_outcomes(sb, "tso") if str(o) == weak)
+    assert why["text"] == explain_outcome(sb, outcome, "sc").text
+    assert "-fr->" in why["text"]                           # the cycle of the rule broken
+    assert witness["text"] == explain_outcome(sb, outcome, "tso").text
+    # outcomes sequential consistency allows need no explanation
+    assert len(found) == 2
+
+
+def get_model_outcomes(program, model):
+    from stressmm.models import get_model
+
+    return get_model(model).allowed(program).outcomes
 
 
 # ---------------------------------------------------------------- bad input and failed writes

@@ -66,6 +66,33 @@ static double mm_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* ------------------------------------------------------------------ bounded spinning
+ *
+ * Every spin loop of the executor (the start barriers, await, the primitives' waits) takes the
+ * same step, spin_step: a pause; when threads share CPUs (oversubscribed), the CPU given up
+ * every MM_YIELD_EVERY steps so that the thread waited for can run; and every MM_LOOK_EVERY
+ * steps (spin_step returns true) a look at what ends the wait, which the loop makes: the
+ * instance's abort word, the run's hurry word (its deadline, Ctrl-C), the wait's own budget
+ * and clocks. A look costs a few loads, so a wait notices an abort or Ctrl-C within
+ * MM_LOOK_EVERY pauses (microseconds); each loop bounds itself by a spin budget, a wall-clock
+ * limit, or both. */
+#define MM_YIELD_EVERY 64
+#define MM_LOOK_EVERY 32
+
+typedef struct {
+    long steps;   /* steps taken so far */
+    bool yield;   /* oversubscribed: yield the CPU now and then */
+} mm_spin;
+
+static inline bool spin_step(mm_spin *s)
+{
+    s->steps++;
+    mm_pause();
+    if (s->yield && (s->steps & (MM_YIELD_EVERY - 1)) == 0)
+        sched_yield();
+    return (s->steps & (MM_LOOK_EVERY - 1)) == 0;
+}
+
 #include "sync.c"
 
 /* ------------------------------------------------------------------ outcome hash table */
@@ -212,19 +239,20 @@ static void delay(mm_thread *th)
         mm_pause();
 }
 
-/* Wait for the bounded condition `*word OP value`; returns false if the run aborted. */
+/* Wait until `*word == value`; returns false if the run aborted. Bounded by the wall clock:
+ * a wait longer than MM_STUCK_SECONDS aborts the run (the clock is read every MM_CLOCK_EVERY
+ * steps, a few microseconds apart, so as not to delay the start of an instance). */
+#define MM_CLOCK_EVERY 4096
 static bool spin_until(mm_run *run, int *word, int value)
 {
     double give_up = 0;
-    for (unsigned long spins = 1;; spins++) {
-        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value)
-            return true;
-        mm_pause();
-        if (run->oversubscribe && (spins & 255) == 0)
-            sched_yield();
-        if ((spins & 4095) == 0) {
-            if (__atomic_load_n(&run->abort, __ATOMIC_RELAXED))
-                return false;
+    mm_spin spin = {0, run->oversubscribe};
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != value) {
+        if (!spin_step(&spin))
+            continue;
+        if (__atomic_load_n(&run->abort, __ATOMIC_RELAXED))
+            return false;
+        if ((spin.steps & (MM_CLOCK_EVERY - 1)) == 0) {
             double now = mm_now();
             if (give_up == 0)
                 give_up = now + MM_STUCK_SECONDS;
@@ -234,6 +262,7 @@ static bool spin_until(mm_run *run, int *word, int value)
             }
         }
     }
+    return true;
 }
 
 /* Sense-reversing barrier over all threads; the releasing store is followed by a full fence
@@ -282,12 +311,13 @@ static bool barrier_instance(mm_thread *th, int k, int round)
     {                                                                                      \
         double grace_end = 0;                                                              \
         bool marked = false;                                                               \
-        for (long spins = 0;; spins++) {                                                   \
-            if (((LOAD) == r[in->a]) == (in->b != 0))                                      \
-                break;                                                                     \
-            if ((spins & 255) == 255 && __atomic_load_n(sx->abort, __ATOMIC_RELAXED))      \
+        mm_spin spin = {0, sx->yield};                                                     \
+        while (((LOAD) == r[in->a]) != (in->b != 0)) {                                     \
+            if (!spin_step(&spin))                                                         \
+                continue;                                                                  \
+            if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED))                              \
                 return MM_ST_ABORTED;                                                      \
-            if (spins >= sx->budget && ((spins & 255) == 255 || spins == sx->budget)) {    \
+            if (spin.steps >= sx->budget) {                                                \
                 if (!marked) {   /* spinning in an await, not descheduled (see wait_over) */ \
                     st(sx->state + (size_t)sx->tid * (size_t)sx->stride, MM_STATE_AWAIT);  \
                     marked = true;                                                         \
@@ -298,13 +328,10 @@ static bool barrier_instance(mm_thread *th, int k, int round)
                     __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);                      \
                     return MM_ST_TIMEOUT;                                                  \
                 }                                                                          \
-            } else if ((spins & 255) == 255 && __atomic_load_n(sx->hurry, __ATOMIC_RELAXED)) { \
+            } else if (__atomic_load_n(sx->hurry, __ATOMIC_RELAXED)) {                     \
                 __atomic_store_n(sx->abort, 1, __ATOMIC_SEQ_CST);                          \
                 return MM_ST_TIMEOUT;                                                      \
             }                                                                              \
-            mm_pause();                                                                    \
-            if (sx->yield && (spins & 63) == 63)   /* as sync_wait: let the writer run */  \
-                sched_yield();                                                             \
         }                                                                                  \
         if (marked)                                                                        \
             st(sx->state + (size_t)sx->tid * (size_t)sx->stride, 0);                       \

@@ -523,8 +523,8 @@ static PyObject *native_execute(PyObject *self, PyObject *args)
     }
     if (run.abort) {
         PyErr_Format(PyExc_RuntimeError, "execute: a program thread did not reach the barrier "
-                     "within %.0f s (machine overloaded, or threads descheduled); the run was "
-                     "abandoned", MM_STUCK_SECONDS);
+                     "within %d s (machine overloaded, or threads descheduled); the run was "
+                     "abandoned", (int)MM_STUCK_SECONDS);
         goto done;
     }
     PyObject *counts = histogram_dict(&run);

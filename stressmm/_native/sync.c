@@ -52,7 +52,6 @@ enum { MM_R_DONE = 0, MM_R_SKIP, MM_R_WAIT, MM_R_BUSY, MM_R_PANIC, MM_R_ABORTED,
 #define MM_RW_WRITER ((int64_t)1 << 40)   /* mutex word: writer bit | number of readers */
 #define MM_MUT_PAUSES 8                    /* window of the non-atomic mutants */
 #define MM_RETRY_EVERY 1023                /* a blocked waiter retries at least this often */
-#define MM_CHECK_EVERY 31                  /* and looks for a deadlock this often */
 
 /* Channel fields (word offsets, in units of stride). The buffer holds max(capacity, 1) values. */
 enum { CH_LOCK = 0, CH_CLOSED, CH_HEAD, CH_COUNT, CH_TAKEN, CH_BUF };
@@ -456,16 +455,14 @@ static int try_wg_wait_one(const mm_sync *sx, int64_t *w)
 static int wg_wait_no_recheck(const mm_sync *sx, int64_t *w)
 {
     int64_t first = __atomic_load_n(w, __ATOMIC_ACQUIRE);
-    for (long spins = 0; first != 0; spins++) {
-        if (__atomic_load_n(w, __ATOMIC_ACQUIRE) != first)
-            return MM_R_DONE;
+    mm_spin spin = {0, sx->yield};
+    while (first != 0 && __atomic_load_n(w, __ATOMIC_ACQUIRE) == first) {
+        if (!spin_step(&spin))
+            continue;
         if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED))
             return MM_R_ABORTED;
-        if (spins >= sx->budget || __atomic_load_n(sx->hurry, __ATOMIC_RELAXED))
+        if (spin.steps >= sx->budget || __atomic_load_n(sx->hurry, __ATOMIC_RELAXED))
             return MM_R_TIMEOUT;
-        mm_pause();
-        if (sx->yield && (spins & 63) == 0)
-            sched_yield();
     }
     return MM_R_DONE;
 }
@@ -568,27 +565,28 @@ static int sync_wait(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *
     int rc = sync_try(sx, in, p, r, phase);
     bool published = false;
     double grace_end = 0;
-    for (long spins = 1; rc == MM_R_WAIT || rc == MM_R_BUSY; spins++) {
+    mm_spin spin = {0, sx->yield};
+    while (rc == MM_R_WAIT || rc == MM_R_BUSY) {
         if (rc == MM_R_WAIT && !published) {
             __atomic_store_n(mine, e + 1, __ATOMIC_SEQ_CST);
             published = true;
         }
-        mm_pause();
-        if (sx->yield && (spins & 63) == 0)
-            sched_yield();
-        if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED)) {
-            rc = MM_R_ABORTED;
-            break;
-        }
-        if (published && (spins & MM_CHECK_EVERY) == 0 && deadlocked(sx)) {
-            rc = MM_R_DEADLOCK;
-            break;
-        }
-        if (__atomic_load_n(sx->hurry, __ATOMIC_RELAXED)
-            || (spins >= sx->budget && (spins & MM_CHECK_EVERY) == 0
-                && wait_over(sx, &grace_end, published, spins))) {
-            rc = published && deadlocked(sx) ? MM_R_DEADLOCK : MM_R_TIMEOUT;
-            break;
+        bool look = spin_step(&spin);
+        long spins = spin.steps;
+        if (look) {   /* abort, deadlock, Ctrl-C or the deadline, the budget */
+            if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED)) {
+                rc = MM_R_ABORTED;
+                break;
+            }
+            if (published && deadlocked(sx)) {
+                rc = MM_R_DEADLOCK;
+                break;
+            }
+            if (__atomic_load_n(sx->hurry, __ATOMIC_RELAXED)
+                || (spins >= sx->budget && wait_over(sx, &grace_end, published, spins))) {
+                rc = published && deadlocked(sx) ? MM_R_DEADLOCK : MM_R_TIMEOUT;
+                break;
+            }
         }
         if (rc == MM_R_BUSY || (spins & MM_RETRY_EVERY) == 0
             || __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST) != e) {

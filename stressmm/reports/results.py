@@ -20,7 +20,7 @@ from ..check import condition_holds_under
 from ..outcome import Outcome, evaluate
 
 __all__ = ["VERSION", "ALLOWED", "FORBIDDEN", "NOT_JUDGED", "document", "check_test",
-           "run_test", "replay_test", "campaign", "model_results"]
+           "run_test", "replay_test", "campaign", "model_results", "explanations"]
 
 VERSION = 1
 """The version of the document's layout: raised whenever a field changes meaning or goes away
@@ -99,6 +99,47 @@ def _outcome_row(outcome: Outcome, program, results: dict, shown) -> dict:
             "verdicts": {m: _verdict(outcome, r) for m, (r, _) in results.items()}}
 
 
+def explanations(outcome: Outcome, program, results: dict, checked: Optional[str] = None,
+                 observed: bool = False) -> list:
+    """What a reader of an outcome's row needs explained (`explain_outcome`, the explainer of
+    `stressmm check --explain`): for an observed outcome the judging model `checked` forbids,
+    why it forbids it; for a weak outcome (one sc forbids and a model allows), an execution of
+    that model ending in it (`checked`'s when it allows it, else the first model's that can
+    show one). `results` maps each model to (ModelResult or None, error).
+
+        >>> from stressmm.syntax import find_scenario, parse_file
+        >>> [sb] = parse_file(find_scenario("SB"))
+        >>> weak = Outcome.make({(0, "r0"): 0, (1, "r1"): 0}, {"x": 1, "y": 1})
+        >>> [(e["model"], e["allowed"]) for e in explanations(
+        ...     weak, sb, model_results(sb, ["sc", "tso"]), "sc", observed=True)]
+        [('sc', False), ('tso', True)]
+    """
+    from ..check import explain_outcome
+    from ..models import StateLimitError
+
+    verdicts = {m: _verdict(outcome, r) for m, (r, _) in results.items()}
+    asked = []
+    if observed and checked is not None and verdicts.get(checked) == FORBIDDEN:
+        asked.append([checked])
+    if verdicts.get("sc") == FORBIDDEN:
+        allowing = [m for m, v in verdicts.items() if v == ALLOWED]
+        asked.append(sorted(allowing, key=lambda m: m != checked))
+    out = []
+    for models in asked:
+        for m in models:
+            try:
+                said = explain_outcome(program, outcome, m)
+            except StateLimitError as e:
+                out.append({"model": m, "allowed": None, "text": f"{m} gave up explaining: {e}"})
+                break
+            # A model that allows the outcome without an execution ending in it (a C11 data
+            # race: undefined behaviour) has no witness to show: the next model may.
+            if said.allowed or verdicts[m] == FORBIDDEN:
+                out.append({"model": m, "allowed": said.allowed, "text": said.text})
+                break
+    return out
+
+
 def _models_summary(program, results: dict) -> dict:
     out = {}
     for m, (r, error) in results.items():
@@ -128,27 +169,33 @@ def _head(program, source: str) -> dict:
 # ---------------------------------------------------------------- tests
 
 
-def check_test(report, source: str = "") -> dict:
+def check_test(report, source: str = "", explain: bool = False) -> dict:
     """One test of `stressmm check`: the program, every model's verdict on every outcome some
-    model allows, the races and the expectations."""
+    model allows, the races and the expectations; with `explain`, each weak outcome's witness
+    execution (`explanations`)."""
     from ..report import shown_locations
 
     p = report.program
     results = {m: (r, "") for m, r in report.results.items()}
     every = sorted(set().union(*(listed(r.outcomes)[0] for r in report.results.values())))
     shown = shown_locations(p)
+    rows = [_outcome_row(o, p, results, shown) for o in every]
+    if explain:
+        for o, row in zip(every, rows):
+            row["explanations"] = explanations(o, p, results)
     return dict(_head(p, source), models=_models_summary(p, results),
-                outcomes=[_outcome_row(o, p, results, shown) for o in every],
+                outcomes=rows,
                 expectations=[{"model": e.expect.model, "verdict": e.expect.verdict,
                                "holds": e.holds, "why": e.why} for e in report.expectations])
 
 
 def run_test(hist, verdicts: dict, checked: str, source: str = "",
-             models: Optional[Iterable[str]] = None) -> dict:
+             models: Optional[Iterable[str]] = None, explain: bool = False) -> dict:
     """One test of `stressmm run` (or a replay): the histogram of observed outcomes with each
     model's verdict beside each, and the outcomes some model allows that were never observed
     here. `verdicts` (model -> allowed outcomes) are the ones the command judged with; the
-    other models of `models` (default: all) are asked too."""
+    other models of `models` (default: all) are asked too. With `explain`, each row says why
+    `checked` forbids an observed outcome, and shows a witness of a weak one (`explanations`)."""
     from ..models import MODELS
     from ..report import shown_locations
 
@@ -162,6 +209,8 @@ def run_test(hist, verdicts: dict, checked: str, source: str = "",
         row = _outcome_row(o, p, results, shown)
         row.update(count=n, percent=100.0 * n / total if total else 0.0,
                    allowed={m: o in verdicts[m] for m in verdicts})
+        if explain:
+            row["explanations"] = explanations(o, p, results, checked, observed=True)
         rows.append(row)
     never = []
     allowed_somewhere = set().union(*(listed(r.outcomes)[0] for r, _ in results.values()
@@ -169,6 +218,8 @@ def run_test(hist, verdicts: dict, checked: str, source: str = "",
     for o in sorted(allowed_somewhere - set(hist.counts)):
         row = _outcome_row(o, p, results, shown)
         row["allowed_by"] = [m for m, v in row["verdicts"].items() if v == ALLOWED]
+        if explain:
+            row["explanations"] = explanations(o, p, results, checked)
         never.append(row)
     forbidden = sum(hist.outside(verdicts[checked]).values()) if checked in verdicts else 0
     info = {k: (list(v) if isinstance(v, tuple) else v) for k, v in (hist.info or {}).items()}
@@ -178,9 +229,10 @@ def run_test(hist, verdicts: dict, checked: str, source: str = "",
                 exists_seen=(hist.count(p.condition) if p.condition else None))
 
 
-def replay_test(hist, verdicts: dict, checked: str, source: str, meta: dict) -> dict:
+def replay_test(hist, verdicts: dict, checked: str, source: str, meta: dict,
+                explain: bool = False) -> dict:
     """A replayed counterexample: `run_test` and what was recorded when it was found."""
-    test = run_test(hist, verdicts, checked, source)
+    test = run_test(hist, verdicts, checked, source, explain=explain)
     target = Outcome.from_json(meta["outcome"]) if meta.get("outcome") else None
     test["recorded"] = {
         "outcome": target.to_json() if target else None, "text": str(target) if target else None,
