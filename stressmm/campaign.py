@@ -79,6 +79,8 @@ class CampaignResult:
     workers: int = 0
     cpus: list = field(default_factory=list)
     first_detection: Optional[float] = None   # seconds from the start to the first forbidden run
+    first_detection_programs: Optional[int] = None   # programs tested up to that run (all workers)
+    first_detection_runs: Optional[int] = None       # runs made up to that run (all workers)
     save_errors: list = field(default_factory=list)   # why a counterexample could not be saved
     interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
     seed: Optional[int] = None                 # the campaign's seed: `--seed` it to repeat the draws
@@ -251,7 +253,14 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         if (hist.info or {}).get("stuck"):
             raise StuckPrimitive(hist.info["stuck"])
 
+    passed = set()   # (program, schedule) pairs this worker ran and found no fault in
+
     def prop(program, schedule):
+        if "first" not in stats and ((program, schedule) in passed or (
+                examples_budget is not None and stats["examples"] >= examples_budget)):
+            # Each chunk is a fresh Hypothesis run, which opens with its simplest example:
+            # the same pair again would spend the budget on runs already made.
+            return
         stats["examples"] += 1
         _count(stats["coverage"], {"programs": 1}, tally(program))
         out.put(("program", index, print_program(program)))
@@ -262,15 +271,18 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
             if getattr(backend, "race", False):   # go-race: the detector is under test too
                 from .go_fuzz import check_races
                 check_races(hist, schedule, backend, cfg.model, memo)
+            passed.add((program, schedule))
         except ForbiddenOutcome:
             if "first" not in stats:
                 stats["first"] = time.time()
-                out.put(("first", index, stats["first"]))
+                out.put(("first", index, {"time": stats["first"], "examples": stats["examples"],
+                                          "runs": stats["runs"]}))
             raise
 
     chunk = 0
     while time.monotonic() < deadline and (examples_budget is None or stats["examples"] < examples_budget):
-        n = CHUNK if examples_budget is None else max(1, min(CHUNK, examples_budget - stats["examples"]))
+        # One more than the budget left: a chunk's opening example may be one already run.
+        n = CHUNK if examples_budget is None else min(CHUNK, examples_budget - stats["examples"] + 1)
         # derandomize=False: under a CI environment Hypothesis would otherwise inherit its `ci`
         # profile and draw the same examples in every chunk; `hseed` keeps runs reproducible.
         test_settings = settings(max_examples=n, deadline=None, database=None,
@@ -280,6 +292,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         chunk_seed = seed * 100_003 + chunk
         test = test_settings(hseed(chunk_seed)(given(progs, scheds)(prop)))
         chunk += 1
+        tested = stats["examples"]
         try:
             if callable(getattr(backend, "prepare", None)):
                 _prebuild(backend, test_settings, chunk_seed, progs, scheds,
@@ -294,6 +307,8 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return
+        if stats["examples"] == tested:   # a whole chunk of pairs already run: nothing new left
+            break
     out.put(("done", index, _copy(stats)))
 
 
@@ -365,6 +380,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     totals: dict = {}
     slot_of: dict = {}     # spawn number -> slot; messages carry the spawn number
     ident: dict = {}       # slot -> spawn number of the worker now in it
+    banked = {"examples": 0, "runs": 0, "coverage": {}}   # figures of workers that died
 
     def spawn(i):
         n = len(slot_of) + 1
@@ -395,7 +411,13 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             elif kind == "program":
                 current[i] = payload
         if kind == "first" and result.first_detection is None:
-            result.first_detection = payload - wall_start
+            # Programs and runs up to the detection: load independent, unlike its time.
+            others = [t for j, t in totals.items() if j != i]
+            result.first_detection = payload["time"] - wall_start
+            result.first_detection_programs = (banked["examples"] + payload["examples"]
+                                               + sum(t["examples"] for t in others))
+            result.first_detection_runs = (banked["runs"] + payload["runs"]
+                                           + sum(t["runs"] for t in others))
         elif kind == "error":
             # Not a crash of the runtime under test: a fresh worker would fail the same
             # way, so the campaign stops with the error instead of respawning.
@@ -424,7 +446,6 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                 return
 
     respawns = dict.fromkeys(range(len(plans)), 0)
-    banked = {"examples": 0, "runs": 0, "coverage": {}}
     try:
         for i in range(len(plans)):
             spawn(i)

@@ -201,6 +201,8 @@ def campaign(res, cfg) -> dict:
             "runs_per_second": res.runs / res.elapsed if res.elapsed > 0 else 0.0,
             "workers": res.workers, "cpus": list(res.cpus),
             "first_detection": res.first_detection,
+            "first_detection_programs": res.first_detection_programs,
+            "first_detection_runs": res.first_detection_runs,
             "config": {"minutes": cfg.minutes, "examples": cfg.examples, "mutant": cfg.mutant,
                        "model": cfg.model, "seed": cfg.seed, "threads": cfg.threads,
                        "ops": cfg.ops, "iterations": cfg.iterations, "go": cfg.go,
