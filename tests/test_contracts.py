@@ -71,6 +71,17 @@ def test_shrinking_reaches_the_minimal_fifo_shape():
     assert "c <- 1\n  c <- 2" in print_program(p)
 
 
+@pytest.mark.parametrize("clause_id", ["chan.fifo", "atomic.sc", "rwmutex.readers-share"])
+def test_the_template_programs_alone_reach_the_clause(clause_id):
+    # contentions: a stream of values on one channel, store buffering on two atomic
+    # counters, two readers holding an RWMutex together
+    from stressmm.strategies import go_programs
+
+    p = find(go_programs(), lambda p: clause_id in exercised(p),
+             settings=settings(SEARCH, phases=(Phase.generate,)))
+    assert clause(clause_id).test(p)
+
+
 def test_shrinking_reaches_two_waiters_on_one_waitgroup():
     p = find(GO_PROGRAMS, lambda p: "waitgroup.releases-all-waiters" in exercised(p),
              settings=SEARCH)
