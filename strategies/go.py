@@ -35,8 +35,8 @@ A program is a list of *steps* in one global order. A step is either
   beside a writer ``rw.Lock(); w0 = 1; v0 = 1; rw.Unlock()`` (no torn reads), both threads
   ``c <- k; r = <-c`` on one buffered channel (no value received twice, none lost), both
   ``r = atomic.Add(&u0, k)`` (or Swap, or ``CAS(&u0, 0, k)``: no lost update) or the store
-  buffering shape on two counters (one order of all atomics), two readers
-  ``rw.RLock(); c0 <- 1 / r = <-c0; rw.RUnlock()`` (readers share the lock), and a stream
+  buffering shape on two counters (one order of all atomics), two readers of an RWMutex of
+  their own ``rw0.RLock(); c0 <- 1 / r = <-c0; rw0.RUnlock()`` (readers share the lock), and a stream
   ``c0 <- 1; c0 <- 2`` / ``r0 = <-c0; r1 = <-c0`` on a channel of capacity 0 to 2, maybe
   closed after the values (FIFO order, the capacity, values buffered at the close).
 
@@ -291,8 +291,10 @@ class _Builder:
             ops_a = (Rmw(_FRESH, u, op, 1, expected=expected, order=_SC),)
             ops_b = (Rmw(_FRESH, u, op, 2, expected=expected, order=_SC),)
         elif step.primitive == "rwmutex-readers":
-            # Both readers inside at once: a rendezvous on an unbuffered channel.
-            rw, c = self.declare(Mutex("rw", rw=True)), self.declare(Chan(f"c{j}", 0))
+            # Both readers inside at once: a rendezvous on an unbuffered channel. The RWMutex
+            # is its own: on the shared `rw`, a writer of another step could wait for this
+            # reader while this reader waits for that writer's thread (a deadlock under SC).
+            rw, c = self.declare(Mutex(f"rw{j}", rw=True)), self.declare(Chan(f"c{j}", 0))
             ops_a = (RLock(rw), Send(c, 1), RUnlock(rw))
             ops_b = (RLock(rw), Recv(c, _FRESH), RUnlock(rw))
         elif step.primitive == "rwmutex-reader":
