@@ -29,11 +29,16 @@ A program is a list of *steps* in one global order. A step is either
 - an **access** by one thread: a plain load or store of a data location, or a seq_cst atomic
   load, store or add of the atomic counter `a`.
 - a **contention** between two threads inside one primitive, where a broken primitive shows
-  (`GO_CONTENTIONS`), on variables of its own (v<j>, w<j>): both threads
+  (`GO_CONTENTIONS`), on variables of its own (v<j>, w<j>, u<j>, t<j>, c<j>): both threads
   ``mu.Lock(); r = v0; v0 = k; mu.Unlock()`` (mutual exclusion: one of them reads the other's
   write; likewise with ``rw.Lock()``), a reader ``rw.RLock(); r0 = v0; r1 = w0; rw.RUnlock()``
-  beside a writer ``rw.Lock(); v0 = 1; w0 = 1; rw.Unlock()`` (no torn reads), and both threads
-  ``c <- k; r = <-c`` on one buffered channel (no value received twice, none lost).
+  beside a writer ``rw.Lock(); w0 = 1; v0 = 1; rw.Unlock()`` (no torn reads), both threads
+  ``c <- k; r = <-c`` on one buffered channel (no value received twice, none lost), both
+  ``r = atomic.Add(&u0, k)`` (or Swap, or ``CAS(&u0, 0, k)``: no lost update) or the store
+  buffering shape on two counters (one order of all atomics), two readers of an RWMutex of
+  their own ``rw0.RLock(); c0 <- 1 / r = <-c0; rw0.RUnlock()`` (readers share the lock), and a stream
+  ``c0 <- 1; c0 <- 2`` / ``r0 = <-c0; r1 = <-c0`` on a channel of capacity 0 to 2, maybe
+  closed after the values (FIFO order, the capacity, values buffered at the close).
 
 Each write writes the next value of its location (1, 2, ...), so a read tells which write it
 saw. Threads run their steps in program order; the global order is one schedule in which
@@ -83,7 +88,8 @@ GO_MECHANISMS = ("chan", "mutex", "atomic", "close", "rwmutex", "once", "waitgro
                  "chan-sync")
 """The synchronisations of a handoff, in the order the shrinker prefers them."""
 
-GO_CONTENTIONS = ("mutex", "rwmutex", "rwmutex-reader", "chan")
+GO_CONTENTIONS = ("mutex", "rwmutex", "rwmutex-reader", "chan", "atomic", "rwmutex-readers",
+                  "chan-stream")
 """The primitives a contention step puts two threads inside at once."""
 
 GO_ACCESSES = ("load", "store", "atomic-load", "atomic-store", "atomic-add")
@@ -94,6 +100,8 @@ _SC = Order.SEQ_CST
 _COUNTER = "a"
 _RACY_ODDS = 4        # with racy=True, a handoff is the racy variant 1 time in _RACY_ODDS
 _CAPACITIES = 3       # channel capacities 0, 1, 2
+_VARIANTS = 12        # variants of a contention: channel capacity and close, atomic op
+_RMWS = ((RmwOp.ADD, None), (RmwOp.SWAP, None), (RmwOp.CAS, 0))   # op, expected value
 
 
 @dataclass(frozen=True)
@@ -178,16 +186,17 @@ class _Contention:
     primitive: str
     first: int         # offset from the current thread
     second: int        # offset from the first, minus one
-    capacity: int      # for channels: capacity 1 + capacity
+    variant: int       # in [0, _VARIANTS): see _Builder.contention
 
 
-_CONTENTION_NEEDS = {"mutex": "mutex", "rwmutex": "rwmutex", "rwmutex-reader": "rwmutex",
-                     "chan": "chan"}
+_CONTENTION_NEEDS = {"mutex": ("mutex",), "rwmutex": ("rwmutex",),
+                     "rwmutex-reader": ("rwmutex",), "chan": ("chan",), "atomic": ("atomic",),
+                     "rwmutex-readers": ("rwmutex", "chan"), "chan-stream": ("chan",)}
 
 
 def _contention_kinds(knobs: _Knobs) -> tuple:
-    """The contentions whose primitive the `sync` knob allows."""
-    return tuple(c for c in GO_CONTENTIONS if _CONTENTION_NEEDS[c] in knobs.sync)
+    """The contentions whose primitives the `sync` knob allows."""
+    return tuple(c for c in GO_CONTENTIONS if all(m in knobs.sync for m in _CONTENTION_NEEDS[c]))
 
 
 def _contentions(knobs: _Knobs) -> st.SearchStrategy:
@@ -195,10 +204,13 @@ def _contentions(knobs: _Knobs) -> st.SearchStrategy:
 
     def build(c):
         first, second = divmod(c[1], n_max - 1)
-        return _Contention(kinds[c[0]], first, second, c[2])
+        # Without `close` in the sync knob, a channel stream never closes its channel.
+        variant = c[2] if "close" in knobs.sync else c[2] % _CAPACITIES
+        variant = variant if kinds[c[0]] != "chan-stream" else variant % (2 * _CAPACITIES)
+        return _Contention(kinds[c[0]], first, second, variant)
 
     return st.tuples(st.integers(0, len(kinds) - 1), st.integers(0, n_max * (n_max - 1) - 1),
-                     st.integers(0, _CAPACITIES - 2)).map(build)
+                     st.integers(0, _VARIANTS - 1)).map(build)
 
 
 def _accesses(knobs: _Knobs) -> st.SearchStrategy:
@@ -254,13 +266,43 @@ class _Builder:
         # Variables of its own, so that the contention adds no race with the other steps.
         x, y = self.declare(Var(f"v{j}")), self.declare(Var(f"w{j}"))
         if step.primitive == "chan":
-            c = self.declare(Chan(f"c{j}", 1 + step.capacity))
+            c = self.declare(Chan(f"c{j}", 1 + step.variant % (_CAPACITIES - 1)))
             ops_a = (Send(c, 1), Recv(c, _FRESH))
             ops_b = (Send(c, 2), Recv(c, _FRESH))
+        elif step.primitive == "chan-stream":
+            # Two values in a row, then (variants 3 to 5) a close and a receive of the zero
+            # value: FIFO order, the capacity, values buffered at the close.
+            c = self.declare(Chan(f"c{j}", step.variant % _CAPACITIES))
+            closes = step.variant >= _CAPACITIES
+            ops_a = (Send(c, 1), Send(c, 2)) + ((Close(c),) if closes else ())
+            ops_b = (Recv(c, _FRESH), Recv(c, _FRESH)) + (
+                (Recv(c, _FRESH, _FRESH),) if closes else ())
+        elif step.primitive == "atomic" and step.variant % (len(_RMWS) + 1) == len(_RMWS):
+            # Store buffering: each thread stores one counter, then loads the other; one
+            # order of all atomic ops (Go's seq_cst) forbids both loads seeing 0.
+            u, t = (self.declare(Var(f"{n}{j}", atomic=True)) for n in ("u", "t"))
+            ops_a = (Store(u, 1, _SC), Load(_FRESH, t, _SC))
+            ops_b = (Store(t, 1, _SC), Load(_FRESH, u, _SC))
+        elif step.primitive == "atomic":
+            # One read-modify-write each on one counter: returned values and the final value
+            # tell whether both were single atomic steps.
+            u = self.declare(Var(f"u{j}", atomic=True))
+            op, expected = _RMWS[step.variant % (len(_RMWS) + 1)]
+            ops_a = (Rmw(_FRESH, u, op, 1, expected=expected, order=_SC),)
+            ops_b = (Rmw(_FRESH, u, op, 2, expected=expected, order=_SC),)
+        elif step.primitive == "rwmutex-readers":
+            # Both readers inside at once: a rendezvous on an unbuffered channel. The RWMutex
+            # is its own: on the shared `rw`, a writer of another step could wait for this
+            # reader while this reader waits for that writer's thread (a deadlock under SC).
+            rw, c = self.declare(Mutex(f"rw{j}", rw=True)), self.declare(Chan(f"c{j}", 0))
+            ops_a = (RLock(rw), Send(c, 1), RUnlock(rw))
+            ops_b = (RLock(rw), Recv(c, _FRESH), RUnlock(rw))
         elif step.primitive == "rwmutex-reader":
+            # The writer writes in the reverse order of the reads: any overlap of the two
+            # sections shows as a torn read (r0 old, r1 new).
             rw = self.declare(Mutex("rw", rw=True))
             ops_a = (RLock(rw), Load(_FRESH, x), Load(_FRESH, y), RUnlock(rw))
-            ops_b = (Lock(rw), Store(x, self.next_value(x)), Store(y, self.next_value(y)),
+            ops_b = (Lock(rw), Store(y, self.next_value(y)), Store(x, self.next_value(x)),
                      Unlock(rw))
         else:
             m = self.declare(Mutex("mu") if step.primitive == "mutex" else Mutex("rw", rw=True))
@@ -396,8 +438,8 @@ def go_programs(threads=None, ops=(1, 4), locations=(1, 2), sync=None, accesses=
     - `accesses`: True for every kind of `GO_ACCESSES`, False for none, or some of them.
     - `racy`: True for the racy variant of a handoff now and then (1 in 4), False for
       never, "always" for only racy variants (the classic bugs, for race reports).
-    - `contention`: also draw contention steps (two threads inside one mutex, rwmutex or
-      buffered channel at once; see `GO_CONTENTIONS`).
+    - `contention`: also draw contention steps (two threads inside one mutex, rwmutex,
+      channel or atomic counter at once; see `GO_CONTENTIONS`).
     - `condition`: add an `exists (...)` over some registers.
     - `name`: the programs' name; the description lists the handoffs.
 

@@ -7,9 +7,10 @@ per handoff, `go_op_programs` draws every thread as a free sequence of *items*, 
 ==========  ==========================================================================
 item        ops
 ==========  ==========================================================================
-send        ``c <- k``; each send sends the next value (1, 2, 3, ...), so a receive tells
-            which send it paired with, and in which order the values came out
-recv        ``r = <-c``, ``r, ok = <-c`` or ``<-c``
+send        ``c <- k``, or two sends in a row; each send sends the next value (1, 2, 3, ...),
+            so a receive tells which send it paired with, and in which order the values
+            came out
+recv        ``r = <-c``, ``r, ok = <-c`` or ``<-c``, once or twice in a row
 store/load  a plain data location (``x``, ``y``): the data the primitives hand over
 lock        ``mu.Lock(); r = m; m = k`` when the thread does not hold ``mu``, else
             ``mu.Unlock()``: sections on one mutex, each a read-modify-write of ``m``
@@ -33,7 +34,10 @@ valid program without a filter, and deleting an item while shrinking keeps it va
 Several ops of a kind per thread on one object, several senders and receivers of distinct
 values on one channel, Add/Done/Wait from every thread on one WaitGroup, Once.Do from
 every thread, closes racing with receives: all come out of the same draw. Each program
-draws its items from a few kinds only (swarm testing), so its ops pile up on few objects. Programs may
+draws its items from a few kinds only (swarm testing), so its ops pile up on few objects; a
+group of kinds is drawn in proportion to the contract clauses it exercises (docs/contracts.md:
+channels and close carry ten, a mutex two), so each clause gets about the same share of the
+programs. Programs may
 deadlock or panic: the models judge those outcomes too.
 
 Shrinking goes towards receives on the unbuffered channel (the receive comes first among
@@ -63,6 +67,8 @@ from stressmm.program import (
     RmwOp, Send, Store, Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait,
 )
 
+from stressmm.contracts import CLAUSES
+
 from ._knobs import span
 from .programs import _FRESH, _name_registers, _used
 
@@ -91,6 +97,20 @@ _GROUPS = {"chan": ("send", "recv", "close"), "data": ("store", "load"), "mutex"
            "rwmutex": ("rlock", "wlock"), "once": ("once",),
            "waitgroup": ("wg-add", "wg-done", "wg-wait"),
            "atomic": tuple(k for k in GO_ITEMS if k.startswith("atomic-"))}
+_CHECKS = {"chan": ("chan", "close"), "data": (), "mutex": ("mutex",), "rwmutex": ("rwmutex",),
+           "once": ("once",), "waitgroup": ("waitgroup",), "atomic": ("atomic",)}
+"""The primitives of docs/contracts.md whose clauses each group's items exercise."""
+
+
+def _weight(group: str) -> int:
+    """How often a group is drawn into a program's palette, relative to the others: one share
+    per contract clause its items exercise (plain data: one share), so each clause gets about
+    the same share of the programs.
+
+        >>> _weight("chan"), _weight("mutex"), _weight("data")
+        (10, 2, 1)
+    """
+    return max(1, sum(1 for c in CLAUSES if c.primitive in _CHECKS[group]))
 
 
 @dataclass(frozen=True)
@@ -146,10 +166,12 @@ class _Thread:
         k, p = item.kind, item.param
         chan = "c"
         if k == "send":
-            self.ops.append(Send(chan, self.next_value(chan)))
+            for _ in range(1 + p % 2):
+                self.ops.append(Send(chan, self.next_value(chan)))
         elif k == "recv":
             reg, ok = _RECV_FORMS[p % len(_RECV_FORMS)]
-            self.ops.append(Recv(chan, reg, ok))
+            for _ in range(1 + p // len(_RECV_FORMS) % 2):
+                self.ops.append(Recv(chan, reg, ok))
         elif k == "close":
             self.ops.append(Close(chan))
         elif k in ("store", "load"):
@@ -249,6 +271,10 @@ def go_op_programs(threads=(2, 3), ops=(1, 4), items=GO_ITEMS,
         raise InvalidArgument(f"name={name!r}: use a non-empty string without spaces, "
                               f"quotes or #")
 
+    # Each group as many times as its weight, in the order of _GROUPS (the shrinker's).
+    palette = tuple(g for g in _GROUPS if set(_GROUPS[g]) & set(kinds)
+                    for _ in range(_weight(g)))
+
     @st.composite
     def draw_program(draw):
         n = draw(st.integers(*n_threads))
@@ -256,9 +282,8 @@ def go_op_programs(threads=(2, 3), ops=(1, 4), items=GO_ITEMS,
         # Swarm testing: each program draws from a few kinds of items only, so its threads
         # pile several ops on the same objects (several sends and receives on one channel,
         # Wait in every thread...) instead of spreading one op over each primitive.
-        groups = draw(st.lists(st.sampled_from(tuple(g for g in _GROUPS
-                                                     if set(_GROUPS[g]) & set(kinds))),
-                               min_size=1, max_size=_PALETTE, unique=True))
+        groups = draw(st.lists(st.sampled_from(palette), min_size=1, max_size=_PALETTE,
+                               unique=True))
         item = _items(tuple(k for k in kinds if any(k in _GROUPS[g] for g in groups)))
         # At most _MAX_ITEMS items in all: ops piled on one object multiply the orders the
         # go model must explore (3 threads x 5 items on one channel exceed its state cap).

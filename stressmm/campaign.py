@@ -18,8 +18,8 @@ the same programs again.
 from __future__ import annotations
 
 import os
-import queue as queue_mod
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -80,7 +80,8 @@ class CampaignResult:
     workers: int = 0
     cpus: list = field(default_factory=list)
     first_detection: Optional[float] = None   # seconds from the start to the first forbidden run
-    first_detection_programs: Optional[int] = None   # programs its worker drew until then
+    first_detection_programs: Optional[int] = None   # programs tested up to that run (all workers)
+    first_detection_runs: Optional[int] = None       # runs made up to that run (all workers)
     save_errors: list = field(default_factory=list)   # why a counterexample could not be saved
     interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
     seed: Optional[int] = None                 # the campaign's seed: `--seed` it to repeat the draws
@@ -213,10 +214,26 @@ def _weak(hist, model: Optional[str]) -> dict:
     return {"weak_runs": n, "weak_programs": int(n > 0)}
 
 
+class _Outbox:
+    """A worker's end of its own pipe to the campaign. One pipe per worker: a worker killed
+    in the middle of a message spoils only its own pipe (a queue shared by the workers would
+    keep the lock the killed one held, and every other worker would block on its next
+    message)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def put(self, message) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+
 def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: float,
-            examples_budget: Optional[int], out) -> None:
+            examples_budget: Optional[int], conn) -> None:
     """One worker: runs Hypothesis chunks until the deadline, the example budget, or a
-    counterexample; sends ("beat", ...), ("program", text), ("found", json) and ("done", ...)."""
+    counterexample; sends ("beat", ...), ("program", text), ("found", json) and ("done", ...)
+    down `conn`, its pipe to the campaign."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
 
@@ -224,6 +241,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from .runtime.registry import get_backend
     from .syntax import print_program
 
+    out = _Outbox(conn)
     os.sched_setaffinity(0, cpus)
     # Ctrl-C at a terminal reaches the whole process group: the campaign process stops the
     # workers and reports; a worker must not die of it first (or print a traceback).
@@ -254,9 +272,16 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         if (hist.info or {}).get("stuck") and "stuck" not in stats:
             stats["stuck"] = now   # the shrinking budget of a crash or hang starts
 
+    passed = set()   # (program, schedule) pairs this worker ran and found no fault in
+
     def prop(program, schedule):
         if shrink_spent(stats, program, memo, cfg.stuck_shrink_seconds):
             return   # not run: the smallest crash or hang found so far is the finding
+        if "failing" not in stats and ((program, schedule) in passed or (
+                examples_budget is not None and stats["examples"] >= examples_budget)):
+            # Each chunk is a fresh Hypothesis run, which opens with its simplest example:
+            # the same pair again would spend the budget on runs already made.
+            return
         stats["examples"] += 1
         _count(stats["coverage"], {"programs": 1}, tally(program))
         out.put(("program", index, print_program(program)))
@@ -267,15 +292,21 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
             if getattr(backend, "race", False):   # go-race: the detector is under test too
                 from .go_fuzz import check_races
                 check_races(hist, schedule, backend, cfg.model, memo)
-        except ForbiddenOutcome:
-            if "first" not in stats:
+            passed.add((program, schedule))
+        except Exception as e:
+            # Shrinking (and Hypothesis's replay of the failing example) must run every
+            # example from now on: the budget and the skipping of pairs already run stop here.
+            stats["failing"] = True
+            if isinstance(e, ForbiddenOutcome) and "first" not in stats:
                 stats["first"] = time.time()
-                out.put(("first", index, (stats["first"], stats["examples"])))
+                out.put(("first", index, {"time": stats["first"], "examples": stats["examples"],
+                                          "runs": stats["runs"]}))
             raise
 
     chunk = 0
     while time.monotonic() < deadline and (examples_budget is None or stats["examples"] < examples_budget):
-        n = CHUNK if examples_budget is None else max(1, min(CHUNK, examples_budget - stats["examples"]))
+        # One more than the budget left: a chunk's opening example may be one already run.
+        n = CHUNK if examples_budget is None else min(CHUNK, examples_budget - stats["examples"] + 1)
         # derandomize=False: under a CI environment Hypothesis would otherwise inherit its `ci`
         # profile and draw the same examples in every chunk; `hseed` keeps runs reproducible.
         test_settings = settings(max_examples=n, deadline=None, database=None,
@@ -285,6 +316,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         chunk_seed = seed * 100_003 + chunk
         test = test_settings(hseed(chunk_seed)(given(progs, scheds)(prop)))
         chunk += 1
+        tested = stats["examples"]
         try:
             if callable(getattr(backend, "prepare", None)):
                 _prebuild(backend, test_settings, chunk_seed, progs, scheds,
@@ -296,6 +328,8 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
             out.put(("error", index, f"{type(e).__name__}: {e}"))
             return
+        if stats["examples"] == tested:   # a whole chunk of pairs already run: nothing new left
+            break
     out.put(("done", index, _copy(stats)))
 
 
@@ -374,8 +408,10 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     wall_start = time.time()
     deadline = start + cfg.budget_seconds()
     per_worker = None if cfg.examples is None else -(-cfg.examples // len(plans))
+    from multiprocess.connection import wait as wait_for_any
+
     ctx = mp.get_context("spawn")
-    out = ctx.Queue()
+    inboxes: dict = {}     # spawn number -> the campaign's end of that worker's pipe
     result = CampaignResult(workers=len(plans), cpus=[c for p in plans for c in p], seed=seed)
     live: dict = {}
     launched: dict = {}
@@ -384,13 +420,16 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     totals: dict = {}
     slot_of: dict = {}     # spawn number -> slot; messages carry the spawn number
     ident: dict = {}       # slot -> spawn number of the worker now in it
+    banked = {"examples": 0, "runs": 0, "coverage": {}}   # figures of workers that died
 
     def spawn(i):
         n = len(slot_of) + 1
         slot_of[n], ident[i] = i, n
+        inboxes[n], sending_end = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_worker, args=(n, cfg, plans[i], worker_seed(seed, n),
-                                                 deadline, per_worker, out), daemon=True)
+                                                 deadline, per_worker, sending_end), daemon=True)
         proc.start()
+        sending_end.close()   # the worker has its own: its pipe ends when it does
         live[i] = proc
         launched[i] = time.monotonic()
         beats[i] = None   # no word yet: starting up
@@ -401,10 +440,17 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
         A message from a worker that has been replaced (sent before it crashed or was
         killed) changes nothing but a counterexample or an error it reports."""
         nonlocal deadline
-        try:
-            kind, n, payload = out.get(timeout=wait) if wait else out.get_nowait()
-        except queue_mod.Empty:
+        message = None
+        for conn in wait_for_any(list(inboxes.values()), timeout=wait):
+            try:
+                message = conn.recv()
+                break
+            except Exception:   # the worker ended (or was killed in the middle of a message)
+                inboxes.pop(next(k for k, c in inboxes.items() if c is conn))
+                conn.close()
+        if message is None:
             return False
+        kind, n, payload = message
         i, now = slot_of[n], time.monotonic()
         stale = ident[i] != n
         if not stale:
@@ -414,8 +460,13 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             elif kind == "program":
                 current[i] = payload
         if kind == "first" and result.first_detection is None:
-            result.first_detection = payload[0] - wall_start
-            result.first_detection_programs = payload[1]
+            # Programs and runs up to the detection: load independent, unlike its time.
+            others = [t for j, t in totals.items() if j != i]
+            result.first_detection = payload["time"] - wall_start
+            result.first_detection_programs = (banked["examples"] + payload["examples"]
+                                               + sum(t["examples"] for t in others))
+            result.first_detection_runs = (banked["runs"] + payload["runs"]
+                                           + sum(t["runs"] for t in others))
         elif kind == "error":
             # Not a crash of the runtime under test: a fresh worker would fail the same
             # way, so the campaign stops with the error instead of respawning.
@@ -444,7 +495,6 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                 return
 
     respawns = dict.fromkeys(range(len(plans)), 0)
-    banked = {"examples": 0, "runs": 0, "coverage": {}}
     try:
         for i in range(len(plans)):
             spawn(i)
@@ -492,7 +542,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             proc.kill()
         for proc in live.values():
             proc.join(timeout=5)
-        out.close()
-        out.join_thread()
+        for conn in inboxes.values():
+            conn.close()
     result.elapsed = time.monotonic() - start
     return result

@@ -588,9 +588,9 @@ def report_campaign(res, args, cfg) -> int:
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"
               if res.found else f"no outcome forbidden by {model} was seen")
           + (f"; interrupted by {interrupted}" if interrupted else ""))
-    if res.first_detection is not None:
-        print(f"first found after {res.first_detection:.1f}s and "
-              f"{res.first_detection_programs} program(s) drawn by its worker")
+    if res.first_detection_programs is not None:
+        print(f"found after {res.first_detection_programs:,} programs, "
+              f"{res.first_detection_runs:,} runs ({res.first_detection:.1f}s)")
     print(f"seed {res.seed} (rerun with --seed {res.seed} to draw the same programs)")
     return finish(args, results, status)
 

@@ -92,6 +92,24 @@ def _read_by_two(program: Program, writer: bool) -> bool:
                 and (not writer or bool(_uses(program, m, Lock))))
 
 
+def _readers_wait_inside(program: Program) -> bool:
+    """Two threads read-lock one RWMutex, and one of them waits inside its read section for
+    another thread (a channel op, or a Wait): readers that never share the lock then
+    deadlock. Without such a wait, readers taking turns look just like readers sharing."""
+    def waits_inside(t, m):
+        depth = 0
+        for op in t.ops:
+            if isinstance(op, (RLock, RUnlock)) and op.mutex == m:
+                depth += 1 if isinstance(op, RLock) else -1
+            elif depth and isinstance(op, (Send, Recv, WgWait)):
+                return True
+        return False
+
+    return _any(_mutexes(program, True),
+                lambda m: len(_threads(_uses(program, m, RLock))) >= 2
+                and any(waits_inside(t, m) for t in program.threads))
+
+
 def _sends(program, c):
     return _uses(program, c, Send)
 
@@ -189,7 +207,7 @@ CLAUSES = (
        "beside it", ("rwmutex-writer-beside-reader", "rwmutex-rlock-check-then-add"),
        lambda p: _locked_by_two(p, True)),
     _C("rwmutex.readers-share", "any number of readers hold an RWMutex together",
-       ("rwmutex-readers-exclusive",), lambda p: _read_by_two(p, writer=False)),
+       ("rwmutex-readers-exclusive",), _readers_wait_inside),
     _C("rwmutex.writer-waits-for-readers", "Lock waits until every reader has called "
        "RUnlock (the matching RUnlock is synchronized before the next Lock returns)",
        ("rwmutex-runlock-drops-all",), lambda p: _read_by_two(p, writer=True)),

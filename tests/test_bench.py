@@ -66,6 +66,7 @@ def test_mutant_bench_reports_detection_and_shrunk_size():
     for key in (("cas-ignores-failure", "memory"), ("mutex-nonatomic-tas", "go")):
         assert key in found
         assert found[key]["first_detection_s"] <= found[key]["total_s"]
+        assert 1 <= found[key]["first_detection_programs"] <= found[key]["examples"]
         assert found[key]["threads"] <= 2
     assert by["mutex-nonatomic-tas"]["clause"] == "mutex.exclusion"
 def test_every_mutant_is_benched_with_go_programs_but_the_fence_one():

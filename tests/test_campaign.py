@@ -38,9 +38,9 @@ def test_start_up_does_not_count_as_a_hang():
 
 
 class Messages(list):
-    """A stand-in for the campaign's queue: keeps what a worker sends."""
+    """A stand-in for a worker's pipe to its campaign: keeps what the worker sends."""
 
-    def put(self, message):
+    def send(self, message):
         self.append(message)
 
 
@@ -75,3 +75,12 @@ def test_fuzz_prints_its_seed_so_the_campaign_can_be_repeated():
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"seed {seed}" in again.stderr    # the opening line
     assert f"rerun with --seed {seed}" in again.stdout
+
+
+def test_a_campaign_spends_its_budget_on_programs_it_has_not_run():
+    # Every chunk of a worker is a fresh Hypothesis run that opens with its simplest example:
+    # run again, it would take one program in eight of the budget for runs already made.
+    drawn = programs_drawn(worker_seed(7, 1), examples=20)
+    assert len(drawn) == 20
+    simplest = drawn[0]
+    assert drawn.count(simplest) == 1, drawn

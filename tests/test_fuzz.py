@@ -133,6 +133,10 @@ def test_campaign_on_native_mutant_finds_and_shrinks(tmp_path, monkeypatch):
                                       corpus=str(tmp_path)))
     assert not res.failures
     assert res.counterexamples, "the mutant was not found within 4 minutes"
+    # how far the campaign got before its first detection, in figures that do not depend on
+    # the machine's load (the shrinking that follows adds programs and runs of its own)
+    assert 1 <= res.first_detection_programs <= res.examples
+    assert 1 <= res.first_detection_runs <= res.runs
     cex = res.counterexamples[0]
     assert len(cex.program.threads) <= 2 and cex.program.size <= 4
     assert "tso" in cex.forbidden_by
@@ -254,3 +258,4 @@ def test_a_counterexample_of_primitives_only_that_finished_is_printed_and_saved(
     assert Outcome.from_json(meta["outcome"]) == Outcome()
     assert evaluate(loaded.condition, Outcome())
     assert not evaluate(loaded.condition, Outcome.flagged("deadlock"))
+

@@ -96,3 +96,24 @@ def test_exported_from_the_package_and_doctests():
     assert mst.go_op_programs is go_ops.go_op_programs and mst.GO_ITEMS == go_ops.GO_ITEMS
     result = doctest.testmod(go_ops)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_groups_are_drawn_in_proportion_to_the_clauses_they_exercise(sample):
+    # channels and close carry ten clauses of docs/contracts.md, a mutex two: channel
+    # programs come up far more often, so each clause gets about the same share
+    def uses(p, kinds):
+        return any(isinstance(op, kinds) for _, op in p.ops())
+
+    from stressmm.program import Close, Recv
+
+    chan = sum(uses(p, (Send, Recv, Close)) for p in sample)
+    mutex = sum(any(isinstance(op, Lock) and op.mutex == "mu" for _, op in p.ops())
+                for p in sample)
+    assert chan >= 2 * mutex, (chan, mutex)
+
+
+def test_a_thread_sends_and_receives_several_values_in_a_row(sample):
+    # the shapes of FIFO order and of a full buffer: two sends (or receives) back to back
+    texts = [print_program(p) for p in sample]
+    assert any("c <- 1\n  c <- 2" in t for t in texts)
+    assert any("= <-c\n  r1 = <-c" in t for t in texts)

@@ -203,6 +203,10 @@ def test_campaign_junit_has_the_counterexample(campaign):
     assert failure.get("message") == cex["report"]
     assert f"replay: stressmm replay {cex['saved']}" in failure.text
     assert root.get("failures") == "1"
+    # how far the campaign got before the first detection: programs and runs, not only seconds
+    figures = doc["campaign"]
+    assert 1 <= figures["first_detection_programs"] <= figures["examples"]
+    assert 1 <= figures["first_detection_runs"] <= figures["runs"]
 
 
 @needs_two_cpus

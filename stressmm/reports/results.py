@@ -263,6 +263,7 @@ def campaign(res, cfg) -> dict:
             "workers": res.workers, "cpus": list(res.cpus),
             "first_detection": res.first_detection,
             "first_detection_programs": res.first_detection_programs,
+            "first_detection_runs": res.first_detection_runs,
             "config": {"minutes": cfg.minutes, "examples": cfg.examples, "mutant": cfg.mutant,
                        "model": cfg.model, "seed": cfg.seed, "threads": cfg.threads,
                        "ops": cfg.ops, "iterations": cfg.iterations, "go": cfg.go,
