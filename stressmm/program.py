@@ -524,9 +524,9 @@ def _small(v) -> bool:
 def _lock_ops(p: Program) -> frozenset:
     """(thread index, op type, mutex) of every lock op of `p`, once bodies included.
 
-    >>> sorted(t for t, *_ in _lock_ops(Program((Mutex("m"),), (Thread((Lock("m"),)),
-    ...                                                           Thread((Unlock("m"),))))))
-    [0, 1]
+    >>> p = Program("T", (Mutex("m"),), (Thread((Lock("m"),)), Thread((Unlock("m"),))))
+    >>> sorted((t, k.__name__) for t, k, m in _lock_ops(p))
+    [(0, 'Lock'), (1, 'Unlock')]
     """
     def ops_of(ops):
         for op in ops if isinstance(ops, tuple) else ():

@@ -18,6 +18,8 @@ from stressmm.runtime.registry import get_backend
 from stressmm.schedule import Schedule
 from stressmm.syntax import parse, scenario_paths
 
+from released_locks import MESSAGES, RUNLOCK_RELEASED, UNLOCK_RELEASED
+
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ROOT / "examples" / "impls"
 TICKET = f"{IMPLS / 'ticket_lock.py'}:TicketLock"
@@ -82,6 +84,13 @@ P0:
     h = pythreads.run(twice, iterations=5)
     assert h.counts == {Outcome.flagged("panic"): 5}
     assert "close of closed channel" in h.info["panic_note"]
+
+
+@pytest.mark.parametrize("prog", [UNLOCK_RELEASED, RUNLOCK_RELEASED], ids=lambda p: p.name)
+def test_unlock_of_a_mutex_another_thread_released_panics(prog):
+    h = pythreads.run(prog, iterations=5)
+    assert h.counts == {Outcome.flagged("panic"): 5}
+    assert MESSAGES[prog.name] in h.info["panic_note"]
 
 
 def test_receive_on_a_closed_channel_gives_zero_and_not_ok():
