@@ -537,10 +537,12 @@ def _validate(p: Program) -> None:
         names[d.name] = d
     if not p.threads:
         fail("a program needs at least one thread")
+    lock_ops = _lock_ops(p)
     for ti, t in enumerate(p.threads):
         if not isinstance(t, Thread):
             fail(f"thread {ti} is not a Thread", thread=ti)
-        _validate_ops(p, names, ti, t.ops, written=set(), held={}, in_once=False, fail=fail)
+        _validate_ops(p, names, ti, t.ops, written=set(), held={}, in_once=False, fail=fail,
+                      lock_ops=lock_ops)
     if p.condition is not None:
         if not isinstance(p.condition, Condition):
             fail("the condition must be a Condition")
@@ -563,7 +565,24 @@ def _small(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and -MAX_VALUE <= v <= MAX_VALUE
 
 
-def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
+def _lock_ops(p: Program) -> frozenset:
+    """(thread index, op type, mutex) of every lock op of `p`, once bodies included.
+
+    >>> p = Program("T", (Mutex("m"),), (Thread((Lock("m"),)), Thread((Unlock("m"),))))
+    >>> sorted((t, k.__name__) for t, k, m in _lock_ops(p))
+    [(0, 'Lock'), (1, 'Unlock')]
+    """
+    def ops_of(ops):
+        for op in ops if isinstance(ops, tuple) else ():
+            yield op
+            if isinstance(op, OnceDo):
+                yield from ops_of(op.body)
+    return frozenset((ti, type(op), op.mutex) for ti, t in enumerate(p.threads)
+                     if isinstance(t, Thread) for op in ops_of(t.ops)
+                     if isinstance(op, (Lock, Unlock, RLock, RUnlock)))
+
+
+def _validate_ops(p, names, ti, ops, written, held, in_once, fail, lock_ops):
     if not isinstance(ops, tuple):
         fail("ops must be a tuple", thread=ti)
     for oi, op in enumerate(ops):
@@ -640,24 +659,40 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
             m = need(op.mutex, Mutex, "mutex")
             if isinstance(op, (RLock, RUnlock)) and not m.rw:
                 bad(f"{op.mutex} is a Mutex: RLock/RUnlock need `rwmutex {op.mutex}`")
+            # A mutex belongs to no goroutine (pkg.go.dev/sync#Mutex.Unlock): a thread may
+            # unlock what another locked, and may lock again what another unlocks. `held` is
+            # what this thread holds in program order ("w", or its number of read locks);
+            # only a certain self-deadlock or a certain panic is refused.
             state = held.get(op.mutex)
+
+            def elsewhere(kind):
+                return any(k is kind and name == op.mutex and t != ti for t, k, name in lock_ops)
             if isinstance(op, Lock):
-                if state is not None:
+                if state == "w" and not elsewhere(Unlock):
                     bad(f"P{ti} locks {op.mutex} while it already holds it: a certain self-deadlock")
+                if state not in (None, "w") and not elsewhere(RUnlock):
+                    bad(f"P{ti} locks {op.mutex} while it holds a read lock of it: "
+                        "a certain self-deadlock")
                 held[op.mutex] = "w"
             elif isinstance(op, RLock):
-                if state is not None:
-                    bad(f"P{ti} read-locks {op.mutex} while it already holds it")
-                held[op.mutex] = "r"
+                if state == "w" and not elsewhere(Unlock):
+                    bad(f"P{ti} read-locks {op.mutex} while it holds its write lock: "
+                        "a certain self-deadlock")
+                held[op.mutex] = state + 1 if isinstance(state, int) else 1
             elif isinstance(op, Unlock):
-                if state != "w":
-                    bad(f"unlock of {op.mutex}, which P{ti} does not hold "
-                        f"({'it holds a read lock: use RUnlock' if state == 'r' else 'Lock it first'})")
-                del held[op.mutex]
-            else:
-                if state != "r":
-                    bad(f"RUnlock of {op.mutex}, which P{ti} has not read-locked")
-                del held[op.mutex]
+                if state == "w":
+                    del held[op.mutex]
+                elif not elsewhere(Lock):
+                    hint = "it holds a read lock: use RUnlock" if state else "Lock it first"
+                    bad(f"unlock of {op.mutex}, which P{ti} does not hold and no other thread locks: "
+                        f"a certain panic ({hint})")
+            elif isinstance(state, int):
+                held[op.mutex] = state - 1
+                if state == 1:
+                    del held[op.mutex]
+            elif not elsewhere(RLock):
+                bad(f"RUnlock of {op.mutex}, which P{ti} has not read-locked and no other "
+                    "thread read-locks: a certain panic")
         elif isinstance(op, (Send, Recv, Close)):
             need(op.chan, Chan, "channel")
             if isinstance(op, Send):
@@ -672,7 +707,7 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail):
             need(op.once, Once, "once")
             if in_once:
                 bad("once.Do inside a once.Do body is not supported")
-            _validate_ops(p, names, ti, op.body, written, held, True, fail)
+            _validate_ops(p, names, ti, op.body, written, held, True, fail, lock_ops)
         elif isinstance(op, (WgAdd, WgDone, WgWait)):
             need(op.wg, WaitGroup, "waitgroup")
             if isinstance(op, WgAdd) and (not _small(op.delta) or op.delta == 0):

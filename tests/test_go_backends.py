@@ -17,6 +17,8 @@ from stressmm.runtime.go.toolchain import TOOLCHAINS, build
 from stressmm.schedule import Schedule
 from stressmm.syntax import find_scenario, parse, parse_file, scenario_paths
 
+from released_locks import MESSAGES, RUNLOCK_RELEASED, UNLOCK_RELEASED
+
 TWO_CPUS = len(available_cpus()) >= 2
 needs_cpus = pytest.mark.skipif(not TWO_CPUS, reason="needs 2 CPUs to run 2 pinned threads")
 
@@ -93,7 +95,7 @@ SEND_CLOSE = parse("litmus Send+close\nchan c 1\nP0:\n  c <- 1\nP1:\n  close(c)\
 GO_SCENARIOS = [p for path in scenario_paths() if path.parent.name == "go"
                 for p in parse_file(str(path))]
 PROGRAMS = GO_SCENARIOS + [ALL_OPS, GO_NAMES, PARK, NEG_WG, PANIC_BLOCKS, SEND_CLOSE,
-            LOCK_PARK, SPIN_PARK, HANDOFF]
+            LOCK_PARK, SPIN_PARK, HANDOFF, UNLOCK_RELEASED, RUNLOCK_RELEASED]
 
 
 def backend_or_skip(name, **kw):
@@ -296,6 +298,16 @@ def test_panics_are_the_panic_outcome(gc):
     h = gc.run(PANIC_BLOCKS, iterations=2)
     assert dict(h.counts) == {Outcome.flagged("panic"): 2}
     assert h.info["restarts"] >= 1
+
+
+@needs_cpus
+@pytest.mark.parametrize("which", ["gc", "gccgo"])
+@pytest.mark.parametrize("prog", [UNLOCK_RELEASED, RUNLOCK_RELEASED], ids=lambda p: p.name)
+def test_unlock_of_a_mutex_another_goroutine_released_is_the_panic_outcome(which, prog, request):
+    # Go's fatal error ends the process (it cannot be recovered); the run restarts it
+    h = request.getfixturevalue(which).run(prog, iterations=2)
+    assert dict(h.counts) == {Outcome.flagged("panic"): 2}, which
+    assert h.info["panics"] == {MESSAGES[prog.name]: 2}, which
 
 
 @needs_cpus

@@ -159,6 +159,42 @@ def test_rwmutex_writer_preference_may_deadlock_and_may_not():
     assert not racy(p)
 
 
+def test_an_unlock_by_another_goroutine_is_synchronized_before_the_next_lock():
+    # pkg.go.dev/sync#Mutex.Unlock: a locked Mutex is not associated with a goroutine; the
+    # n-th Unlock is synchronized before the (n+1)-th Lock returns, whoever calls them.
+    p = prog([Var("x"), Mutex("mu"), Chan("c", 0)],
+             [Lock("mu"), Store("x", 1), Send("c", 1)],
+             [Recv("c", "r0"), Unlock("mu")],
+             [Lock("mu"), Load("r1", "x"), Store("x", 2), Unlock("mu")])
+    assert not racy(p)
+    assert outcomes(p) == ["P1:r0=1 P2:r1=0 x=1", "P1:r0=1 P2:r1=1 x=2"]
+    early = prog([Mutex("mu")], [Unlock("mu")], [Lock("mu")])
+    assert outcomes(early) == ["(empty)", "panic"]
+
+
+def test_an_runlock_by_another_goroutine_is_synchronized_before_the_next_lock():
+    # P1 releases P0's read lock: that RUnlock matches P0's RLock, so P0's write happens
+    # before P2's section whenever P2 locks after it; no race.
+    p = prog([Var("x"), Mutex("rw", rw=True), Chan("c", 0)],
+             [RLock("rw"), Store("x", 1), Send("c", 1)],
+             [Recv("c", "r0"), RUnlock("rw")],
+             [Lock("rw"), Load("r1", "x"), Store("x", 2), Unlock("rw")])
+    assert not racy(p)
+    assert outcomes(p) == ["P1:r0=1 P2:r1=0 x=1", "P1:r0=1 P2:r1=1 x=2"]
+
+
+def test_read_locking_twice_deadlocks_only_behind_a_waiting_writer():
+    def read_twice(*writer):
+        return prog([Var("x"), Mutex("rw", rw=True), Chan("c", 0)],
+                    [RLock("rw"), Send("c", 1), RLock("rw"), Store("x", 1), RUnlock("rw"),
+                     RUnlock("rw")],
+                    [Recv("c", "r0"), *writer])
+    waiting = read_twice(Lock("rw"), Load("r1", "x"), Unlock("rw"))
+    assert outcomes(waiting) == ["P1:r0=1 P1:r1=1 x=1", "deadlock"]
+    assert not racy(waiting)     # both RUnlocks come before the Lock returns
+    assert outcomes(read_twice()) == ["P1:r0=1 x=1"]
+
+
 # ----------------------------------------------------------------------- once, waitgroup
 
 

@@ -84,6 +84,16 @@ P0:
     assert "close of closed channel" in h.info["panic_note"]
 
 
+@pytest.mark.parametrize("name", ["UNLOCK_RELEASED", "RUNLOCK_RELEASED"])
+def test_unlock_of_a_mutex_another_thread_released_panics(name):
+    # imported here: this module is also loaded as a user's impl module, outside pytest
+    import released_locks
+    prog = getattr(released_locks, name)
+    h = pythreads.run(prog, iterations=5)
+    assert h.counts == {Outcome.flagged("panic"): 5}
+    assert released_locks.MESSAGES[prog.name] in h.info["panic_note"]
+
+
 def test_receive_on_a_closed_channel_gives_zero_and_not_ok():
     p = program('''litmus R "closed"
 chan c 1

@@ -219,6 +219,37 @@ def test_rwmutex_writer_preference_is_explained():
     assert "P1: rw.Lock()  waits for the readers; new RLocks now block" in str(explanation)
 
 
+def test_a_mutex_unlocked_by_another_thread_orders_the_sections():
+    # pkg.go.dev/sync#Mutex.Unlock: one goroutine may lock a Mutex and another unlock it.
+    p = prog("unlock-elsewhere", [X, Mutex("mu"), Chan("c", 0)],
+             [Lock("mu"), Store("x", 1), Send("c", 1)],
+             [Recv("c", "r0"), Unlock("mu")],
+             [Lock("mu"), Load("r1", "x"), Store("x", 2), Unlock("mu")])
+    for model in (SC, TSO):
+        assert outcomes(model, p) == ["P1:r0=1 P2:r1=0 x=1", "P1:r0=1 P2:r1=1 x=2"]
+
+
+def test_an_unlock_that_may_find_the_mutex_unlocked_may_panic():
+    # Go: "fatal error: sync: unlock of unlocked mutex" when P0 unlocks before P1 locks.
+    p = prog("early-unlock", [Mutex("mu")], [Unlock("mu")], [Lock("mu")])
+    for model in (SC, TSO):
+        assert outcomes(model, p) == ["(empty)", "panic"]
+
+
+def read_lock_twice(writer: bool):
+    """P0 read-locks rw twice; with `writer`, P1 calls Lock after P0's first RLock."""
+    return prog("rlock-twice", [Mutex("rw", rw=True), Chan("c", 0)],
+                [RLock("rw"), Send("c", 1), RLock("rw"), RUnlock("rw"), RUnlock("rw")],
+                [Recv("c", "r0")] + ([Lock("rw"), Unlock("rw")] if writer else []))
+
+
+def test_read_locking_twice_deadlocks_only_behind_a_waiting_writer():
+    # pkg.go.dev/sync#RWMutex: a blocked Lock call excludes new readers, P0's second RLock too.
+    for model in (SC, TSO):
+        assert outcomes(model, read_lock_twice(writer=True)) == ["P1:r0=1", "deadlock"]
+        assert outcomes(model, read_lock_twice(writer=False)) == ["P1:r0=1"]
+
+
 def test_buffered_channel_handoff_publishes():
     p = prog("handoff", [X, Chan("c", 1)], [Store("x", 1), Send("c", 7)],
              [Recv("c", "r0"), Load("r1", "x")])

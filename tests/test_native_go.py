@@ -27,6 +27,7 @@ from stressmm.runtime.native import MUTANTS, run
 from stressmm.schedule import Schedule
 
 from hardware import until
+from released_locks import RUNLOCK_RELEASED, UNLOCK_RELEASED
 from stressmm.syntax import parse, parse_file
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios" / "go").glob("*.litmus"))
@@ -177,6 +178,13 @@ def test_lock_order_inversion_deadlocks_without_hanging():
 def test_close_twice_always_panics():
     h = run(scenario("Close+twice"), iterations=50_000)
     assert set(h.counts) <= {PANIC, TIMEOUT} and h.counts.get(PANIC, 0) > 49_000
+
+
+@TWO_CPUS
+@pytest.mark.parametrize("prog", [UNLOCK_RELEASED, RUNLOCK_RELEASED], ids=lambda p: p.name)
+def test_unlock_of_a_mutex_another_thread_released_panics(prog):
+    h = run(prog, iterations=5000)
+    assert set(h.counts) <= {PANIC, TIMEOUT} and h.counts.get(PANIC, 0) > 4000
 
 
 @TWO_CPUS

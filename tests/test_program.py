@@ -68,11 +68,14 @@ def bad(decls, *threads, condition=None, expects=()):
     ((Var("x"),), [Load("r0", "x", Order.SEQ_CST)], "x is a plain variable: a load of it takes no memory order"),
     ((Var("x"),), [Rmw("r0", "x", RmwOp.ADD, 1)], "read-modify-writes need an `atomic` variable"),
     ((), [Fence(Order.RELAXED)], "relaxed is not a valid fence order"),
-    ((Mutex("m"),), [Unlock("m")], "unlock of m, which P0 does not hold (Lock it first)"),
+    ((Mutex("m"),), [Unlock("m")], "unlock of m, which P0 does not hold and no other thread locks: "
+                                   "a certain panic (Lock it first)"),
     ((Mutex("m", rw=True),), [RLock("m"), Unlock("m")], "it holds a read lock: use RUnlock"),
     ((Mutex("m"),), [RLock("m")], "m is a Mutex: RLock/RUnlock need `rwmutex m`"),
     ((Mutex("m"),), [Lock("m"), Lock("m")], "a certain self-deadlock"),
     ((Mutex("m", rw=True),), [RUnlock("m")], "RUnlock of m, which P0 has not read-locked"),
+    ((Mutex("m", rw=True),), [RLock("m"), Lock("m")], "while it holds a read lock of it"),
+    ((Mutex("m", rw=True),), [Lock("m"), RLock("m")], "while it holds its write lock"),
     ((Var("x"),), [Lock("x")], "'x' is a variable, not a mutex"),
     ((Chan("c"),), [Send("c", 2**40)], "must be an int in"),
     ((Var("x"),), [Load("x", "x")], "register 'x' has the name of a declared variable"),
@@ -86,6 +89,26 @@ def test_invalid_ops_are_refused_with_a_clear_message(decls, ops, expected):
     msg = bad(decls, ops)
     assert expected in msg
     assert "P0, op" in msg
+
+
+def ok(decls, *threads):
+    return Program(name="T", decls=tuple(decls), threads=tuple(Thread(tuple(t)) for t in threads))
+
+
+def test_a_thread_may_unlock_what_another_locked():
+    """Go: a locked Mutex is not associated with a goroutine (pkg.go.dev/sync#Mutex.Unlock)."""
+    ok([Mutex("m")], [Lock("m")], [Unlock("m")])
+    ok([Mutex("m", rw=True)], [RLock("m")], [RUnlock("m")])
+    ok([Mutex("m")], [Lock("m"), Lock("m")], [Unlock("m")])     # relocks after P1 unlocks
+    ok([Mutex("m", rw=True)], [RLock("m"), Lock("m")], [RUnlock("m")])
+    # an unlock that may find the mutex unlocked is accepted: the models say `panic`
+    ok([Mutex("m")], [Unlock("m")], [Lock("m"), Unlock("m")])
+
+
+def test_a_thread_may_read_lock_twice():
+    ok([Mutex("m", rw=True)], [RLock("m"), RLock("m"), RUnlock("m"), RUnlock("m")])
+    assert "has not read-locked" in bad([Mutex("m", rw=True)],
+                                        [RLock("m"), RUnlock("m"), RUnlock("m")])
 
 
 def test_message_names_source_line():

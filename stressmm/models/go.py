@@ -127,11 +127,10 @@ def relations(x: "Execution") -> dict:
     # call to l.Unlock is synchronized before the return from l.RLock, ...
     r["sw-rlock"] = x.pairs((x.nth(m, "UNLOCK", n - 1), rl) for m, rl, n in x.rlocks() if n > 0)
     # ... and the matching call to l.RUnlock is synchronized before the return from call n+1
-    # to l.Lock."
-    r["sw-runlock"] = x.pairs((x.matching_runlock(rl), x.nth(m, "LOCK", n))
-                              for m, rl, n in x.rlocks()
-                              if x.matching_runlock(rl) is not None
-                              and x.nth(m, "LOCK", n) is not None)
+    # to l.Lock." An RWMutex belongs to no goroutine (one may RUnlock what another RLocked)
+    # and a goroutine may hold several read locks, so which RUnlock matches which RLock is
+    # not fixed; every RUnlock between Unlock n and Lock n+1 matches an RLock made there.
+    r["sw-runlock"] = x.pairs((ru, lk) for m, ru, lk in x.runlocks_before_locks())
     # Once: "The completion of a single call of f() from once.Do(f) is synchronized before
     # the return of any call of once.Do(f)." (The body's caller returns after it in po.)
     r["sw-once"] = x.pairs((end, skip) for o in x.onces() for end in x.seq(o, "ONCE_END")
@@ -785,12 +784,22 @@ class Execution:
                     out.append((m, e, unlocks))
         return out
 
-    def matching_runlock(self, rlock):
-        """The RUnlock of the same mutex that follows `rlock` in its goroutine, if it ran."""
-        for e in self.seq(rlock.loc, "RUNLOCK"):
-            if e.thread == rlock.thread and e.id[1] > rlock.id[1]:
-                return e
-        return None
+    def runlocks_before_locks(self) -> list:
+        """(mutex, RUnlock event, Lock event): every RUnlock between the mutex's Unlock n (or
+        its start) and its Lock n+1, with that Lock. Readers come back to zero before Lock
+        n+1 returns, so each of these RUnlocks is the matching RUnlock of an RLock of the same
+        window, whichever goroutine called it."""
+        out = []
+        for m in self.mutexes():
+            window = []
+            for e in self.seq(m):
+                if e.kind == "RUNLOCK":
+                    window.append(e)
+                elif e.kind == "LOCK":
+                    out.extend((m, ru, e) for ru in window)
+                elif e.kind == "UNLOCK":
+                    window = []
+        return out
 
     def wait_rounds(self, wg: str) -> list:
         """(Wait event, the Dones it synchronizes with): every Add of a negative delta before

@@ -21,15 +21,17 @@ Rules for the Go primitives (one place each, below in `Machine.successors`), aft
 specification (go.dev/ref/spec: "Send statements", "Receive operator", "Close") and the `sync`
 package documentation (pkg.go.dev/sync):
 
-- Mutex: Lock blocks while the mutex is held; Unlock of an unlocked mutex is a fatal error in
-  Go, reported here as `panic` (only reachable through a once body that did not run).
+- Mutex: Lock blocks while the mutex is held, by any thread (a mutex has no owner: any thread
+  may unlock it); Unlock of an unlocked mutex is a fatal error in Go, reported here as `panic`.
 - RWMutex: any number of readers or one writer, and writer preference: "If any goroutine
   calls Lock while the lock is already held by one or more readers, concurrent calls to RLock
   will block until the writer has acquired (and released) the lock" (pkg.go.dev/sync#RWMutex).
   A Lock that finds readers may *announce* itself (a step that moves no pc): from then on new
   RLocks and other Locks block until it has acquired and released the lock. It may also wait
   without announcing, as a runtime without writer preference does (the native runtime), so
-  the models allow the outcomes of both (`mutex_steps`).
+  the models allow the outcomes of both (`mutex_steps`). The state counts read locks, not
+  readers: a thread that read-locks twice holds two, and its second RLock blocks behind an
+  announced writer like any other (the deadlock of recursive read locking).
 - Channel of capacity 0: a send and a receive happen together, as one joint step of the two
   threads. Capacity C > 0: a FIFO of at most C values; send blocks while full, receive while
   empty. Receive on a closed, drained channel gives 0 with ok = 0 (ok = 1 otherwise). Send on a
