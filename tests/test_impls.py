@@ -107,6 +107,24 @@ P0:
     assert pythreads.run(p, iterations=5).counts == {o: 5}
 
 
+def test_a_close_makes_a_waiting_sender_panic_and_no_receive_takes_its_value():
+    # Found by `fuzz --go` on pythreads: a receive after the close took the value of a send
+    # that was still waiting when the channel closed (P1:r0=1), which Go forbids.
+    p = program('''litmus SendClose "a waiting sender and a close"
+chan c 0
+P0:
+  c <- 1
+  r0 = <-c
+  r1 = <-c
+P1:
+  close(c)
+  r0 = <-c
+''')
+    allowed = get_model("go").allowed(p).outcomes
+    h = pythreads.run(p, iterations=2_000)
+    assert h.outside(allowed) == {}
+
+
 # ---------------------------------------------------------------- user classes
 
 

@@ -209,8 +209,7 @@ class _Channel:
             self.offers.append(offer)
             self.it.changed()
             self.it.block_until(lambda: offer[1] or self.closed)
-            if not offer[1]:
-                self.offers.remove(offer)
+            if not offer[1]:   # closed while waiting: close took the offer back
                 raise GoPanic("send on closed channel")
 
     def recv(self):
@@ -232,6 +231,8 @@ class _Channel:
             if self.closed:
                 raise GoPanic("close of closed channel")
             self.closed = True
+            # Senders still waiting panic (Go): no receive may take their values any more.
+            self.offers.clear()
             self.it.changed()
 
 
