@@ -98,6 +98,25 @@ class Box:
                 and all(loc == key and v in values
                         for (loc, v), (key, values) in zip(o.mem, self.mem)))
 
+    def minus(self, other: "Box") -> tuple:
+        """The outcomes of this box that `other` lacks, as disjoint boxes (at most one per key).
+
+            >>> a = Box((((0, "r0"), (0, 1, 2)),), (("x", (1, 2)),))
+            >>> [p.size for p in a.minus(Box((((0, "r0"), (1,)),), (("x", (1, 2)),)))]
+            [4]
+        """
+        if not _overlap(self, other):
+            return (self,)
+        mine, theirs = self.regs + self.mem, other.regs + other.mem
+        pieces, kept = [], []
+        for i, ((key, values), (_, taken)) in enumerate(zip(mine, theirs)):
+            rest = tuple(v for v in values if v not in taken)
+            if rest:                       # differs from `other` first at this key
+                items = kept + [(key, rest)] + list(mine[i + 1:])
+                pieces.append(Box(tuple(items[:len(self.regs)]), tuple(items[len(self.regs):])))
+            kept.append((key, tuple(v for v in values if v in taken)))
+        return tuple(pieces)
+
     def outcomes(self, varying: Optional[set] = None):
         """Every outcome of the box; with `varying`, the keys outside it keep their first
         value (enough to decide a query that names only the keys in `varying`)."""
@@ -170,12 +189,18 @@ class OutcomeSpace(Set):
             yield o
 
     def __len__(self) -> int:
-        """Exact: the boxes' sizes when they share no outcome, else by listing them."""
-        disjoint = all(not _overlap(a, b) for i, a in enumerate(self.boxes)
-                       for b in self.boxes[i + 1:])
-        if disjoint and not any(o in b for o in self.explicit for b in self.boxes):
-            return len(self.explicit) + sum(b.size for b in self.boxes)
-        return sum(1 for _ in self)
+        """Exact, without listing: the boxes are split into disjoint boxes (`Box.minus`) and
+        their sizes added; past `limit` pieces it raises `ListingLimitError`."""
+        pieces: list = []
+        for b in self.boxes:
+            new = [b]
+            for done in pieces:
+                new = [part for p in new for part in p.minus(done)]
+            pieces += new
+            if len(pieces) > self.limit:
+                raise ListingLimitError(self.limit, self.what)
+        alone = sum(1 for o in self.explicit if not any(o in b for b in self.boxes))
+        return alone + sum(p.size for p in pieces)
 
     __hash__ = Set._hash
 
