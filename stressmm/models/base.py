@@ -196,9 +196,9 @@ class OutcomeSpace(Set):
             new = [b]
             for done in pieces:
                 new = [part for p in new for part in p.minus(done)]
+                if len(pieces) + len(new) > self.limit:
+                    raise ListingLimitError(self.limit, self.what)
             pieces += new
-            if len(pieces) > self.limit:
-                raise ListingLimitError(self.limit, self.what)
         alone = sum(1 for o in self.explicit if not any(o in b for b in self.boxes))
         return alone + sum(p.size for p in pieces)
 
