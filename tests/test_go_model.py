@@ -568,6 +568,17 @@ def test_a_go_run_of_a_program_with_too_many_outcomes_to_list_is_still_judged():
     assert any("more outcomes than its work limit lists" in line for line in lines)
 
 
+def test_timeouts_of_a_go_run_with_too_many_outcomes_to_list_are_explained():
+    from stressmm.go_judge import judge
+    from stressmm.outcome import Histogram
+
+    p = lock_orders_with_racy_reads()
+    lines = judge(Histogram(p, {Outcome.flagged("timeout"): 2}, backend="gc"),
+                  GO.with_max_states(100).allowed(p))
+    assert any(line.startswith("2 runs timed out") and "says every run of overlap ends" in line
+               for line in lines)
+
+
 def test_explain_and_why_forbidden_answer_without_listing_the_outcomes():
     import random
 
