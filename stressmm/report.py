@@ -15,7 +15,7 @@ from .models.base import listed
 from .outcome import Histogram, Outcome, evaluate
 from .syntax import print_condition
 
-__all__ = ["table", "render_check", "check_json", "render_run", "run_json", "render_judged",
+__all__ = ["table", "render_check", "render_run", "run_json", "render_judged",
            "judged_json", "judged_facts", "outcome_texts", "timeout_note", "fmt_int", "fmt_rate"]
 
 
@@ -116,22 +116,6 @@ def render_check(report: CheckReport, source: str = "", verbose: bool = False) -
         mark = {True: "ok  ", False: "FAIL", None: "--  "}[e.holds]
         lines.append(f"  {mark} expect {e.expect.model}: {e.expect.verdict}  -> {e.why}")
     return "\n".join(lines)
-
-
-def check_json(report: CheckReport, source: str = "") -> dict:
-    return {
-        "name": report.program.name,
-        "file": source,
-        "models": {m: {"outcomes": [o.to_json() for o in listed(r.outcomes)[0]],
-                       "unlisted": listed(r.outcomes)[1],
-                       "states": r.states, "elapsed": r.elapsed,
-                       "races": [str(x) for x in r.races],
-                       "exists": report.condition_reachable(m),
-                       "condition_holds": report.condition_holds(m)}
-                   for m, r in report.results.items()},
-        "expectations": [{"model": e.expect.model, "verdict": e.expect.verdict,
-                          "holds": e.holds, "why": e.why} for e in report.expectations],
-    }
 
 
 def outcome_texts(outcomes, program) -> dict:

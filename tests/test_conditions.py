@@ -11,7 +11,8 @@ from stressmm.check import check
 from stressmm.judge import judge
 from stressmm.outcome import Histogram, Outcome, condition_holds, evaluate
 from stressmm.program import Cmp, Condition, Program, ProgramError, RegRef
-from stressmm.report import check_json, judged_facts, render_check, render_judged
+from stressmm.report import judged_facts, render_check, render_judged
+from stressmm.reports.results import check_test
 from stressmm.syntax import LitmusSyntaxError, parse, print_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def test_expect_forbidden_on_not_exists_says_the_state_is_never_reached():
     assert [e.holds for e in report.expectations] == [True, True]
     text = render_check(report)
     assert "~exists" in text and "holds" in text and "fails" in text
-    doc = check_json(report)
+    doc = check_test(report)
     assert doc["models"]["sc"]["condition_holds"] is True
     assert doc["models"]["tso"]["condition_holds"] is False
 
