@@ -21,8 +21,7 @@ from typing import Iterable, Mapping, Optional
 
 from .program import FLAGS, And, Cmp, Condition, FlagIs, MemRef, Not, Or, Program, RegRef
 
-__all__ = ["Outcome", "Pattern", "PatternError", "evaluate", "witnesses", "condition_holds",
-           "Histogram"]
+__all__ = ["Outcome", "Pattern", "PatternError", "evaluate", "witnesses", "Histogram"]
 
 
 @dataclass(frozen=True, order=True)
@@ -178,18 +177,6 @@ def witnesses(condition: Condition, outcome: Outcome) -> bool:
         False
     """
     return evaluate(condition.expr, outcome) != (condition.quantifier == "forall")
-
-
-def condition_holds(condition: Condition, outcomes: Iterable[Outcome]) -> bool:
-    """herd7's verdict (Ok / No) of `condition` over a set of outcomes (allowed or observed).
-
-        >>> r0 = Cmp(RegRef(0, "r0"), 1)
-        >>> outs = [Outcome.make({(0, "r0"): 1}), Outcome.make({(0, "r0"): 0})]
-        >>> [condition_holds(Condition(r0, q), outs) for q in ("exists", "~exists", "forall")]
-        [True, False, False]
-    """
-    found = any(witnesses(condition, o) for o in outcomes)
-    return found if condition.quantifier == "exists" else not found
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 
 from stressmm.check import check
 from stressmm.judge import judge
-from stressmm.outcome import Histogram, Outcome, condition_holds, evaluate
+from stressmm.outcome import Histogram, Outcome, evaluate
 from stressmm.program import Cmp, Condition, Program, ProgramError, RegRef
 from stressmm.report import judged_facts, render_check, render_judged
 from stressmm.reports.results import check_test
@@ -89,14 +89,6 @@ def test_register_to_register_comparison():
     assert check(sb("forall (P0:r0 != P1:r1)"), ["sc"]).condition_holds("sc") is False
     # a deadlocked outcome has no registers: a comparison on it is false
     assert not evaluate(p.condition, Outcome.flagged("deadlock"))
-
-
-def test_condition_holds_over_a_set():
-    c = Cmp(RegRef(0, "r0"), 1)
-    outs = [Outcome.make({(0, "r0"): 1})]
-    assert [condition_holds(Condition(c, q), outs) for q in ("exists", "~exists", "forall")] \
-        == [True, False, True]
-    assert condition_holds(Condition(c, "~exists"), []) is True
 
 
 def test_run_reports_the_condition_verdict_of_the_observed_outcomes():
