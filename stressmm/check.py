@@ -130,8 +130,7 @@ def explain_outcome(program: Program, query, model: str,
     witness = m.explain(program, query)
     if witness is not None:
         return OutcomeExplanation(model, witness)
-    why = getattr(m, "why_forbidden", None)
-    return OutcomeExplanation(model, None, why(program, query) if why is not None else "")
+    return OutcomeExplanation(model, None, m.why_forbidden(program, query))
 
 
 def check(program: Program, models: Iterable[str],

@@ -411,3 +411,14 @@ def test_models_reject_non_programs(name):
 
     with pytest.raises(TypeError, match="Program"):
         get_model(name).allowed("x = 1")
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_shows_a_witness_or_says_why_it_forbids(model):
+    from stressmm.check import explain_outcome
+
+    p = Program("one", (Var("x", atomic=True),),
+                (Thread((Store("x", 1, SEQ),)), Thread((Load("r0", "x", SEQ),))))
+    assert explain_outcome(p, "P1:r0=1", model).witness.outcome.reg(1, "r0") == 1
+    said = explain_outcome(p, "P1:r0=7", model)
+    assert not said.allowed and said.text.startswith(f"one: P1:r0=7 is forbidden by {model}")

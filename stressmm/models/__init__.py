@@ -7,7 +7,8 @@
     'tso'
 
 Every model object has `.name`, `.description` (one line), `.allowed(program) -> ModelResult`
-and `.explain(program, pattern) -> Explanation | None`. Models print nothing. A model that
+`.explain(program, pattern) -> Explanation | None` and `.why_forbidden(program, pattern) ->
+str` ("" when allowed). Models print nothing. A model that
 describes only some programs (c11: memory ops, no Go primitives) has `.applies(program)`;
 `applies(model, program)` answers for any model. `rc11` is another name of `c11`.
 """
