@@ -538,6 +538,16 @@ def test_outcomes_of_overlapping_products_are_counted_without_listing_them():
     assert small != frozenset({Outcome.flagged("deadlock")})  # and compares without listing
 
 
+def test_the_html_report_says_which_model_allows_outcomes_it_does_not_list():
+    from stressmm.check import check
+    from stressmm.reports.html import render
+    from stressmm.reports.results import check_test, document
+
+    p = lock_orders_with_racy_reads()
+    page = render(document("check", [check_test(check(p, ["go"], max_states=100))]))
+    assert "go allows outcomes not listed above" in page and "--max-states 400" in page
+
+
 def test_a_box_minus_another_leaves_exactly_the_outcomes_the_other_lacks():
     import itertools
 

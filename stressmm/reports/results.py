@@ -144,8 +144,8 @@ def _models_summary(program, results: dict) -> dict:
     out = {}
     for m, (r, error) in results.items():
         if r is None:
-            out[m] = {"error": error, "outcomes": [], "races": [], "race_ops": [], "exists": None,
-                      "condition_holds": None}
+            out[m] = {"error": error, "outcomes": [], "unlisted": "", "races": [], "race_ops": [],
+                      "exists": None, "condition_holds": None}
             continue
         every, unlisted = listed(r.outcomes)
         out[m] = {"outcomes": [o.to_json() for o in every], "unlisted": unlisted,
