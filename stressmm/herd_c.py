@@ -33,7 +33,8 @@ from typing import List, Optional, Tuple
 from .program import (And, Await, Cmp, Condition, Expect, Fence, FlagIs, Load, MemRef, Not, Or,
                       Order, Program, ProgramError, RegRef, Rmw, RmwOp, Store, Sum, Thread, Var,
                       VERDICTS, writes_of)
-from .syntax import LitmusSyntaxError, _describe, _Fail, _Stream, _Tok, print_op, read_text
+from .syntax import (LitmusSyntaxError, _describe, _Fail, _split_lines, _Stream, _Tok, print_op,
+                     read_text)
 
 __all__ = ["parse", "parse_any", "parse_file_any", "print_c", "CFormatError", "is_herd_c"]
 
@@ -538,23 +539,26 @@ class _Body:
 def parse(text: str, filename: str = "<string>") -> List[Program]:
     """The test of a herd C litmus text (one test per file, as herd7 reads it). Raises
     LitmusSyntaxError with the file, line and column."""
-    lines = text.lstrip("\ufeff").split("\n")
+    lines = _split_lines(text.lstrip("\ufeff"))
+    start = next((i for i, line in enumerate(lines) if line.strip()), len(lines) - 1)
     try:
-        start = next(i for i, line in enumerate(lines) if line.strip())
         m = _HEADER.match(lines[start].strip())
         if not m:
             raise _Fail("expected a herd C test header `C NAME`", start + 1, 1)
         parser = _Parser(_tokens("\n".join(lines[start + 1:]), start + 2))
         program = parser.test(m.group(1))
     except _Fail as fail:
-        source = lines[fail.line - 1] if 0 < fail.line <= len(lines) else ""
-        raise LitmusSyntaxError(fail.message, filename, fail.line, fail.col,
-                                source.rstrip("\r")) from None
+        raise _syntax_error(fail.message, filename, fail.line, fail.col, lines) from None
     except ProgramError as err:
-        line = err.line or start + 1
-        raise LitmusSyntaxError(err.message, filename, line, 1,
-                                lines[line - 1] if line <= len(lines) else "") from None
+        raise _syntax_error(err.message, filename, err.line or start + 1, 1, lines) from None
     return [program]
+
+
+def _syntax_error(message: str, filename: str, line: int, col: int,
+                  lines: List[str]) -> LitmusSyntaxError:
+    """The error at `line`, `col`, with that line of the text for the caret excerpt."""
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    return LitmusSyntaxError(message, filename, line, col, source)
 
 
 # ------------------------------------------------------------------------------- writing

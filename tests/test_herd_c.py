@@ -146,6 +146,8 @@ def test_convert_both_ways_and_check_reads_c_files(tmp_path):
      "x is an atomic_int in one thread and an int in another"),
     ("C T\n{ x = 0; }\nP0(int* x) {\n  *x = 1;\n}\nexists (0:r0=0)\n", 6, 11,
      "P0 never writes register r0"),
+    ("", 1, 1, "expected a herd C test header `C NAME`"),
+    ("\n  \n", 3, 1, "expected a herd C test header `C NAME`"),
 ])
 def test_malformed_c_litmus_names_file_line_and_column(text, line, col, fragment):
     with pytest.raises(LitmusSyntaxError) as err:
