@@ -33,8 +33,8 @@ from typing import List, Optional, Tuple
 from .program import (And, Await, Cmp, Condition, Expect, Fence, FlagIs, Load, MemRef, Not, Or,
                       Order, Program, ProgramError, RegRef, Rmw, RmwOp, Store, Sum, Thread, Var,
                       VERDICTS, writes_of)
-from .syntax import (LitmusSyntaxError, _describe, _Fail, _split_lines, _Stream, _Tok, print_op,
-                     read_text)
+from .syntax import (_MAX_DEPTH, LitmusSyntaxError, _describe, _Fail, _joined, _split_lines,
+                     _Stream, _Tok, print_op, read_text)
 
 __all__ = ["parse", "parse_any", "parse_file_any", "print_c", "CFormatError", "is_herd_c"]
 
@@ -288,23 +288,13 @@ class _Parser(_Stream):
         return Condition(expr, quantifier)
 
     def disj(self, threads, depth):
-        items = [self.conj(threads, depth)]
-        while self.at("\\/"):
-            self.next()
-            items.append(self.conj(threads, depth))
-        return items[0] if len(items) == 1 else Or(tuple(items))
-
-    def conj(self, threads, depth):
-        items = [self.atom(threads, depth)]
-        while self.at("/\\"):
-            self.next()
-            items.append(self.atom(threads, depth))
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return _joined(self, "\\/", Or,
+                       lambda: _joined(self, "/\\", And, lambda: self.atom(threads, depth)))
 
     def atom(self, threads, depth):
-        if depth > 100:
+        if depth > _MAX_DEPTH:
             tok = self.peek()
-            raise _Fail("condition nested more than 100 deep", tok.line, tok.col)
+            raise _Fail(f"condition nested more than {_MAX_DEPTH} deep", tok.line, tok.col)
         if self.at("~") or self.at("!"):
             self.next()
             return Not(self.atom(threads, depth + 1))
