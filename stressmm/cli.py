@@ -493,7 +493,6 @@ def cmd_fuzz(args) -> int:
     from .campaign import CampaignConfig, new_seed, plan_workers, program_threads, run_campaign
     from .fuzz import DEFAULT_ITERATIONS
     from .reports.progress import CampaignProgress
-    from .reports.results import campaign, document
 
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0

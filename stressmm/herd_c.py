@@ -77,6 +77,7 @@ def parse_file_any(path) -> List[Program]:
 # ------------------------------------------------------------------------------- reading
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _SYMS = ("/\\", "\\/", "==", "!=", "(", ")", "{", "}", "[", "]", ";", ",", "*", "&", "=", "~",
          "+", "-", ":", "!")
 
@@ -113,7 +114,7 @@ def _tokens(text: str, first_line: int) -> List[_Tok]:
             end = text.find("\n", i)
             i = n if end < 0 else end
             continue
-        m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+").match(text, i)
+        m = _WORD.match(text, i)
         if m:
             kind = "int" if m.group()[0].isdigit() else "ident"
             toks.append(_Tok(kind, m.group(), line, col))
