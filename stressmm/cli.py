@@ -445,7 +445,6 @@ def print_program_run(run: ProgramRun, source: str, go_checked: bool) -> None:
 
 
 def cmd_run(args) -> int:
-    from .interrupt import exit_status, signal_name
     from .reports.progress import over
     from .runtime.go import BACKENDS as GO_BACKENDS
 
@@ -471,16 +470,19 @@ def cmd_run(args) -> int:
             if not args.json:
                 print_program_run(run, source, on_go and checked is not None)
         if run.interrupt is not None:
-            interrupted = signal_name(run.interrupt)
-            return finish_run(args, docs, tally, len(progs), checked, errors,
-                              exit_status(run.interrupt), interrupted)
-    return finish_run(args, docs, tally, len(progs), checked, errors, tally.status(errors))
+            return finish_run(args, docs, tally, len(progs), checked, errors, run.interrupt)
+    return finish_run(args, docs, tally, len(progs), checked, errors)
 
 
 def finish_run(args, docs: list, tally: RunTally, tests: int, checked: Optional[str],
-               errors: Sequence, status: int, interrupted: Optional[str] = None) -> int:
+               errors: Sequence, interrupt: Optional[BaseException] = None) -> int:
     """Print `run`'s summary (or its JSON document), write the --report / --junit files, and
-    return the exit status."""
+    return the exit status: the interrupt's (130 / 143) when Ctrl-C or SIGTERM ended the
+    command, else the tally's."""
+    from .interrupt import exit_status, signal_name
+
+    interrupted = signal_name(interrupt) if interrupt is not None else None
+    status = exit_status(interrupt) if interrupt is not None else tally.status(errors)
     results = run_document(docs, tally, errors, interrupted)
     if args.json:
         print(json.dumps(results, indent=2))
