@@ -32,9 +32,10 @@ from typing import List, Optional, Tuple
 
 from .program import (And, Await, Cmp, Condition, Expect, Fence, FlagIs, Load, MemRef, Not, Or,
                       Order, Program, ProgramError, RegRef, Rmw, RmwOp, Store, Sum, Thread, Var,
-                      VERDICTS, writes_of)
+                      VERDICTS, kind_name, writes_of)
 from .syntax import (_MAX_DEPTH, LitmusSyntaxError, _describe, _Fail, _joined, _split_lines,
                      _Stream, _Tok, print_op, read_text)
+from .syntax import parse as parse_litmus
 
 __all__ = ["parse", "parse_any", "parse_file_any", "print_c", "CFormatError", "is_herd_c"]
 
@@ -64,8 +65,6 @@ def is_herd_c(text: str) -> bool:
 
 def parse_any(text: str, filename: str = "<string>") -> List[Program]:
     """The tests of a text in either format: herd C (`C NAME` first) or stressmm's."""
-    from .syntax import parse as parse_litmus
-
     return parse(text, filename) if is_herd_c(text) else parse_litmus(text, filename)
 
 
@@ -666,8 +665,6 @@ def print_c(program: Program) -> str:
                                f"herd's C format has no {type(op).__name__}")
     bad = [d for d in program.decls if not isinstance(d, Var)]
     if bad:
-        from .program import kind_name
-
         raise CFormatError(f"{program.name}: `{bad[0].name}` is a {kind_name(bad[0])}, a Go "
                            f"primitive herd's C format does not have")
     if not re.fullmatch(r"\S+", program.name):
