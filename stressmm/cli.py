@@ -277,9 +277,9 @@ def probed_run(backend, prog, args, schedule):
 
     probe_n = PROBE_RUNS if args.iterations is None else min(PROBE_RUNS, args.iterations)
     probe = run(iterations=probe_n)
-    if probe.counts.get(Outcome.flagged("timeout"), 0) == probe.total:
-        return probe, True
     timeouts = probe.counts.get(Outcome.flagged("timeout"), 0)
+    if timeouts == probe.total:
+        return probe, True
     if args.iterations is not None:
         rest = {"iterations": args.iterations - probe.total} if args.iterations > probe.total else None
         guess = probe.elapsed / max(probe.total, 1) * args.iterations
