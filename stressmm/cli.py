@@ -277,9 +277,9 @@ def probed_run(backend, prog, args, schedule):
 
     probe_n = PROBE_RUNS if args.iterations is None else min(PROBE_RUNS, args.iterations)
     probe = run(iterations=probe_n)
-    if probe.counts.get(Outcome.flagged("timeout"), 0) == probe.total:
-        return probe, True
     timeouts = probe.counts.get(Outcome.flagged("timeout"), 0)
+    if timeouts == probe.total:
+        return probe, True
     if args.iterations is not None:
         rest = {"iterations": args.iterations - probe.total} if args.iterations > probe.total else None
         guess = probe.elapsed / max(probe.total, 1) * args.iterations
@@ -445,7 +445,6 @@ def print_program_run(run: ProgramRun, source: str, go_checked: bool) -> None:
 
 
 def cmd_run(args) -> int:
-    from .interrupt import exit_status, signal_name
     from .reports.progress import over
     from .runtime.go import BACKENDS as GO_BACKENDS
 
@@ -471,16 +470,19 @@ def cmd_run(args) -> int:
             if not args.json:
                 print_program_run(run, source, on_go and checked is not None)
         if run.interrupt is not None:
-            interrupted = signal_name(run.interrupt)
-            return finish_run(args, docs, tally, len(progs), checked, errors,
-                              exit_status(run.interrupt), interrupted)
-    return finish_run(args, docs, tally, len(progs), checked, errors, tally.status(errors))
+            return finish_run(args, docs, tally, len(progs), checked, errors, run.interrupt)
+    return finish_run(args, docs, tally, len(progs), checked, errors)
 
 
 def finish_run(args, docs: list, tally: RunTally, tests: int, checked: Optional[str],
-               errors: Sequence, status: int, interrupted: Optional[str] = None) -> int:
+               errors: Sequence, interrupt: Optional[BaseException] = None) -> int:
     """Print `run`'s summary (or its JSON document), write the --report / --junit files, and
-    return the exit status."""
+    return the exit status: the interrupt's (130 / 143) when Ctrl-C or SIGTERM ended the
+    command, else the tally's."""
+    from .interrupt import exit_status, signal_name
+
+    interrupted = signal_name(interrupt) if interrupt is not None else None
+    status = exit_status(interrupt) if interrupt is not None else tally.status(errors)
     results = run_document(docs, tally, errors, interrupted)
     if args.json:
         print(json.dumps(results, indent=2))
@@ -493,7 +495,6 @@ def cmd_fuzz(args) -> int:
     from .campaign import CampaignConfig, new_seed, plan_workers, program_threads, run_campaign
     from .fuzz import DEFAULT_ITERATIONS
     from .reports.progress import CampaignProgress
-    from .reports.results import campaign, document
 
     if args.minutes is None and args.examples is None:
         args.minutes = 1.0

@@ -32,8 +32,10 @@ from typing import List, Optional, Tuple
 
 from .program import (And, Await, Cmp, Condition, Expect, Fence, FlagIs, Load, MemRef, Not, Or,
                       Order, Program, ProgramError, RegRef, Rmw, RmwOp, Store, Sum, Thread, Var,
-                      VERDICTS, writes_of)
-from .syntax import LitmusSyntaxError, _describe, _Fail, _Stream, _Tok, print_op, read_text
+                      VERDICTS, kind_name, writes_of)
+from .syntax import (_MAX_DEPTH, LitmusSyntaxError, _describe, _Fail, _joined, _split_lines,
+                     _Stream, _Tok, print_op, read_text)
+from .syntax import parse as parse_litmus
 
 __all__ = ["parse", "parse_any", "parse_file_any", "print_c", "CFormatError", "is_herd_c"]
 
@@ -63,8 +65,6 @@ def is_herd_c(text: str) -> bool:
 
 def parse_any(text: str, filename: str = "<string>") -> List[Program]:
     """The tests of a text in either format: herd C (`C NAME` first) or stressmm's."""
-    from .syntax import parse as parse_litmus
-
     return parse(text, filename) if is_herd_c(text) else parse_litmus(text, filename)
 
 
@@ -76,6 +76,7 @@ def parse_file_any(path) -> List[Program]:
 # ------------------------------------------------------------------------------- reading
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _SYMS = ("/\\", "\\/", "==", "!=", "(", ")", "{", "}", "[", "]", ";", ",", "*", "&", "=", "~",
          "+", "-", ":", "!")
 
@@ -112,7 +113,7 @@ def _tokens(text: str, first_line: int) -> List[_Tok]:
             end = text.find("\n", i)
             i = n if end < 0 else end
             continue
-        m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+").match(text, i)
+        m = _WORD.match(text, i)
         if m:
             kind = "int" if m.group()[0].isdigit() else "ident"
             toks.append(_Tok(kind, m.group(), line, col))
@@ -287,23 +288,13 @@ class _Parser(_Stream):
         return Condition(expr, quantifier)
 
     def disj(self, threads, depth):
-        items = [self.conj(threads, depth)]
-        while self.at("\\/"):
-            self.next()
-            items.append(self.conj(threads, depth))
-        return items[0] if len(items) == 1 else Or(tuple(items))
-
-    def conj(self, threads, depth):
-        items = [self.atom(threads, depth)]
-        while self.at("/\\"):
-            self.next()
-            items.append(self.atom(threads, depth))
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return _joined(self, "\\/", Or,
+                       lambda: _joined(self, "/\\", And, lambda: self.atom(threads, depth)))
 
     def atom(self, threads, depth):
-        if depth > 100:
+        if depth > _MAX_DEPTH:
             tok = self.peek()
-            raise _Fail("condition nested more than 100 deep", tok.line, tok.col)
+            raise _Fail(f"condition nested more than {_MAX_DEPTH} deep", tok.line, tok.col)
         if self.at("~") or self.at("!"):
             self.next()
             return Not(self.atom(threads, depth + 1))
@@ -538,23 +529,26 @@ class _Body:
 def parse(text: str, filename: str = "<string>") -> List[Program]:
     """The test of a herd C litmus text (one test per file, as herd7 reads it). Raises
     LitmusSyntaxError with the file, line and column."""
-    lines = text.lstrip("\ufeff").split("\n")
+    lines = _split_lines(text.lstrip("\ufeff"))
+    start = next((i for i, line in enumerate(lines) if line.strip()), len(lines) - 1)
     try:
-        start = next(i for i, line in enumerate(lines) if line.strip())
         m = _HEADER.match(lines[start].strip())
         if not m:
             raise _Fail("expected a herd C test header `C NAME`", start + 1, 1)
         parser = _Parser(_tokens("\n".join(lines[start + 1:]), start + 2))
         program = parser.test(m.group(1))
     except _Fail as fail:
-        source = lines[fail.line - 1] if 0 < fail.line <= len(lines) else ""
-        raise LitmusSyntaxError(fail.message, filename, fail.line, fail.col,
-                                source.rstrip("\r")) from None
+        raise _syntax_error(fail.message, filename, fail.line, fail.col, lines) from None
     except ProgramError as err:
-        line = err.line or start + 1
-        raise LitmusSyntaxError(err.message, filename, line, 1,
-                                lines[line - 1] if line <= len(lines) else "") from None
+        raise _syntax_error(err.message, filename, err.line or start + 1, 1, lines) from None
     return [program]
+
+
+def _syntax_error(message: str, filename: str, line: int, col: int,
+                  lines: List[str]) -> LitmusSyntaxError:
+    """The error at `line`, `col`, with that line of the text for the caret excerpt."""
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    return LitmusSyntaxError(message, filename, line, col, source)
 
 
 # ------------------------------------------------------------------------------- writing
@@ -671,8 +665,6 @@ def print_c(program: Program) -> str:
                                f"herd's C format has no {type(op).__name__}")
     bad = [d for d in program.decls if not isinstance(d, Var)]
     if bad:
-        from .program import kind_name
-
         raise CFormatError(f"{program.name}: `{bad[0].name}` is a {kind_name(bad[0])}, a Go "
                            f"primitive herd's C format does not have")
     if not re.fullmatch(r"\S+", program.name):

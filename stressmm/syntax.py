@@ -790,18 +790,7 @@ class _TestParser:
         if depth > _MAX_DEPTH:
             tok = s.peek()
             raise _Fail(f"condition nested more than {_MAX_DEPTH} deep", tok.line, tok.col)
-        items = [self._conj(s, depth)]
-        while s.at("||"):
-            s.next()
-            items.append(self._conj(s, depth))
-        return items[0] if len(items) == 1 else Or(tuple(items))
-
-    def _conj(self, s: _Stream, depth: int):
-        items = [self._unary(s, depth)]
-        while s.at("&&"):
-            s.next()
-            items.append(self._unary(s, depth))
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return _joined(s, "||", Or, lambda: _joined(s, "&&", And, lambda: self._unary(s, depth)))
 
     def _unary(self, s: _Stream, depth: int):
         if depth > _MAX_DEPTH:
@@ -886,6 +875,21 @@ class _TestParser:
             if e.verdict in ("allowed", "forbidden") and condition is None:
                 raise _Fail(f'"{e.verdict}" refers to the exists condition, but this test has '
                             f"none: add a line `exists (...)`", line, col)
+
+
+def _joined(s: _Stream, sym: str, group, item):
+    """What `item()` reads, repeated while `sym` joins: one item alone, else `group` of them
+    (And for &&, Or for ||; herd's C conditions join with /\\ and \\/).
+
+        >>> s = _Stream(_tokenize("1 && 2 && 3", 1), _Tok("end", "", 1, 12))
+        >>> _joined(s, "&&", tuple, lambda: int(s.next().text))
+        (1, 2, 3)
+    """
+    items = [item()]
+    while s.at(sym):
+        s.next()
+        items.append(item())
+    return items[0] if len(items) == 1 else group(tuple(items))
 
 
 def _quantifier(s: "_Stream") -> Optional[str]:

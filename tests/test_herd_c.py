@@ -8,7 +8,7 @@ import pytest
 
 from stressmm.check import check
 from stressmm.herd_c import CFormatError, is_herd_c, parse, parse_any, print_c
-from stressmm.program import Order, Rmw, RmwOp
+from stressmm.program import And, Cmp, Or, Order, RegRef, Rmw, RmwOp
 from stressmm.syntax import LitmusSyntaxError, parse_file, scenario_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +104,14 @@ def test_conditions_of_every_quantifier_and_register_comparisons_round_trip():
         assert parse(print_c(p)) == [p], cond
 
 
+def test_conjunction_binds_tighter_than_disjunction_and_nesting_is_bounded():
+    [p] = parse(SB_RLX.replace("(0:r0=0 /\\ 1:r0=0)", "(0:r0=1 \\/ 0:r0=0 /\\ 1:r0=0)"))
+    one, both = Cmp(RegRef(0, "r0"), 1), And((Cmp(RegRef(0, "r0"), 0), Cmp(RegRef(1, "r0"), 0)))
+    assert p.condition.expr == Or((one, both))
+    with pytest.raises(LitmusSyntaxError, match="condition nested more than 100 deep"):
+        parse(SB_RLX.replace("(0:r0=0 /\\ 1:r0=0)", "(" * 150 + "0:r0=0" + ")" * 150))
+
+
 def test_go_only_op_is_refused_by_name_with_exit_2():
     proc = stressmm("convert", "MP+lock", "--to", "herd-c")
     assert proc.returncode == 2
@@ -146,6 +154,8 @@ def test_convert_both_ways_and_check_reads_c_files(tmp_path):
      "x is an atomic_int in one thread and an int in another"),
     ("C T\n{ x = 0; }\nP0(int* x) {\n  *x = 1;\n}\nexists (0:r0=0)\n", 6, 11,
      "P0 never writes register r0"),
+    ("", 1, 1, "expected a herd C test header `C NAME`"),
+    ("\n  \n", 3, 1, "expected a herd C test header `C NAME`"),
 ])
 def test_malformed_c_litmus_names_file_line_and_column(text, line, col, fragment):
     with pytest.raises(LitmusSyntaxError) as err:
