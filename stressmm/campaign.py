@@ -275,13 +275,9 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     passed = set()   # (program, schedule) pairs this worker ran and found no fault in
 
     def prop(program, schedule):
-        if shrink_spent(stats, program, memo, cfg.stuck_shrink_seconds):
-            return   # not run: the smallest crash or hang found so far is the finding
-        if "failing" not in stats and ((program, schedule) in passed or (
-                examples_budget is not None and stats["examples"] >= examples_budget)):
-            # Each chunk is a fresh Hypothesis run, which opens with its simplest example:
-            # the same pair again would spend the budget on runs already made.
-            return
+        if not should_run(stats, program, schedule, passed, examples_budget, memo,
+                          cfg.stuck_shrink_seconds):
+            return   # passes unrun
         stats["examples"] += 1
         _count(stats["coverage"], {"programs": 1}, tally(program))
         out.put(("program", index, print_program(program)))
@@ -294,9 +290,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
                 check_races(hist, schedule, backend, cfg.model, memo)
             passed.add((program, schedule))
         except Exception as e:
-            # Shrinking (and Hypothesis's replay of the failing example) must run every
-            # example from now on: the budget and the skipping of pairs already run stop here.
-            stats["failing"] = True
+            stats["failing"] = True   # shrinking from now on (see should_run)
             if isinstance(e, ForbiddenOutcome) and "first" not in stats:
                 stats["first"] = time.time()
                 out.put(("first", index, {"time": stats["first"], "examples": stats["examples"],
@@ -333,21 +327,35 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     out.put(("done", index, _copy(stats)))
 
 
-def shrink_spent(stats: dict, program, memo, budget: float) -> bool:
-    """Whether a worker stops trying new programs while Hypothesis shrinks a crash or a hang:
-    each try may cost a watchdog's wait and a fresh worker process, so shrinking gets
-    `budget` seconds (`stuck_shrink_seconds`) from the first stuck run; then only programs already known to fail
-    fail again (from `memo`), every other one passes unrun, and Hypothesis settles on the
-    smallest failing program it has.
+def should_run(stats: dict, program, schedule, passed: set, examples_budget: Optional[int],
+               memo, stuck_shrink_seconds: float) -> bool:
+    """Whether a worker runs an example Hypothesis hands it, or lets it pass unrun. One rule
+    per phase of the worker (`stats["failing"]` is set once an example raised):
+
+    - searching: a (program, schedule) pair in `passed` (each chunk is a fresh Hypothesis
+      run that opens with its simplest example) and anything past `examples_budget` pass
+      unrun, so the budget is spent on programs not run yet;
+    - shrinking: every example runs (Hypothesis replays the failing one, and a pass there
+      would be reported as Flaky), until a crash or a hang (`stats["stuck"]`, the time of the
+      first stuck run) has shrunk for `stuck_shrink_seconds`: each try may cost a watchdog's
+      wait, so from then on only programs known to fail (`memo`) run, and Hypothesis settles
+      on the smallest failing program it has.
 
         >>> from stressmm.fuzz import Memo
-        >>> shrink_spent({}, "p", Memo(), 60), shrink_spent({"stuck": -1e9}, "p", Memo(), 60)
-        (False, True)
+        >>> should_run({"examples": 3}, "p", "s", set(), 3, Memo(), 60)
+        False
+        >>> should_run({"examples": 3, "failing": True}, "p", "s", set(), 3, Memo(), 60)
+        True
+        >>> should_run({"examples": 3, "failing": True, "stuck": -1e9}, "p", "s", set(), 3,
+        ...            Memo(), 60)
+        False
     """
-    started = stats.get("stuck")
-    if started is None or time.monotonic() - started < budget:
-        return False
-    return not memo.knows(program)
+    if "failing" in stats:
+        started = stats.get("stuck")
+        spent = started is not None and time.monotonic() - started >= stuck_shrink_seconds
+        return not spent or memo.knows(program)
+    return (program, schedule) not in passed and (examples_budget is None
+                                                 or stats["examples"] < examples_budget)
 
 
 def keep_counterexample(result: CampaignResult, cex, corpus: Optional[str]) -> None:
