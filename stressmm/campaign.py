@@ -194,10 +194,6 @@ def _count(into: dict, *counts: dict) -> dict:
     return into
 
 
-def _copy(stats: dict) -> dict:
-    return dict(stats, coverage=dict(stats["coverage"]))
-
-
 def _weak(hist, model: Optional[str]) -> dict:
     """{"weak_runs": n, "weak_programs": 0/1} of one histogram judged by `model` (nothing
     when sc judges: then no outcome is weak; nothing when a model gives up on the program)."""
@@ -214,26 +210,11 @@ def _weak(hist, model: Optional[str]) -> dict:
     return {"weak_runs": n, "weak_programs": int(n > 0)}
 
 
-class _Outbox:
-    """A worker's end of its own pipe to the campaign. One pipe per worker: a worker killed
-    in the middle of a message spoils only its own pipe (a queue shared by the workers would
-    keep the lock the killed one held, and every other worker would block on its next
-    message)."""
-
-    def __init__(self, conn):
-        self._conn = conn
-        self._lock = threading.Lock()
-
-    def put(self, message) -> None:
-        with self._lock:
-            self._conn.send(message)
-
-
 def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: float,
-            examples_budget: Optional[int], conn) -> None:
+            examples_budget: Optional[int], out) -> None:
     """One worker: runs Hypothesis chunks until the deadline, the example budget, or a
     counterexample; sends ("beat", ...), ("program", text), ("found", json) and ("done", ...)
-    down `conn`, its pipe to the campaign."""
+    down `out`, its own pipe to the campaign (a message is pickled as it is sent)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
 
@@ -241,7 +222,6 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from .runtime.registry import get_backend
     from .syntax import print_program
 
-    out = _Outbox(conn)
     os.sched_setaffinity(0, cpus)
     # Ctrl-C at a terminal reaches the whole process group: the campaign process stops the
     # workers and reports; a worker must not die of it first (or print a traceback).
@@ -250,7 +230,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     try:
         backend = None if cfg.backend == "native" and not cfg.impl else get_backend(cfg.backend, cfg.impl)
     except Exception as e:   # the same in every fresh worker: the campaign stops with it
-        out.put(("error", index, f"{type(e).__name__}: {e}"))
+        out.send(("error", index, f"{type(e).__name__}: {e}"))
         return
     from .go_fuzz import campaign_backend
     backend = campaign_backend(backend)   # go-race: ends a program's runs once its races showed
@@ -258,7 +238,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     stats = {"examples": 0, "runs": 0, "coverage": {}}
     last = [0.0]
     progs, scheds = strategies_for(cfg)
-    out.put(("ready", index, None))  # started: from now on, silence means a hang
+    out.send(("ready", index, None))  # started: from now on, silence means a hang
 
     def on_run(hist):
         if os.getppid() != parent:   # orphaned: nobody reads our results; end, do not linger
@@ -268,7 +248,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         now = time.monotonic()
         if now - last[0] > HEARTBEAT:
             last[0] = now
-            out.put(("beat", index, _copy(stats)))
+            out.send(("beat", index, stats))
         if (hist.info or {}).get("stuck") and "stuck" not in stats:
             stats["stuck"] = now   # the shrinking budget of a crash or hang starts
 
@@ -280,7 +260,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
             return   # passes unrun
         stats["examples"] += 1
         _count(stats["coverage"], {"programs": 1}, tally(program))
-        out.put(("program", index, print_program(program)))
+        out.send(("program", index, print_program(program)))
         try:
             hist = check_program(program, schedule, backend=backend, model=cfg.model,
                                  mutant=cfg.mutant, memo=memo, iterations=cfg.iterations,
@@ -293,8 +273,8 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
             stats["failing"] = True   # shrinking from now on (see should_run)
             if isinstance(e, ForbiddenOutcome) and "first" not in stats:
                 stats["first"] = time.time()
-                out.put(("first", index, {"time": stats["first"], "examples": stats["examples"],
-                                          "runs": stats["runs"]}))
+                out.send(("first", index, {"time": stats["first"], "examples": stats["examples"],
+                                           "runs": stats["runs"]}))
             raise
 
     chunk = 0
@@ -314,17 +294,17 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         try:
             if callable(getattr(backend, "prepare", None)):
                 _prebuild(backend, test_settings, chunk_seed, progs, scheds,
-                          lambda: out.put(("beat", index, dict(stats))))
+                          lambda: out.send(("beat", index, stats)))
             test()
         except ForbiddenOutcome as e:
-            out.put(("found", index, e.counterexample))
+            out.send(("found", index, e.counterexample))
             break
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
-            out.put(("error", index, f"{type(e).__name__}: {e}"))
+            out.send(("error", index, f"{type(e).__name__}: {e}"))
             return
         if stats["examples"] == tested:   # a whole chunk of pairs already run: nothing new left
             break
-    out.put(("done", index, _copy(stats)))
+    out.send(("done", index, stats))
 
 
 def should_run(stats: dict, program, schedule, passed: set, examples_budget: Optional[int],
@@ -381,8 +361,6 @@ def _prebuild(backend, test_settings, chunk_seed: int, progs, scheds, beat) -> N
     per chunk, not one per program. Programs drawn later (shrinking) are built one by one, and
     a build that fails here is left to the run of each program, which reports it with the
     program that does not compile."""
-    import threading
-
     from hypothesis import Phase, given
     from hypothesis import seed as hseed
 
@@ -433,6 +411,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     def spawn(i):
         n = len(slot_of) + 1
         slot_of[n], ident[i] = i, n
+        # One pipe per worker: a worker killed in the middle of a message spoils only its
+        # own pipe (a queue shared by the workers would keep the lock the killed one held,
+        # and every other worker would block on its next message).
         inboxes[n], sending_end = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_worker, args=(n, cfg, plans[i], worker_seed(seed, n),
                                                  deadline, per_worker, sending_end), daemon=True)
