@@ -140,6 +140,12 @@ class Counterexample:
         return (f"program: {len(self.program.threads)} threads, {self.program.size} ops; "
                 f"schedule: {self.schedule.to_json()}")
 
+    def _bare_program(self) -> str:
+        """The program without condition or expect lines (a finding with no judged outcome)."""
+        from .syntax import print_program
+
+        return print_program(replace(self.program, condition=None, expects=()))
+
     def to_json(self) -> dict:
         from .syntax import print_program
 
@@ -193,14 +199,11 @@ class StuckCounterexample(Counterexample):
         return f"STUCK: {self.stuck}"
 
     def as_litmus(self) -> str:
-        from .syntax import print_program
-
         meta = self._replay_meta(stuck=self.stuck)
         head = [f"# stressmm finding: {self._headline()}",
                 f"# on {self.under_test}; machine: {self._machine_text()}",
                 "# stressmm-replay: " + json.dumps(meta, sort_keys=True)]
-        return "\n".join(head) + "\n" + print_program(replace(self.program, condition=None,
-                                                                 expects=()))
+        return "\n".join(head) + "\n" + self._bare_program()
 
     def to_json(self) -> dict:
         return dict(super().to_json(), stuck=self.stuck)
@@ -209,10 +212,7 @@ class StuckCounterexample(Counterexample):
         return ""
 
     def report(self) -> str:
-        from .syntax import print_program
-
-        return "\n".join([self._headline(), self._shape_line(), "",
-                          print_program(replace(self.program, condition=None, expects=()))])
+        return "\n".join([self._headline(), self._shape_line(), "", self._bare_program()])
 
 
 def stuck_finding(hist: Histogram, schedule: Schedule, model: str, backend,
