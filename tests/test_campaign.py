@@ -84,3 +84,39 @@ def test_a_campaign_spends_its_budget_on_programs_it_has_not_run():
     assert len(drawn) == 20
     simplest = drawn[0]
     assert drawn.count(simplest) == 1, drawn
+
+
+def test_a_chunk_is_built_ahead_with_the_programs_it_then_runs_and_the_worker_beats_meanwhile():
+    # A Go backend compiles a chunk's programs in one build before the chunk runs: the build
+    # must hold exactly the programs the chunk then draws, and the worker keeps sending
+    # heartbeats while it builds (a build of minutes is not a hang).
+    import threading
+
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hseed
+
+    from stressmm.campaign import _prebuild, strategies_for
+
+    progs, scheds = strategies_for(CampaignConfig(examples=8, go=True, backend="go"))
+    chunk = settings(max_examples=8, deadline=None, database=None, verbosity=Verbosity.quiet,
+                     derandomize=False, phases=(Phase.generate, Phase.shrink),
+                     suppress_health_check=list(HealthCheck))
+    beats, three_beats = [], threading.Event()
+
+    class Builder:
+        built = []
+
+        def prepare(self, programs):   # a build that ends only once the worker has beaten
+            assert three_beats.wait(60), "no heartbeat while building"
+            self.built.extend(programs)
+
+    def beat():
+        beats.append(1)
+        if len(beats) == 3:
+            three_beats.set()
+
+    _prebuild(Builder(), chunk, 4242, progs, scheds, beat)
+    ran = []
+    chunk(hseed(4242)(given(progs, scheds)(lambda p, s: ran.append(p))))()
+    assert len(beats) >= 3
+    assert Builder.built == ran and len(ran) == 8
