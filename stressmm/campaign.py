@@ -195,11 +195,13 @@ def _count(into: dict, *counts: dict) -> dict:
 
 
 def _weak(hist, model: Optional[str]) -> dict:
-    """{"weak_runs": n, "weak_programs": 0/1} of one histogram judged by `model` (nothing
-    when sc judges: then no outcome is weak; nothing when a model gives up on the program)."""
+    """{"weak_runs": n, "weak_programs": 0/1} of one histogram judged by `model` (without
+    one, by the model that judges the program: `default_model`; nothing when sc judges: then
+    no outcome is weak; nothing when a model gives up on the program)."""
+    from .fuzz import default_model
     from .models import StateLimitError, get_model
 
-    model = model or DEFAULT_MODEL
+    model = model or default_model(hist.program)
     if model == "sc":
         return {}
     try:
@@ -520,7 +522,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             result.runs = banked["runs"] + sum(t["runs"] for t in totals.values())
             result.coverage = Coverage.from_counts(
                 _count(dict(banked["coverage"]), *(t["coverage"] for t in totals.values())),
-                cfg.model or DEFAULT_MODEL)
+                cfg.model or ("go" if cfg.go else DEFAULT_MODEL))
             result.elapsed = time.monotonic() - start
             if progress is not None:
                 progress(result)

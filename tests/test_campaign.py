@@ -120,3 +120,18 @@ def test_a_chunk_is_built_ahead_with_the_programs_it_then_runs_and_the_worker_be
     chunk(hseed(4242)(given(progs, scheds)(lambda p, s: ran.append(p))))()
     assert len(beats) >= 3
     assert Builder.built == ran and len(ran) == 8
+
+
+def test_weak_outcomes_are_counted_by_the_model_that_judges_the_program():
+    # Without a model, a Go program is judged by go (default_model): a racy reader seeing the
+    # new value, then the old one, is allowed there (sc and tso forbid it), so it is weak.
+    from stressmm.campaign import _weak
+    from stressmm.outcome import Histogram, Outcome
+    from stressmm.syntax import parse
+
+    [racy] = parse("litmus R\nvar x int\nmutex m\nP0:\n  m.Lock()\n  m.Unlock()\n  x = 1\n"
+                   "P1:\n  r0 = x\n  r1 = x\n")
+    seen = Histogram(racy, {Outcome.make({(1, "r0"): 1, (1, "r1"): 0}, {"x": 1}): 3,
+                            Outcome.make({(1, "r0"): 0, (1, "r1"): 0}, {"x": 1}): 5})
+    assert _weak(seen, None) == _weak(seen, "go") == {"weak_runs": 3, "weak_programs": 1}
+    assert _weak(seen, "tso") == {"weak_runs": 0, "weak_programs": 0}
