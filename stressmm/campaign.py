@@ -194,16 +194,14 @@ def _count(into: dict, *counts: dict) -> dict:
     return into
 
 
-def _copy(stats: dict) -> dict:
-    return dict(stats, coverage=dict(stats["coverage"]))
-
-
 def _weak(hist, model: Optional[str]) -> dict:
-    """{"weak_runs": n, "weak_programs": 0/1} of one histogram judged by `model` (nothing
-    when sc judges: then no outcome is weak; nothing when a model gives up on the program)."""
+    """{"weak_runs": n, "weak_programs": 0/1} of one histogram judged by `model` (without
+    one, by the model that judges the program: `default_model`; nothing when sc judges: then
+    no outcome is weak; nothing when a model gives up on the program)."""
+    from .fuzz import default_model
     from .models import StateLimitError, get_model
 
-    model = model or DEFAULT_MODEL
+    model = model or default_model(hist.program)
     if model == "sc":
         return {}
     try:
@@ -214,26 +212,11 @@ def _weak(hist, model: Optional[str]) -> dict:
     return {"weak_runs": n, "weak_programs": int(n > 0)}
 
 
-class _Outbox:
-    """A worker's end of its own pipe to the campaign. One pipe per worker: a worker killed
-    in the middle of a message spoils only its own pipe (a queue shared by the workers would
-    keep the lock the killed one held, and every other worker would block on its next
-    message)."""
-
-    def __init__(self, conn):
-        self._conn = conn
-        self._lock = threading.Lock()
-
-    def put(self, message) -> None:
-        with self._lock:
-            self._conn.send(message)
-
-
 def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: float,
-            examples_budget: Optional[int], conn) -> None:
+            examples_budget: Optional[int], out) -> None:
     """One worker: runs Hypothesis chunks until the deadline, the example budget, or a
     counterexample; sends ("beat", ...), ("program", text), ("found", json) and ("done", ...)
-    down `conn`, its pipe to the campaign."""
+    down `out`, its own pipe to the campaign (a message is pickled as it is sent)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
 
@@ -241,7 +224,6 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from .runtime.registry import get_backend
     from .syntax import print_program
 
-    out = _Outbox(conn)
     os.sched_setaffinity(0, cpus)
     # Ctrl-C at a terminal reaches the whole process group: the campaign process stops the
     # workers and reports; a worker must not die of it first (or print a traceback).
@@ -250,7 +232,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     try:
         backend = None if cfg.backend == "native" and not cfg.impl else get_backend(cfg.backend, cfg.impl)
     except Exception as e:   # the same in every fresh worker: the campaign stops with it
-        out.put(("error", index, f"{type(e).__name__}: {e}"))
+        out.send(("error", index, f"{type(e).__name__}: {e}"))
         return
     from .go_fuzz import campaign_backend
     backend = campaign_backend(backend)   # go-race: ends a program's runs once its races showed
@@ -258,7 +240,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     stats = {"examples": 0, "runs": 0, "coverage": {}}
     last = [0.0]
     progs, scheds = strategies_for(cfg)
-    out.put(("ready", index, None))  # started: from now on, silence means a hang
+    out.send(("ready", index, None))  # started: from now on, silence means a hang
 
     def on_run(hist):
         if os.getppid() != parent:   # orphaned: nobody reads our results; end, do not linger
@@ -268,23 +250,19 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         now = time.monotonic()
         if now - last[0] > HEARTBEAT:
             last[0] = now
-            out.put(("beat", index, _copy(stats)))
+            out.send(("beat", index, stats))
         if (hist.info or {}).get("stuck") and "stuck" not in stats:
             stats["stuck"] = now   # the shrinking budget of a crash or hang starts
 
     passed = set()   # (program, schedule) pairs this worker ran and found no fault in
 
     def prop(program, schedule):
-        if shrink_spent(stats, program, memo, cfg.stuck_shrink_seconds):
-            return   # not run: the smallest crash or hang found so far is the finding
-        if "failing" not in stats and ((program, schedule) in passed or (
-                examples_budget is not None and stats["examples"] >= examples_budget)):
-            # Each chunk is a fresh Hypothesis run, which opens with its simplest example:
-            # the same pair again would spend the budget on runs already made.
-            return
+        if not should_run(stats, program, schedule, passed, examples_budget, memo,
+                          cfg.stuck_shrink_seconds):
+            return   # passes unrun
         stats["examples"] += 1
         _count(stats["coverage"], {"programs": 1}, tally(program))
-        out.put(("program", index, print_program(program)))
+        out.send(("program", index, print_program(program)))
         try:
             hist = check_program(program, schedule, backend=backend, model=cfg.model,
                                  mutant=cfg.mutant, memo=memo, iterations=cfg.iterations,
@@ -294,13 +272,11 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
                 check_races(hist, schedule, backend, cfg.model, memo)
             passed.add((program, schedule))
         except Exception as e:
-            # Shrinking (and Hypothesis's replay of the failing example) must run every
-            # example from now on: the budget and the skipping of pairs already run stop here.
-            stats["failing"] = True
+            stats["failing"] = True   # shrinking from now on (see should_run)
             if isinstance(e, ForbiddenOutcome) and "first" not in stats:
                 stats["first"] = time.time()
-                out.put(("first", index, {"time": stats["first"], "examples": stats["examples"],
-                                          "runs": stats["runs"]}))
+                out.send(("first", index, {"time": stats["first"], "examples": stats["examples"],
+                                           "runs": stats["runs"]}))
             raise
 
     chunk = 0
@@ -320,34 +296,48 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         try:
             if callable(getattr(backend, "prepare", None)):
                 _prebuild(backend, test_settings, chunk_seed, progs, scheds,
-                          lambda: out.put(("beat", index, dict(stats))))
+                          lambda: out.send(("beat", index, stats)))
             test()
         except ForbiddenOutcome as e:
-            out.put(("found", index, e.counterexample))
+            out.send(("found", index, e.counterexample))
             break
         except Exception as e:  # a fault of the campaign itself, the same in any fresh worker
-            out.put(("error", index, f"{type(e).__name__}: {e}"))
+            out.send(("error", index, f"{type(e).__name__}: {e}"))
             return
         if stats["examples"] == tested:   # a whole chunk of pairs already run: nothing new left
             break
-    out.put(("done", index, _copy(stats)))
+    out.send(("done", index, stats))
 
 
-def shrink_spent(stats: dict, program, memo, budget: float) -> bool:
-    """Whether a worker stops trying new programs while Hypothesis shrinks a crash or a hang:
-    each try may cost a watchdog's wait and a fresh worker process, so shrinking gets
-    `budget` seconds (`stuck_shrink_seconds`) from the first stuck run; then only programs already known to fail
-    fail again (from `memo`), every other one passes unrun, and Hypothesis settles on the
-    smallest failing program it has.
+def should_run(stats: dict, program, schedule, passed: set, examples_budget: Optional[int],
+               memo, stuck_shrink_seconds: float) -> bool:
+    """Whether a worker runs an example Hypothesis hands it, or lets it pass unrun. One rule
+    per phase of the worker (`stats["failing"]` is set once an example raised):
+
+    - searching: a (program, schedule) pair in `passed` (each chunk is a fresh Hypothesis
+      run that opens with its simplest example) and anything past `examples_budget` pass
+      unrun, so the budget is spent on programs not run yet;
+    - shrinking: every example runs (Hypothesis replays the failing one, and a pass there
+      would be reported as Flaky), until a crash or a hang (`stats["stuck"]`, the time of the
+      first stuck run) has shrunk for `stuck_shrink_seconds`: each try may cost a watchdog's
+      wait, so from then on only programs known to fail (`memo`) run, and Hypothesis settles
+      on the smallest failing program it has.
 
         >>> from stressmm.fuzz import Memo
-        >>> shrink_spent({}, "p", Memo(), 60), shrink_spent({"stuck": -1e9}, "p", Memo(), 60)
-        (False, True)
+        >>> should_run({"examples": 3}, "p", "s", set(), 3, Memo(), 60)
+        False
+        >>> should_run({"examples": 3, "failing": True}, "p", "s", set(), 3, Memo(), 60)
+        True
+        >>> should_run({"examples": 3, "failing": True, "stuck": -1e9}, "p", "s", set(), 3,
+        ...            Memo(), 60)
+        False
     """
-    started = stats.get("stuck")
-    if started is None or time.monotonic() - started < budget:
-        return False
-    return not memo.knows(program)
+    if "failing" in stats:
+        started = stats.get("stuck")
+        spent = started is not None and time.monotonic() - started >= stuck_shrink_seconds
+        return not spent or memo.knows(program)
+    return (program, schedule) not in passed and (examples_budget is None
+                                                 or stats["examples"] < examples_budget)
 
 
 def keep_counterexample(result: CampaignResult, cex, corpus: Optional[str]) -> None:
@@ -373,8 +363,6 @@ def _prebuild(backend, test_settings, chunk_seed: int, progs, scheds, beat) -> N
     per chunk, not one per program. Programs drawn later (shrinking) are built one by one, and
     a build that fails here is left to the run of each program, which reports it with the
     program that does not compile."""
-    import threading
-
     from hypothesis import Phase, given
     from hypothesis import seed as hseed
 
@@ -425,6 +413,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     def spawn(i):
         n = len(slot_of) + 1
         slot_of[n], ident[i] = i, n
+        # One pipe per worker: a worker killed in the middle of a message spoils only its
+        # own pipe (a queue shared by the workers would keep the lock the killed one held,
+        # and every other worker would block on its next message).
         inboxes[n], sending_end = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_worker, args=(n, cfg, plans[i], worker_seed(seed, n),
                                                  deadline, per_worker, sending_end), daemon=True)
@@ -531,7 +522,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
             result.runs = banked["runs"] + sum(t["runs"] for t in totals.values())
             result.coverage = Coverage.from_counts(
                 _count(dict(banked["coverage"]), *(t["coverage"] for t in totals.values())),
-                cfg.model or DEFAULT_MODEL)
+                cfg.model or ("go" if cfg.go else DEFAULT_MODEL))
             result.elapsed = time.monotonic() - start
             if progress is not None:
                 progress(result)

@@ -116,18 +116,35 @@ class Counterexample:
         prog = replace(self.program, condition=outcome_condition(self.outcome, "~exists"),
                        expects=tuple(Expect(m, "allowed" if ok else "forbidden")
                                      for m, ok in self.verdicts.items()))
-        meta = {"schedule": self.schedule.to_json(), "model": self.model, "mutant": self.mutant,
-                "backend": self.backend, "outcome": self.outcome.to_json(),
-                "count": self.count, "total": self.total}
-        if self.impl:
-            meta["impl"] = list(self.impl)
+        meta = self._replay_meta(outcome=self.outcome.to_json(), count=self.count)
         head = [f"# stressmm counterexample: {self.outcome} seen {self.count:,} times in "
                 f"{self.total:,} runs on {self.under_test}" + (f" (mutant {self.mutant})" if self.mutant else ""),
                 f"# forbidden by: {', '.join(self.forbidden_by) or '-'}; allowed by: "
                 f"{', '.join(self.allowed_by) or '-'}",
-                f"# machine: {self.machine.get('cpu', '?')}, {self.machine.get('logical_cpus', '?')} CPUs",
+                f"# machine: {self._machine_text()}",
                 "# stressmm-replay: " + json.dumps(meta, sort_keys=True)]
         return "\n".join(head) + "\n" + print_program(prog)
+
+    def _replay_meta(self, **extra) -> dict:
+        """The `stressmm-replay` header's fields: how to run the program again, and `extra`."""
+        meta = {"schedule": self.schedule.to_json(), "model": self.model, "mutant": self.mutant,
+                "backend": self.backend, "total": self.total, **extra}
+        if self.impl:
+            meta["impl"] = list(self.impl)
+        return meta
+
+    def _machine_text(self) -> str:
+        return f"{self.machine.get('cpu', '?')}, {self.machine.get('logical_cpus', '?')} CPUs"
+
+    def _shape_line(self) -> str:
+        return (f"program: {len(self.program.threads)} threads, {self.program.size} ops; "
+                f"schedule: {self.schedule.to_json()}")
+
+    def _bare_program(self) -> str:
+        """The program without condition or expect lines (a finding with no judged outcome)."""
+        from .syntax import print_program
+
+        return print_program(replace(self.program, condition=None, expects=()))
 
     def to_json(self) -> dict:
         from .syntax import print_program
@@ -149,8 +166,7 @@ class Counterexample:
                  f" on {self.under_test}" + (f" (mutant {self.mutant})" if self.mutant else ""),
                  f"forbidden by: {', '.join(self.forbidden_by) or '-'}"
                  + (f"; allowed by: {', '.join(self.allowed_by)}" if self.allowed_by else ""),
-                 f"program: {len(self.program.threads)} threads, {self.program.size} ops; "
-                 f"schedule: {self.schedule.to_json()}"]
+                 self._shape_line()]
         why = self.explanation()
         if why:
             lines += [f"why ({self.model}): " + line for line in why.splitlines()]
@@ -183,32 +199,20 @@ class StuckCounterexample(Counterexample):
         return f"STUCK: {self.stuck}"
 
     def as_litmus(self) -> str:
-        from .syntax import print_program
-
-        meta = {"schedule": self.schedule.to_json(), "model": self.model, "mutant": self.mutant,
-                "backend": self.backend, "stuck": self.stuck, "total": self.total}
-        if self.impl:
-            meta["impl"] = list(self.impl)
+        meta = self._replay_meta(stuck=self.stuck)
         head = [f"# stressmm finding: {self._headline()}",
-                f"# on {self.under_test}; machine: {self.machine.get('cpu', '?')}, "
-                f"{self.machine.get('logical_cpus', '?')} CPUs",
+                f"# on {self.under_test}; machine: {self._machine_text()}",
                 "# stressmm-replay: " + json.dumps(meta, sort_keys=True)]
-        return "\n".join(head) + "\n" + print_program(replace(self.program, condition=None,
-                                                                 expects=()))
+        return "\n".join(head) + "\n" + self._bare_program()
 
     def to_json(self) -> dict:
-        return dict(super().to_json(), stuck=self.stuck, why="")
+        return dict(super().to_json(), stuck=self.stuck)
 
     def explanation(self) -> str:
         return ""
 
     def report(self) -> str:
-        from .syntax import print_program
-
-        return "\n".join([self._headline(),
-                          f"program: {len(self.program.threads)} threads, {self.program.size} "
-                          f"ops; schedule: {self.schedule.to_json()}", "",
-                          print_program(replace(self.program, condition=None, expects=()))])
+        return "\n".join([self._headline(), self._shape_line(), "", self._bare_program()])
 
 
 def stuck_finding(hist: Histogram, schedule: Schedule, model: str, backend,

@@ -16,7 +16,7 @@ counterexample, and replayed by the detector's reports.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Optional
 
 from .fuzz import Counterexample
@@ -75,26 +75,19 @@ class RaceCounterexample(Counterexample):
                 "ops": [[list(a), list(b)] for a, b in self.ops], "runs": self.total}
 
     def as_litmus(self) -> str:
-        from .syntax import print_program
-
         meta = {"schedule": self.schedule.to_json(), "model": self.model,
                 "backend": self.backend, "race": self.race_meta()}
         head = [f"# stressmm race finding: {self._headline()}"] + \
             [f"# {line}" for line in self._details()] + \
             ["# stressmm-replay: " + json.dumps(meta, sort_keys=True)]
-        return "\n".join(head) + "\n" + print_program(replace(self.program, condition=None,
-                                                                 expects=()))
+        return "\n".join(head) + "\n" + self._bare_program()
 
     def to_json(self) -> dict:
         return dict(super().to_json(), race=self.race_meta())
 
     def report(self) -> str:
-        from .syntax import print_program
-
-        return "\n".join([self._headline()] + self._details() + [
-            f"program: {len(self.program.threads)} threads, {self.program.size} ops; "
-            f"schedule: {self.schedule.to_json()}", "",
-            print_program(replace(self.program, condition=None, expects=()))])
+        return "\n".join([self._headline()] + self._details()
+                         + [self._shape_line(), "", self._bare_program()])
 
 
 def race_finding(hist: Histogram, model_result, schedule, backend_spec: str,

@@ -84,3 +84,54 @@ def test_a_campaign_spends_its_budget_on_programs_it_has_not_run():
     assert len(drawn) == 20
     simplest = drawn[0]
     assert drawn.count(simplest) == 1, drawn
+
+
+def test_a_chunk_is_built_ahead_with_the_programs_it_then_runs_and_the_worker_beats_meanwhile():
+    # A Go backend compiles a chunk's programs in one build before the chunk runs: the build
+    # must hold exactly the programs the chunk then draws, and the worker keeps sending
+    # heartbeats while it builds (a build of minutes is not a hang).
+    import threading
+
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hseed
+
+    from stressmm.campaign import _prebuild, strategies_for
+
+    progs, scheds = strategies_for(CampaignConfig(examples=8, go=True, backend="go"))
+    chunk = settings(max_examples=8, deadline=None, database=None, verbosity=Verbosity.quiet,
+                     derandomize=False, phases=(Phase.generate, Phase.shrink),
+                     suppress_health_check=list(HealthCheck))
+    beats, three_beats = [], threading.Event()
+
+    class Builder:
+        built = []
+
+        def prepare(self, programs):   # a build that ends only once the worker has beaten
+            assert three_beats.wait(60), "no heartbeat while building"
+            self.built.extend(programs)
+
+    def beat():
+        beats.append(1)
+        if len(beats) == 3:
+            three_beats.set()
+
+    _prebuild(Builder(), chunk, 4242, progs, scheds, beat)
+    ran = []
+    chunk(hseed(4242)(given(progs, scheds)(lambda p, s: ran.append(p))))()
+    assert len(beats) >= 3
+    assert Builder.built == ran and len(ran) == 8
+
+
+def test_weak_outcomes_are_counted_by_the_model_that_judges_the_program():
+    # Without a model, a Go program is judged by go (default_model): a racy reader seeing the
+    # new value, then the old one, is allowed there (sc and tso forbid it), so it is weak.
+    from stressmm.campaign import _weak
+    from stressmm.outcome import Histogram, Outcome
+    from stressmm.syntax import parse
+
+    [racy] = parse("litmus R\nvar x int\nmutex m\nP0:\n  m.Lock()\n  m.Unlock()\n  x = 1\n"
+                   "P1:\n  r0 = x\n  r1 = x\n")
+    seen = Histogram(racy, {Outcome.make({(1, "r0"): 1, (1, "r1"): 0}, {"x": 1}): 3,
+                            Outcome.make({(1, "r0"): 0, (1, "r1"): 0}, {"x": 1}): 5})
+    assert _weak(seen, None) == _weak(seen, "go") == {"weak_runs": 3, "weak_programs": 1}
+    assert _weak(seen, "tso") == {"weak_runs": 0, "weak_programs": 0}
