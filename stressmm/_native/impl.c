@@ -211,11 +211,10 @@ static int user_wait(stressmm_ctx *ctx)
 {
     mm_user *u = (mm_user *)ctx;
     const mm_sync *sx = u->sx;
-    long spins = u->spins + 1;
+    mm_spin spin = {u->spins, sx->yield};
+    spin_step(&spin);   /* a round is a spin step; the hook looks every MM_USER_LOOK_EVERY */
+    long spins = spin.steps;
     __atomic_store_n(&u->spins, spins, __ATOMIC_SEQ_CST);
-    mm_pause();
-    if (sx->yield && (spins & 63) == 0)
-        sched_yield();
     if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED))
         return user_stop(u, MM_ST_ABORTED);
     if (__atomic_load_n(sx->hurry, __ATOMIC_RELAXED))
@@ -224,7 +223,7 @@ static int user_wait(stressmm_ctx *ctx)
         u->since = mm_now();
         u->window_end = 0;
     }
-    if ((spins & 15) != 0)
+    if ((spins & (MM_USER_LOOK_EVERY - 1)) != 0)
         return spins >= sx->budget && u->window_end == 0 && !user_window_open(u, mm_now())
             ? user_stop(u, MM_ST_TIMEOUT) : 0;
     double now = mm_now();
@@ -239,8 +238,7 @@ static int user_wait(stressmm_ctx *ctx)
     }
     if (spins >= sx->budget || now - u->since > MM_USER_WAIT_SECONDS)
         return user_stop(u, MM_ST_TIMEOUT);   /* past its bound, no deadlock seen */
-    if ((spins & (MM_USER_LOOK_EVERY - 1)) == 0)
-        user_window_open(u, now);
+    user_window_open(u, now);
     return 0;
 }
 
