@@ -25,7 +25,12 @@
  * made before the window and failed: no thread can proceed. Anything else (a thread running
  * its own ops, descheduled between rounds, spinning in an await, or leaving a call) closes
  * the window: the wait goes on to its bound and ends as a timeout, as before. A slow thread
- * is never taken for a deadlocked one. */
+ * is never taken for a deadlocked one, with one exception the header states: a change a
+ * waiter makes between two of its rounds, inside the window, is seen by no look (only by the
+ * other waiters' re-checks). If waiter B makes one (a send that waits in stages) after waiter
+ * A made its rounds, and A is then off its CPU while B makes its own, the window shows a
+ * deadlock though A would proceed. A lock held across ctx->wait (B's rounds, and A's
+ * re-checks) rules this out. */
 
 #include "../include/stressmm_impl.h"
 
