@@ -227,6 +227,15 @@ P0:
 P1:
   <-c
 ''')[0]
+HELD_AND_BLOCKED = parse('''litmus Held+recv "P0 holds m and waits on a built-in channel for ever"
+mutex m
+chan c 0
+P0:
+  m.Lock()
+  <-c
+P1:
+  m.Lock()
+''')[0]
 TWO_SECTIONS = parse('''litmus Lock+Lock "two critical sections"
 mutex m
 P0:
@@ -253,6 +262,7 @@ def deadlock_only(hist):
     ("ticket_lock.c", HELD_FOR_EVER),
     ("pthread_mutex.c", HELD_FOR_EVER),
     ("ring_channel.c", NOBODY_SENDS),
+    ("ticket_lock.c", HELD_AND_BLOCKED),   # one waits in the hook, one in a built-in channel
 ])
 def test_a_program_that_deadlocks_on_correct_primitives_is_deadlock_and_allowed(impl, program):
     backend = get_backend("native", impl=(str(IMPLS / impl),))

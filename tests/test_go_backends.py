@@ -269,9 +269,11 @@ def test_gc_keeps_the_load_in_the_plain_ready_loop(gc):
 
 @needs_cpus
 @pytest.mark.parametrize("which", ["gc", "gccgo", "race"])
-def test_go_runtime_deadlock_is_the_deadlock_outcome(which, request):
-    """Under -race too (where Go's own check does not fire): deadlock at once, not timeout."""
-    b = request.getfixturevalue(which)
+def test_go_runtime_deadlock_is_the_deadlock_outcome(which, patient):
+    """Under -race too (where Go's own check does not fire): deadlock, never timeout. gccgo
+    has only Go's own check (about a second an iteration): a generous budget, so that a busy
+    machine does not turn its deadlocks into timeouts."""
+    b = patient({"gc": "go", "gccgo": "gccgo", "race": "go-race"}[which])
     for prog in (PARK, LOCK_PARK):
         h = b.run(prog, iterations=3)
         assert dict(h.counts) == {Outcome.flagged("deadlock"): 3}, prog.name
@@ -285,6 +287,8 @@ def test_a_thread_spinning_for_ever_is_a_timeout_not_a_deadlock(name):
     b = backend_or_skip(name, iteration_budget=1.0, deadlock_after=0.001)
     h = b.run(SPIN_PARK, iterations=2)
     assert dict(h.counts) == {Outcome.flagged("timeout"): 2}
+    # every handoff completes: a generous budget, so that a busy machine times out none
+    b = backend_or_skip(name, iteration_budget=30.0, deadlock_after=0.001)
     h = b.run(HANDOFF, iterations=2000, schedule=Schedule(delays=((0, 0), (10_000, 10_000))))
     assert dict(h.counts) == {Outcome.make({(0, "r0"): 1}, {}): 2000}
 

@@ -68,12 +68,12 @@ static double mm_now(void)
 
 /* ------------------------------------------------------------------ bounded spinning
  *
- * Every spin loop of the executor (the start barriers, await, the primitives' waits) takes the
- * same step, spin_step: a pause; when threads share CPUs (oversubscribed), the CPU given up
- * every MM_YIELD_EVERY steps so that the thread waited for can run; and every MM_LOOK_EVERY
- * steps (spin_step returns true) a look at what ends the wait, which the loop makes: the
- * instance's abort word, the run's hurry word (its deadline, Ctrl-C), the wait's own budget
- * and clocks. A look costs a few loads, so a wait notices an abort or Ctrl-C within
+ * Every spin loop of the executor (the start barriers, await, the primitives' waits, a round
+ * of the user's wait hook in impl.c) takes the same step, spin_step: a pause; when threads
+ * share CPUs (oversubscribed), the CPU given up every MM_YIELD_EVERY steps so that the thread
+ * waited for can run; and every MM_LOOK_EVERY steps (spin_step returns true) a look at what
+ * ends the wait, which the loop makes: the instance's abort word, the run's hurry word (its
+ * deadline, Ctrl-C), the wait's own budget and clocks. A look costs a few loads, so a wait notices an abort or Ctrl-C within
  * MM_LOOK_EVERY pauses (microseconds); each loop bounds itself by a spin budget, a wall-clock
  * limit, or both. */
 #define MM_YIELD_EVERY 64

@@ -25,7 +25,12 @@
  * made before the window and failed: no thread can proceed. Anything else (a thread running
  * its own ops, descheduled between rounds, spinning in an await, or leaving a call) closes
  * the window: the wait goes on to its bound and ends as a timeout, as before. A slow thread
- * is never taken for a deadlocked one. */
+ * is never taken for a deadlocked one, with one exception the header states: a change a
+ * waiter makes between two of its rounds, inside the window, is seen by no look (only by the
+ * other waiters' re-checks). If waiter B makes one (a send that waits in stages) after waiter
+ * A made its rounds, and A is then off its CPU while B makes its own, the window shows a
+ * deadlock though A would proceed. A lock held across ctx->wait (B's rounds, and A's
+ * re-checks) rules this out. */
 
 #include "../include/stressmm_impl.h"
 
@@ -211,11 +216,10 @@ static int user_wait(stressmm_ctx *ctx)
 {
     mm_user *u = (mm_user *)ctx;
     const mm_sync *sx = u->sx;
-    long spins = u->spins + 1;
+    mm_spin spin = {u->spins, sx->yield};
+    spin_step(&spin);   /* a round is a spin step; the hook looks every MM_USER_LOOK_EVERY */
+    long spins = spin.steps;
     __atomic_store_n(&u->spins, spins, __ATOMIC_SEQ_CST);
-    mm_pause();
-    if (sx->yield && (spins & 63) == 0)
-        sched_yield();
     if (__atomic_load_n(sx->abort, __ATOMIC_RELAXED))
         return user_stop(u, MM_ST_ABORTED);
     if (__atomic_load_n(sx->hurry, __ATOMIC_RELAXED))
@@ -224,7 +228,7 @@ static int user_wait(stressmm_ctx *ctx)
         u->since = mm_now();
         u->window_end = 0;
     }
-    if ((spins & 15) != 0)
+    if ((spins & (MM_USER_LOOK_EVERY - 1)) != 0)
         return spins >= sx->budget && u->window_end == 0 && !user_window_open(u, mm_now())
             ? user_stop(u, MM_ST_TIMEOUT) : 0;
     double now = mm_now();
@@ -239,8 +243,7 @@ static int user_wait(stressmm_ctx *ctx)
     }
     if (spins >= sx->budget || now - u->since > MM_USER_WAIT_SECONDS)
         return user_stop(u, MM_ST_TIMEOUT);   /* past its bound, no deadlock seen */
-    if ((spins & (MM_USER_LOOK_EVERY - 1)) == 0)
-        user_window_open(u, now);
+    user_window_open(u, now);
     return 0;
 }
 

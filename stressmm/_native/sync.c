@@ -234,15 +234,22 @@ static int try_once(const mm_sync *sx, int64_t *o, bool broken)
 
 /* --- mutants: broken variants, selected by compile.py through their own opcodes --- */
 
+/* The second half of a non-atomic Lock, once it read the mutex free: after a window, store
+ * "locked" (another thread may have taken it meanwhile). */
+static int lock_late(const mm_sync *sx, int64_t *m)
+{
+    window();
+    st(m, MM_RW_WRITER);
+    bump(sx);
+    return MM_R_DONE;
+}
+
 /* mutex-nonatomic-tas: wait until free, then (after a window) store "locked". */
 static int try_lock_tas(const mm_sync *sx, int64_t *m)
 {
     if (__atomic_load_n(m, __ATOMIC_ACQUIRE) != 0)
         return MM_R_WAIT;
-    window();
-    st(m, MM_RW_WRITER);
-    bump(sx);
-    return MM_R_DONE;
+    return lock_late(sx, m);
 }
 
 /* rwmutex-writer-beside-reader: Lock only checks for another writer, not for readers. */
@@ -299,12 +306,8 @@ static int try_recv_nonatomic(const mm_sync *sx, int64_t *c, int cap, int64_t *v
 static int try_lock_relock(const mm_sync *sx, int64_t *m)
 {
     int64_t old = __atomic_load_n(m, __ATOMIC_ACQUIRE);
-    if (old == MM_MUTEX_USED) {
-        window();
-        st(m, MM_RW_WRITER);
-        bump(sx);
-        return MM_R_DONE;
-    }
+    if (old == MM_MUTEX_USED)
+        return lock_late(sx, m);
     return old == 0 ? try_lock(m) : MM_R_WAIT;
 }
 

@@ -33,7 +33,12 @@
  * ctx->wait for 32 more rounds without leaving its call while nothing else moves, the
  * iteration ends as `deadlock`, judged like Go's "all goroutines are asleep": allowed where
  * the program can deadlock, a counterexample where it cannot. This relies on the rule above:
- * a wait loop re-checks what it waits for on every round. A wait that goes past its budget
+ * a wait loop re-checks what it waits for on every round. It also assumes that a waiting call
+ * changes nothing other calls wait for between two of its rounds, unless it holds, while it
+ * calls ctx->wait, the lock that guards that change (a pthread mutex, as with a condition
+ * variable): a lock-free call that waits in stages (an unbuffered send that places its value,
+ * then waits for it to be taken) can, with a thread descheduled at the wrong moment, have a
+ * live iteration counted as a deadlock. A wait that goes past its budget
  * without that (a thread off its CPU, one running its own code) ends as `timeout`, which is
  * counted but never judged.
  *
