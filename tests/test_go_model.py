@@ -452,11 +452,12 @@ def small_programs():
 def test_independent_racy_reads_give_exactly_the_outcomes_of_every_reads_from_choice():
     # The product of the reads' values (`_box`) against choosing each read's write one by
     # one and judging every combination (what explanations do), execution by execution.
-    from stressmm.models.go_build import Budget, judge
+    from stressmm.models.explorer import Budget
+    from stressmm.models.go_build import judge
 
     boxed = 0
     for p in small_programs():
-        execs, _ = GO._executions(p, record=False)
+        execs = GO._executions(p, Budget(10 ** 7, "p"), record=False)
         for x in execs:
             fast = judge(x, GO, False, Budget(10 ** 7, "p"))
             slow = judge(x, GO, True, Budget(10 ** 7, "p"))

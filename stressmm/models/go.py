@@ -57,7 +57,8 @@ from typing import Optional
 
 from ..program import Program
 from .base import CachedModel, Explanation, ModelResult, OutcomeSpace, _check_program, matcher
-from .go_build import Access, Budget, Execution, Race, executions, judge
+from .explorer import Budget
+from .go_build import Access, Execution, Race, executions, judge
 from .go_explain import describe, why_forbidden
 from .graph import Relation
 
@@ -255,9 +256,9 @@ class GoModel(CachedModel):
     def _what(self, program: Program) -> str:
         return f"{program.name or 'the program'} under {self.name}"
 
-    def _executions(self, program: Program, record: bool = True):
+    def _executions(self, program: Program, budget: Budget, record: bool = True) -> list:
         _check_program(program, self.name)
-        return executions(program, self.max_states, self._what(program), record)
+        return executions(program, budget, record)
 
     def allowed(self, program: Program) -> ModelResult:
         """Every outcome of `program` the Go memory model allows, and its data races."""
@@ -266,8 +267,8 @@ class GoModel(CachedModel):
         if hit is not None:
             return hit
         start = time.perf_counter()
-        execs, states = self._executions(program, record=False)
-        budget = Budget(self.max_states, self._what(program), states)
+        budget = Budget(self.max_states, self._what(program))   # states, choices, outcomes
+        execs = self._executions(program, budget, record=False)
         outcomes, races, boxes = set(), set(), []
         for x in execs:
             judged = judge(x, self, False, budget)
@@ -293,8 +294,8 @@ class GoModel(CachedModel):
         match = matcher(pattern, program)
         if not self.allowed(program).allows(pattern):   # exact without listing them
             return None
-        execs, states = self._executions(program)
-        budget = Budget(self.max_states, self._what(program), states)
+        budget = Budget(self.max_states, self._what(program))
+        execs = self._executions(program, budget)
         for x in execs:
             judged = judge(x, self, True, budget)
             for o, y, value_of in judged.witnesses:
@@ -308,7 +309,8 @@ class GoModel(CachedModel):
         matcher(pattern, program)                       # a pattern naming no register: an error
         if self.allowed(program).allows(pattern):
             return ""
-        return why_forbidden(self, program, pattern, self._executions(program)[0])
+        execs = self._executions(program, Budget(self.max_states, self._what(program)))
+        return why_forbidden(self, program, pattern, execs)
 
 
 def _listable(space: OutcomeSpace, room: int) -> bool:

@@ -40,11 +40,11 @@ from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceD
                        RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Sum, Unlock,
                        WaitGroup, WgAdd, WgDone, WgWait, walk_ops)
 from .base import Box
-from .explorer import StateLimitError
+from .explorer import Budget
 from .graph import Relation
 from .machine import mutex_steps, op_text
 
-__all__ = ["Access", "Race", "Compiled", "Execution", "GoEvent", "Budget", "Judged",
+__all__ = ["Access", "Race", "Compiled", "Execution", "GoEvent", "Judged", "executions",
            "terminals", "judge", "resolve", "holds", "outcomes_of", "last_writes"]
 
 # =============================================================================== races
@@ -414,10 +414,12 @@ def _forget(c: Compiled, s: _State) -> _State:
                   s.cons)
 
 
-def terminals(c: Compiled, max_states: int, what: str):
-    """Every terminal (flag, state) of the exploration, and the number of states visited."""
+def terminals(c: Compiled, budget: Budget) -> set:
+    """Every terminal (flag, state) of the exploration; each state visited spends one unit of
+    `budget`."""
     starts = [_forget(c, st) for st in _settle(c, _initial(c))]
     seen = set(starts)
+    budget.spend(len(seen))
     stack = list(starts)
     terminals = set()
     while stack:
@@ -430,15 +432,14 @@ def terminals(c: Compiled, max_states: int, what: str):
             for nxt in _settle(c, step):
                 nxt = _forget(c, nxt)
                 if nxt not in seen:
+                    budget.spend()
                     seen.add(nxt)
                     stack.append(nxt)
         if not certain:                              # the run may stop here
             done = all(pc == len(code) for pc, code in zip(s.pcs, c.code))
             flag = None if done else "deadlock"
             terminals.add((flag, s._replace(cons=s.cons | frozenset(blocked_if))))
-        if len(seen) > max_states:
-            raise StateLimitError(max_states, what)
-    return terminals, len(seen)
+    return terminals
 
 
 # =============================================================================== executions
@@ -706,26 +707,6 @@ class Judged:
     boxes: tuple = ()  # more outcomes, as products (`_box`), when not listed one by one
 
 
-class Budget:
-    """Work left to a search (a count of steps, shared by the parts of one `allowed`); past
-    it, `spend` raises StateLimitError naming `what`.
-
-        >>> b = Budget(1, "P")
-        >>> b.spend(); b.spend()
-        Traceback (most recent call last):
-        ...
-        stressmm.models.explorer.StateLimitError: exploring P visited 1 states without finishing, so no outcome set is returned (a partial one could wrongly forbid an outcome). Shrink the program (fewer threads, ops or values), or raise the limit: `--max-states 4` on the command line, get_model(name).with_max_states(4) in Python.
-    """
-
-    def __init__(self, limit: int, what: str, used: int = 0):
-        self.limit, self.what, self.used = limit, what, used
-
-    def spend(self, n: int = 1) -> None:
-        self.used += n
-        if self.used > self.limit:
-            raise StateLimitError(self.limit, self.what)
-
-
 def _reaches(succ: dict, a, b) -> bool:
     """Whether b is reachable from a (a yes/no: no path is kept)."""
     seen, stack = {a}, [a]
@@ -849,13 +830,12 @@ def _box(x: Execution, reads: list, options: list, succ: dict, last: list) -> Op
 
 
 
-def executions(program: Program, max_states: int, what: str, record: bool = True) -> tuple:
-    """(every candidate execution of `program` without its plain reads-from, in a fixed
-    order; the states the search visited). Raises StateLimitError naming `what` past
-    `max_states` states."""
+def executions(program: Program, budget: Budget, record: bool = True) -> list:
+    """Every candidate execution of `program` without its plain reads-from, in a fixed order;
+    each state of the search spends one unit of `budget`."""
     c = Compiled(program, record=record)
-    found, states = terminals(c, max_states, what)
-    return [Execution(c, s, flag) for flag, s in sorted(found, key=_term_key)], states
+    found = terminals(c, budget)
+    return [Execution(c, s, flag) for flag, s in sorted(found, key=_term_key)]
 
 
 def _term_key(term):

@@ -12,30 +12,27 @@ from typing import Optional
 
 from ..outcome import Outcome
 from ..program import Program
-from .base import matcher, order_cycle
+from .base import matcher
+from .explain import SC_RULE, WHY_BUDGET, forbidden_text, sc_witness
+from .explorer import Budget
 from .go_build import Execution, GoEvent, Race, holds, outcomes_of, resolve
-from .graph import Relation, show_cycle
+from .graph import Relation, shortest_path, show_cycle
 
-__all__ = ["describe", "why_forbidden", "WHY_BUDGET"]
-
-
-WHY_BUDGET = 20_000
-"""Candidate executions `why_forbidden` examines at most; past it, it explains in general terms
-(it runs on every counterexample a campaign reports, so it must stay cheap)."""
+__all__ = ["describe", "why_forbidden"]
 
 
-def _broken_rules(x: Execution, rules, match, budget: list) -> list:
+def _broken_rules(x: Execution, rules, match, budget: Budget) -> list:
     """For candidate executions of `x` that give a matching outcome when the plain reads may
     read any write of their location: the first axiom each breaks and its witness. Each
-    candidate spends one unit of `budget` ([n], shared by the caller); none is left: stop."""
+    candidate spends one unit of `budget` (shared by the caller); none is left: stop."""
     r0 = rules.relations(x)
     hb = r0["hb"]
     reads = x.plain_reads()
     found = []
     for combo in itertools.product(*[x.writes(rd.loc) for rd in reads]):
-        if budget[0] <= 0:
+        if budget.left <= 0:
             break
-        budget[0] -= 1
+        budget.spend()
         choice = dict(zip(reads, combo))
         y = x.with_rf(choice)
         value_of = resolve(y, choice)
@@ -58,25 +55,6 @@ def _broken_rules(x: Execution, rules, match, budget: list) -> list:
                     found.append(("final-value", _final_witness(y, value_of, hb, o)))
                     break
     return found
-
-
-def _sc_witness(program: Program, match, limit: int = 20_000) -> Optional[str]:
-    """For a program of atomic loads and stores of constants only: the shortest cycle of
-    po | rf | co | fr found among the candidate executions (any rf, any co) giving a matching
-    outcome, each of which has such a cycle. None when the program has other ops, the
-    candidates are too many, or some candidate is acyclic (then nothing is claimed).
-
-        >>> from stressmm.program import Program, Thread, Var, Store, Load, Order
-        >>> sb = Program("SB", (Var("x", True), Var("y", True)), (
-        ...     Thread((Store("x", 1, Order.RELAXED), Load("r0", "y", Order.RELAXED))),
-        ...     Thread((Store("y", 1, Order.RELAXED), Load("r1", "x", Order.RELAXED)))))
-        >>> _sc_witness(sb, matcher("P0:r0=0 P1:r1=0"))
-        'W x=1 -po-> R y=0 -fr-> W y=1 -po-> R x=0 -fr-> W x=1'
-    """
-    if any(not v.atomic for v in program.vars):
-        return None
-    found = order_cycle(program, match, lambda order: False, limit)   # every atomic is seq_cst
-    return None if found is None else found[1]
 
 
 def _all_finals(x: Execution, value_of) -> list:
@@ -122,21 +100,8 @@ def _expand_hb(rel: dict, cycle: list) -> list:
     out = [cycle[0]]
     for a, b in zip(cycle, cycle[1:]):
         if (a, b) in rel["hb"] and (a, b) not in base:
-            succ = base.successors()
-            prev, frontier = {a: None}, [a]
-            while frontier and b not in prev:
-                nxt = []
-                for u in frontier:
-                    for v in succ.get(u, ()):
-                        if v not in prev:
-                            prev[v] = u
-                            nxt.append(v)
-                frontier = nxt
-            path, v = [], b
-            while v is not None and v != a:
-                path.append(v)
-                v = prev.get(v)
-            out.extend(reversed(path))
+            path = shortest_path(base.successors(), a, b)
+            out.extend(path[1:] if path else [b])
         else:
             out.append(b)
     return out
@@ -202,25 +167,15 @@ def why_forbidden(rules, program: Program, pattern, execs: list) -> str:
     each candidate execution with those values breaks, with a witness cycle."""
     match = matcher(pattern, program)
     broken: dict = {}
-    budget = [WHY_BUDGET]
+    budget = Budget(WHY_BUDGET, f"why {pattern} is forbidden")
     for x in execs:
         for rule, witness in _broken_rules(x, rules, match, budget):
             broken.setdefault(rule, witness)
-    name = program.name or "the program"
     if not broken:
-        witness = _sc_witness(program, match)
+        witness = sc_witness(program, match)
         if witness is not None:
-            return (f"{name}: {pattern} is forbidden by go; every candidate execution giving "
-                    f"those values has a cycle in po | rf | co | fr of the atomic "
-                    f"operations, e.g.\n  {witness} breaks \"atomics-sc: all the atomic "
-                    f"operations executed in a program behave as though executed in some "
-                    f"sequentially consistent order\"")
-        return (f"{name}: {pattern} is forbidden by go: no total order of the synchronizing "
-                f"operations (atomics are sequentially consistent; channel, mutex, once "
-                f"and waitgroup operations block as in Go) and no choice of writes for the "
-                f"plain reads gives those values")
-    lines = [f"{name}: {pattern} is forbidden by go; every candidate execution giving those "
-             f"values breaks a rule:"]
-    for rule, witness in broken.items():
-        lines.append(f"  {witness} breaks \"{rule}\"")
-    return "\n".join(lines)
+            broken[SC_RULE] = witness
+    return forbidden_text(program, pattern, "go", broken, (
+        "no total order of the synchronizing operations (atomics are sequentially consistent; "
+        "channel, mutex, once and waitgroup operations block as in Go) and no choice of writes "
+        "for the plain reads gives those values"))
