@@ -69,7 +69,8 @@ def all_seq_cst(program: Program) -> bool:
     C11 too (its seq_cst operations are sequentially consistent, RC11 §3 SC).
 
         >>> from stressmm.program import Program, Thread, Var, Store
-        >>> all_seq_cst(Program("p", (Var("x", True),), (Thread((Store("x", 1, Order.SEQ_CST),)),)))
+        >>> store = Store("x", 1, Order.SEQ_CST)
+        >>> all_seq_cst(Program("p", (Var("x", True),), (Thread((store,)),)))
         True
     """
     return (all(v.atomic for v in program.vars)

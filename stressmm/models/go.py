@@ -16,7 +16,7 @@
     (['P1:r1=1 data=1'], ())
 
 A model file is its rules: the relations below, one line each beside the sentence of the
-memory model they encode (go.dev/ref/mem, section "Synchronization" unless said), the axioms
+memory model they encode, with its section of go.dev/ref/mem after "§", the axioms
 a candidate execution must satisfy, one check each, and `races_of`. The executions come from
 `go_build.py` (the synchronizing operations in every total order, then the plain reads-from
 chosen read by read); `go_explain.py` shows an execution or why an outcome is forbidden.
@@ -79,7 +79,7 @@ def relations(x: "Execution") -> dict:
     """The derived relations of execution `x`, by name (the names of the memory model)."""
     r: dict = {"po": x.po}
     # -- "Synchronized before" edges, one rule each (go.dev/ref/mem, "Synchronization") --
-    # Channel communication: "A send on a channel is synchronized before the completion of
+    # § Channel communication: "A send on a channel is synchronized before the completion of
     # the corresponding receive from that channel."
     r["sw-chan-send"] = x.pairs((s, v) for v in x.kind("RECV") if v.extra[0] == "value"
                                 for s in [x.ev(v.extra[1])])
@@ -99,7 +99,7 @@ def relations(x: "Execution") -> dict:
         (recv, sends[k + cap]) for c, cap in x.channels() if cap > 0
         for sends in [x.seq(c, "SEND")] for k, recv in enumerate(x.seq(c, "RECV"))
         if k + cap < len(sends))
-    # Locks: "For any sync.Mutex or sync.RWMutex variable l and n < m, call n of l.Unlock()
+    # § Locks: "For any sync.Mutex or sync.RWMutex variable l and n < m, call n of l.Unlock()
     # is synchronized before call m of l.Lock() returns."
     r["sw-mutex"] = x.pairs((u, lk) for m in x.mutexes() for i, u in enumerate(x.seq(m))
                             if u.kind == "UNLOCK" for lk in x.seq(m)[i + 1:] if lk.kind == "LOCK")
@@ -111,7 +111,7 @@ def relations(x: "Execution") -> dict:
     # and a goroutine may hold several read locks, so which RUnlock matches which RLock is
     # not fixed; every RUnlock between Unlock n and Lock n+1 matches an RLock made there.
     r["sw-runlock"] = x.pairs((ru, lk) for m, ru, lk in x.runlocks_before_locks())
-    # Once: "The completion of a single call of f() from once.Do(f) is synchronized before
+    # § Once: "The completion of a single call of f() from once.Do(f) is synchronized before
     # the return of any call of once.Do(f)." (The body's caller returns after it in po.)
     r["sw-once"] = x.pairs((end, skip) for o in x.onces() for end in x.seq(o, "ONCE_END")
                            for skip in x.seq(o, "ONCE") if skip.extra == "skip")
@@ -119,7 +119,7 @@ def relations(x: "Execution") -> dict:
     # of any Wait call that it unblocks."
     r["sw-waitgroup"] = x.pairs((done, wait) for w in x.waitgroups()
                                 for wait, dones in x.wait_rounds(w) for done in dones)
-    # Atomic values: "If the effect of an atomic operation A is observed by atomic operation
+    # § Atomic Values: "If the effect of an atomic operation A is observed by atomic operation
     # B, then A is synchronized before B."
     r["sw-atomic"] = x.pairs((x.ev(e.extra[0]), e) for e in x.events
                              if e.kind in ("AR", "RMW") and e.extra[0] is not None)
@@ -127,12 +127,13 @@ def relations(x: "Execution") -> dict:
     for name in SW_RULES:
         sw = sw | r[name]
     r["sw"] = sw
-    # "The happens before relation is defined as the transitive closure of the union of the
-    # sequenced before and synchronized before relations."
+    # § Memory Model: "The happens before relation is defined as the transitive closure of
+    # the union of the sequenced before and synchronized before relations."
     r["hb"] = (x.po | sw).plus()
     # Reads-from: plain reads (chosen), atomic reads (fixed by the total order).
     r["rf"] = x.rf | r["sw-atomic"]
-    # Causality, for "observation of acausal and 'out of thin air' writes is not allowed":
+    # Causality, for § Implementation Restrictions for Programs Containing Data Races:
+    # "observation of acausal and 'out of thin air' writes is not allowed":
     # data dependencies through registers, and control dependency on a spin loop's read.
     r["data"] = x.data
     r["ctrl"] = x.po.where(dom=lambda e: e.is_await)
@@ -183,8 +184,8 @@ def no_future_read(x, r):
 
 
 def no_overwritten_read(x, r):
-    """'... and there is no write w' such that w happens before w' and w' happens before r':
-    hb ; [W] ; hb ; rf^-1 is irreflexive on each location."""
+    """'... and there is no write w' such that w happens before w' and w' happens before r'
+    (the same section): hb ; [W] ; hb ; rf^-1 is irreflexive on each location."""
     for w, rd in x.rf:
         for w2 in x.writes(rd.loc):
             if w2 != w and (w, w2) in r["hb"] and (w2, rd) in r["hb"]:
@@ -193,8 +194,9 @@ def no_overwritten_read(x, r):
 
 
 def no_acausal(x, r):
-    """'observation of acausal and out of thin air writes is not allowed': no value or spin
-    loop exit may depend on itself, i.e. (data | ctrl | rf | sw) is acyclic."""
+    """'observation of acausal and out of thin air writes is not allowed' (the same section):
+    no value or spin loop exit may depend on itself, i.e. (data | ctrl | rf | sw) is
+    acyclic."""
     return r["causal"].acyclic()
 
 
@@ -219,9 +221,10 @@ def with_reads_from(r: dict, y: "Execution") -> dict:
 
 
 def races_of(x: "Execution", hb: Relation) -> list:
-    """'A data race is defined as a write to a memory location happening concurrently with
-    another read or write to that same location, unless all the accesses involved are atomic
-    data accesses': the pairs of conflicting plain accesses unordered by happens-before."""
+    """§ Memory Model: 'A data race is defined as a write to a memory location happening
+    concurrently with another read or write to that same location, unless all the accesses
+    involved are atomic data accesses': the pairs of conflicting plain accesses unordered by
+    happens-before."""
     accesses = [e for e in x.events if e.kind in ("R", "W")]
     out = []
     for a, b in itertools.combinations(accesses, 2):
@@ -229,7 +232,6 @@ def races_of(x: "Execution", hb: Relation) -> list:
                 and (a, b) not in hb and (b, a) not in hb):
             out.append((a, b))
     return out
-
 
 
 # =============================================================================== the model

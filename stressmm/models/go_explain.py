@@ -8,7 +8,6 @@ The rules come from the model object (`go.GoModel`): `relations`, `axioms`, `sw_
 from __future__ import annotations
 
 import itertools
-from typing import Optional
 
 from ..outcome import Outcome
 from ..program import Program
