@@ -22,6 +22,22 @@ LAYERS = [
 ]
 LAYER = {part: n for n, parts in enumerate(LAYERS) for part in parts}
 
+# Inside models/, lowest first: the search and relation algebra, the machines, the shared
+# interface, the shared explainer, the builders, go's explainer, then the model files (a
+# model's rules), which nothing but the package imports: a builder or an explainer gets the
+# rules from the model object it is given.
+MODEL_LAYERS = [
+    {"explorer", "graph"},
+    {"machine"},
+    {"base"},
+    {"explain"},
+    {"build", "go_build"},
+    {"go_explain"},
+    {"go", "rc11", "sc", "tso"},
+    {"__init__"},
+]
+MODEL_LAYER = {name: n for n, names in enumerate(MODEL_LAYERS) for name in names}
+
 
 def modules():
     """(part, path) of every Python module of the package and the strategies."""
@@ -63,6 +79,26 @@ def test_imports_point_down_the_layers(part, path):
         assert LAYER[used] < LAYER[part], (
             f"{path} ({part}, layer {LAYER[part]}) imports stressmm.{used} (layer {LAYER[used]}):"
             f" dependencies must point down (docs/architecture.md)")
+
+
+def models_imported(path):
+    """The files of models/ that a file of models/ imports (`from .x import`, anywhere)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            yield from ([node.module.split(".")[0]] if node.module
+                        else [a.name for a in node.names])
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "stressmm" / "models").glob("*.py")),
+                         ids=lambda p: p.name)
+def test_inside_models_the_rules_sit_on_top_of_the_shared_builders_and_explainers(path):
+    me = path.stem
+    assert me in MODEL_LAYER, f"{path.name} is in no layer of MODEL_LAYERS"
+    for used in models_imported(path):
+        assert used in MODEL_LAYER, f"{path.name} imports models/{used}.py, in no layer"
+        assert MODEL_LAYER[used] < MODEL_LAYER[me], (
+            f"{path.name} imports {used}.py: inside models/, imports point down MODEL_LAYERS "
+            f"(docs/architecture.md)")
 
 
 def test_the_architecture_doc_names_every_module_and_the_readme_links_it():

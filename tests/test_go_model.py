@@ -1,8 +1,10 @@
 """The `go` model, rule by rule (go.dev/ref/mem, 2022), on small programs built with the IR;
 and the relation algebra of the graph engine it stands on."""
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from stressmm.models import get_model
+from stressmm.strategies import go_programs, programs
 from stressmm.models.base import ModelResult
 from stressmm.models.go import GO, Access, Race
 from stressmm.models.graph import Event, Relation
@@ -452,14 +454,15 @@ def small_programs():
 def test_independent_racy_reads_give_exactly_the_outcomes_of_every_reads_from_choice():
     # The product of the reads' values (`_box`) against choosing each read's write one by
     # one and judging every combination (what explanations do), execution by execution.
-    from stressmm.models.go import Budget, _judge
+    from stressmm.models.explorer import Budget
+    from stressmm.models.go_build import judge
 
     boxed = 0
     for p in small_programs():
-        execs, _ = GO._executions(p, record=False)
+        execs = GO._executions(p, Budget(10 ** 7, "p"), record=False)
         for x in execs:
-            fast = _judge(x, False, Budget(10 ** 7, "p"))
-            slow = _judge(x, True, Budget(10 ** 7, "p"))
+            fast = judge(x, GO, False, Budget(10 ** 7, "p"))
+            slow = judge(x, GO, True, Budget(10 ** 7, "p"))
             listed = set(fast.outcomes).union(*(set(b.outcomes()) for b in fast.boxes))
             assert listed == set(slow.outcomes), p
             assert fast.races == slow.races, p
@@ -619,3 +622,36 @@ def test_forall_and_register_comparisons_are_judged_on_outcomes_too_many_to_list
             p = Program("big", prog.decls, prog.threads, condition=Condition(expr, quantifier))
             assert witness_allowed(p, small) == witness_allowed(p, full)
             assert condition_holds_under(p, small) == condition_holds_under(p, full)
+
+
+def _both_paths_agree(program):
+    """Per candidate execution, the product path of `allowed` (`_box`) and the path that
+    chooses each plain read's write one by one (the one explanations take) give the same
+    outcomes and races; and the model explains each allowed outcome and no other."""
+    from stressmm.models.explorer import Budget
+    from stressmm.models.go_build import judge
+
+    for x in GO._executions(program, Budget(10 ** 7, "p"), record=False):
+        fast = judge(x, GO, False, Budget(10 ** 7, "p"))
+        slow = judge(x, GO, True, Budget(10 ** 7, "p"))
+        listed = set(fast.outcomes).union(*(set(b.outcomes()) for b in fast.boxes))
+        assert listed == set(slow.outcomes), program
+        assert fast.races == slow.races, program
+    for o in list(GO.allowed(program).outcomes)[:3]:
+        assert GO.explain(program, o).outcome == o
+        assert GO.why_forbidden(program, o) == ""
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(go_programs(threads=(2, 3), ops=(1, 3)))
+def test_the_product_and_one_by_one_paths_agree_on_random_go_programs(program):
+    _both_paths_agree(program)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(programs(threads=(2, 3), ops=(1, 3), locations=2, kinds=("load", "store", "await"),
+                atomic="mixed", sync=True))
+def test_the_product_and_one_by_one_paths_agree_on_random_programs(program):
+    _both_paths_agree(program)

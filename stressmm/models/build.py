@@ -40,8 +40,9 @@ from ..program import (Await, Fence, Load, Program, ProgramError, Rmw, RmwOp, St
                        value_in)
 from .base import (CachedModel, Explanation, ModelResult, UndefinedOutcomes, _check_program,
                    matcher)
-from .explorer import StateLimitError
-from .graph import Rel
+from .explorer import Budget, StateLimitError
+from .explain import SC_RULE, WHY_BUDGET, all_seq_cst, forbidden_text, sc_witness
+from .graph import Rel, shortest_path, show_cycle
 from .machine import op_text
 
 __all__ = ["Graph", "GEvent", "GraphModel", "NotApplicable", "Relations", "event_masks",
@@ -49,10 +50,6 @@ __all__ = ["Graph", "GEvent", "GraphModel", "NotApplicable", "Relations", "event
 
 DEFAULT_MAX_STATES = 300_000
 """Prefixes built at most per program (a few seconds to a minute of work)."""
-
-WHY_BUDGET = 20_000
-"""Candidate prefixes `why_forbidden` builds at most before explaining in general terms."""
-
 
 class NotApplicable(ProgramError):
     """The program uses something the model does not describe (e.g. Go channels in C11); a
@@ -420,7 +417,8 @@ def _explore(model, c: _Compiled, max_states: int, what: str, *, prune: bool = T
     """Every terminal (state, flag) and the number of prefixes built. Without `prune`, every
     candidate (sb ∪ rf acyclic, any rf and mo) is built, consistent or not."""
     start = _initial(c)
-    seen, stack, terminals, work = {start}, [start], [], 1
+    budget = Budget(max_states, what, 1)
+    seen, stack, terminals = {start}, [start], []
     sinks_safe = model.sinks_keep_consistency
     while stack:
         s = stack.pop()
@@ -430,13 +428,11 @@ def _explore(model, c: _Compiled, max_states: int, what: str, *, prune: bool = T
         for nxt, sink in _successors(c, s):
             if nxt in seen:
                 continue
-            work += 1
-            if work > max_states:
-                raise StateLimitError(max_states, what)
+            budget.spend()
             seen.add(nxt)
             if not prune or (sink and sinks_safe) or _consistent(model, graph_of(c, nxt)):
                 stack.append(nxt)
-    return terminals, work
+    return terminals, budget.used
 
 
 # =============================================================================== races
@@ -583,12 +579,14 @@ class GraphModel(CachedModel):
         match = matcher(pattern, program)
         if any(match(o) for o in frozenset(self.allowed(program).outcomes)):
             return ""
-        name = program.name or "the program"
         try:
             terminals, _ = _explore(self, c, WHY_BUDGET, self._what(program), prune=False)
         except StateLimitError:
-            return (f"{name}: {pattern} is forbidden by {self.name}: every candidate execution "
-                    f"giving those values breaks an axiom (too many candidates to show one)")
+            witness = sc_witness(program, match) if all_seq_cst(program) else None
+            return forbidden_text(program, pattern, self.name,
+                                  {SC_RULE: witness} if witness else {},
+                                  "every candidate execution giving those values breaks an "
+                                  "axiom (too many candidates to show one)")
         broken: dict = {}
         for s, flag in terminals:
             if not match(_outcome(c, s, flag)):
@@ -599,37 +597,14 @@ class GraphModel(CachedModel):
                 if not check(r):
                     broken.setdefault(f"{rule}: {text}", _witness(rule, g, r))
                     break
-        if not broken:
-            return (f"{name}: {pattern} is forbidden by {self.name}: no execution in which "
-                    f"each read reads a write made before it (sb ∪ rf acyclic: no-thin-air) "
-                    f"gives those values")
-        lines = [f"{name}: {pattern} is forbidden by {self.name}; every candidate execution "
-                 f"giving those values breaks an axiom:"]
-        lines.extend(f"  {witness} breaks \"{rule}\"" for rule, witness in broken.items())
-        return "\n".join(lines)
+        return forbidden_text(program, pattern, self.name, broken, (
+            "no execution in which each read reads a write made before it (sb ∪ rf acyclic: "
+            "no-thin-air) gives those values"))
 
 
 # =============================================================================== witnesses
 
 _EDGE_NAMES = ("sb", "rf", "mo", "rb", "rmw", "sw", "hb", "eco", "psc")
-
-
-def _path(rel: Rel, a: int, b: int) -> list:
-    """A shortest path a -> ... -> b of `rel` (breadth first), as a list of events."""
-    parent, frontier = {a: None}, [a]
-    while frontier and b not in parent:
-        nxt = []
-        for u in frontier:
-            for v in range(rel.n):
-                if rel.rows[u] >> v & 1 and v not in parent:
-                    parent[v] = u
-                    nxt.append(v)
-        frontier = nxt
-    path, v = [], b
-    while v is not None:
-        path.append(v)
-        v = parent.get(v)
-    return path[::-1]
 
 
 def _witness(rule: str, g: Graph, r: dict) -> str:
@@ -643,7 +618,8 @@ def _witness(rule: str, g: Graph, r: dict) -> str:
         else:
             b = next(j for j in range(g.n) if r["hb"].rows[a] >> j & 1
                      and r["eco"].rows[j] >> a & 1)
-            cycle = _path(base_hb, a, b) + _path(base_eco, b, a)[1:]
+            cycle = shortest_path(base_hb.successors(), a, b) + \
+                shortest_path(base_eco.successors(), b, a)[1:]
     elif rule == "atomicity":
         bad = r["rmw"] & (r["rb"] @ r["mo"])
         a, b = bad.pairs()[0]
@@ -653,9 +629,6 @@ def _witness(rule: str, g: Graph, r: dict) -> str:
         cycle = r["psc"].cycle()
     else:
         cycle = r["sb|rf"].cycle()
-    parts = [g.events[cycle[0]].short()]
-    for a, b in zip(cycle, cycle[1:]):
-        label = next((name for name in _EDGE_NAMES
-                      if name in r and r[name].rows[a] >> b & 1), "?")
-        parts.append(f"-{label}-> {g.events[b].short()}")
-    return " ".join(parts)
+    return show_cycle([g.events[i] for i in cycle], lambda a, b: next(
+        (name for name in _EDGE_NAMES if name in r and r[name].rows[a.index] >> b.index & 1),
+        "?"))

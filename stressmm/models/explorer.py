@@ -23,7 +23,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Hashable, Iterable, Optional
 
-__all__ = ["Exploration", "StateLimitError", "explore", "find_path", "DEFAULT_MAX_STATES"]
+__all__ = ["Budget", "Exploration", "StateLimitError", "explore", "find_path",
+           "DEFAULT_MAX_STATES"]
 
 DEFAULT_MAX_STATES = 2_000_000
 """About 1 GB of memory and half a minute at the limit; random programs of 4 threads x 5 memory
@@ -41,6 +42,36 @@ class StateLimitError(RuntimeError):
             f"returned (a partial one could wrongly forbid an outcome). Shrink the program "
             f"(fewer threads, ops or values), or raise the limit: `--max-states {limit * 4}` "
             f"on the command line, get_model(name).with_max_states({limit * 4:,}) in Python.")
+
+
+class Budget:
+    """The work limit of one search, shared by its parts (the states of an exploration, the
+    prefixes of a graph builder, the reads-from choices and outcomes of a judge): each unit
+    of work is `spend`, and past `limit` units `spend` raises StateLimitError naming `what`,
+    whose message says how to raise the limit. `left` is what remains, for a search that
+    stops early instead (an explanation).
+
+        >>> b = Budget(1, "P")
+        >>> b.left
+        1
+        >>> b.spend(); b.spend()
+        Traceback (most recent call last):
+        ...
+        stressmm.models.explorer.StateLimitError: exploring P visited 1 states without finishing, so no outcome set is returned (a partial one could wrongly forbid an outcome). Shrink the program (fewer threads, ops or values), or raise the limit: `--max-states 4` on the command line, get_model(name).with_max_states(4) in Python.
+    """
+
+    def __init__(self, limit: int, what: str, used: int = 0):
+        self.limit, self.what, self.used = limit, what, used
+
+    def spend(self, n: int = 1) -> None:
+        self.used += n
+        if self.used > self.limit:
+            raise StateLimitError(self.limit, self.what)
+
+    @property
+    def left(self) -> int:
+        return self.limit - self.used
+
 
 
 @dataclass(frozen=True)
@@ -62,10 +93,11 @@ def explore(initial: Hashable, successors: Successors, *, max_states: int = DEFA
     Returns every reachable terminal state (a state with no steps). Raises `StateLimitError`
     when more than `max_states` distinct states would be visited.
     """
+    budget = Budget(max_states, what, 1)
     seen = {initial}
     stack = [initial]
     terminals = set()
-    push, pop, mark = stack.append, stack.pop, seen.add
+    push, pop, mark, spend = stack.append, stack.pop, seen.add, budget.spend
     while stack:
         state = pop()
         steps = successors(state)
@@ -74,11 +106,10 @@ def explore(initial: Hashable, successors: Successors, *, max_states: int = DEFA
             continue
         for _label, nxt in steps:
             if nxt not in seen:
+                spend()
                 mark(nxt)
                 push(nxt)
-        if len(seen) > max_states:
-            raise StateLimitError(max_states, what)
-    return Exploration(frozenset(terminals), len(seen))
+    return Exploration(frozenset(terminals), budget.used)
 
 
 def find_path(initial: Hashable, successors: Successors, accept: Callable[[Hashable], bool], *,
@@ -88,6 +119,7 @@ def find_path(initial: Hashable, successors: Successors, accept: Callable[[Hasha
     `(label, state_after)` pairs (empty when `initial` itself is accepted), or None when no
     reachable terminal state is accepted. Breadth-first, so the witness is as short as any.
     """
+    budget = Budget(max_states, what, 1)
     parent = {initial: None}
     queue = deque([initial])
     while queue:
@@ -99,10 +131,9 @@ def find_path(initial: Hashable, successors: Successors, accept: Callable[[Hasha
             continue
         for label, nxt in steps:
             if nxt not in parent:
+                budget.spend()
                 parent[nxt] = (label, state)
                 queue.append(nxt)
-        if len(parent) > max_states:
-            raise StateLimitError(max_states, what)
     return None
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-__all__ = ["Event", "Relation", "Rel", "show_cycle"]
+__all__ = ["Event", "Relation", "Rel", "show_cycle", "shortest_path"]
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class Relation:
         succ = {a: sorted(bs, key=lambda e: e.id) for a, bs in self.successors().items()}
         best: Optional[list] = None
         for start in sorted(succ, key=lambda e: e.id):
-            path = _shortest_path(succ, start, start)
+            path = shortest_path(succ, start, start)
             if path is not None and (best is None or len(path) < len(best)):
                 best = path
                 if len(best) == 2:
@@ -196,8 +196,14 @@ class Relation:
         return best
 
 
-def _shortest_path(succ: dict, start: Event, goal: Event) -> Optional[list]:
-    """A shortest non-empty path start -> ... -> goal (breadth first), or None."""
+def shortest_path(succ: dict, start, goal) -> Optional[list]:
+    """A shortest non-empty path [start, ..., goal] (breadth first, successors in the order
+    `succ` lists them), or None; with start == goal, a shortest cycle through it. Events may
+    be anything hashable (`Event`s, or `Rel`'s event numbers).
+
+        >>> shortest_path({0: [1, 2], 1: [3], 2: [3], 3: [0]}, 0, 3), shortest_path({}, 0, 1)
+        ([0, 1, 3], None)
+    """
     parent = {}
     frontier = [start]
     while frontier:
@@ -359,29 +365,17 @@ class Rel:
     def pairs(self) -> list:
         return [(a, b) for a, row in enumerate(self.rows) for b in range(self.n) if row >> b & 1]
 
+    def successors(self) -> dict:
+        """event -> the events it relates to, in increasing order (for `shortest_path`)."""
+        return {a: [b for b in range(self.n) if row >> b & 1]
+                for a, row in enumerate(self.rows) if row}
+
     def cycle(self) -> Optional[list]:
         """A shortest cycle `[e0, ..., e0]` (event numbers), or None when acyclic."""
+        succ = self.successors()
         best = None
-        for start in range(self.n):
-            parent, frontier, found = {start: None}, [start], None
-            while frontier and found is None:
-                nxt = []
-                for u in frontier:
-                    row = self.rows[u]
-                    if row >> start & 1:
-                        found = u
-                        break
-                    for v in range(self.n):
-                        if row >> v & 1 and v not in parent:
-                            parent[v] = u
-                            nxt.append(v)
-                frontier = nxt
-            if found is not None:
-                path, u = [], found
-                while u is not None:                 # found, ..., start
-                    path.append(u)
-                    u = parent[u]
-                path = path[::-1] + [start]
-                if best is None or len(path) < len(best):
-                    best = path
+        for start in succ:
+            path = shortest_path(succ, start, start)
+            if path is not None and (best is None or len(path) < len(best)):
+                best = path
         return best
