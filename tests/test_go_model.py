@@ -452,14 +452,14 @@ def small_programs():
 def test_independent_racy_reads_give_exactly_the_outcomes_of_every_reads_from_choice():
     # The product of the reads' values (`_box`) against choosing each read's write one by
     # one and judging every combination (what explanations do), execution by execution.
-    from stressmm.models.go import Budget, _judge
+    from stressmm.models.go_build import Budget, judge
 
     boxed = 0
     for p in small_programs():
         execs, _ = GO._executions(p, record=False)
         for x in execs:
-            fast = _judge(x, False, Budget(10 ** 7, "p"))
-            slow = _judge(x, True, Budget(10 ** 7, "p"))
+            fast = judge(x, GO, False, Budget(10 ** 7, "p"))
+            slow = judge(x, GO, True, Budget(10 ** 7, "p"))
             listed = set(fast.outcomes).union(*(set(b.outcomes()) for b in fast.boxes))
             assert listed == set(slow.outcomes), p
             assert fast.races == slow.races, p
