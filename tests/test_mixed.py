@@ -98,6 +98,53 @@ def test_c11_plain_access_of_an_atomic_location_races_with_unordered_atomic_acce
         "P1:\n  r0 = atomic.Load(&a, relaxed)\n")).races == ()
 
 
+# A flag set by a plain store of an atomic variable, awaited atomically: the atomic load that
+# reads the plain write does not synchronize with it, so the data accesses race too.
+FLAG_PLAIN_STORE = one("""litmus Flag+na-store
+var d int
+var f atomic int
+P0:
+  d = 1
+  f = 1
+P1:
+  for atomic.Load(&f) == 0 {}
+  r0 = d
+""")
+
+
+def race_texts(result) -> list:
+    return sorted(str(r) for r in result.races)
+
+
+def test_go_plain_access_of_an_atomic_location_races_with_unordered_atomic_accesses():
+    go = get_model("go")
+    racy = go.allowed(RACY)
+    assert race_texts(racy) == ["P0 `atomic.Store(&a, 1)` (line 4) and P1 `r0 = a` (line 6) "
+                                "are not ordered by happens-before"]
+    assert racy.undefined                      # what racy accesses of a mixed location see
+    published = go.allowed(PUBLISH)
+    assert published.races == () and not published.undefined
+    assert {str(o) for o in published.outcomes} == {"P1:r0=5 P1:r1=5 a=6 ready=1"}
+    assert go.explain(PUBLISH, "P1:r1=5").steps[4] == "P1: r1 = a  reads 5 from P0 `a = 5` (line 4)"
+
+
+@pytest.mark.parametrize("model", ["go", "c11"])
+def test_an_atomic_load_that_reads_a_plain_store_does_not_synchronize(model):
+    races = race_texts(get_model(model).allowed(FLAG_PLAIN_STORE))
+    assert any("`d = 1`" in r and "`r0 = d`" in r for r in races), races
+    assert any("`f = 1`" in r and "atomic.Load(&f)" in r for r in races), races
+
+
+def test_go_races_only_on_plain_locations_keep_their_precise_outcomes():
+    program = one("litmus P\nvar x int\nvar a atomic int\nP0:\n  a = 1\n  x = 1\n"
+                  "  atomic.Store(&a, 2)\nP1:\n  r0 = x\n")
+    result = get_model("go").allowed(program)
+    assert race_texts(result) == ["P0 `x = 1` (line 6) and P1 `r0 = x` (line 9) are not "
+                                  "ordered by happens-before"]
+    assert not result.undefined
+    assert sorted(str(o) for o in result.outcomes) == ["P1:r0=0 a=2 x=1", "P1:r0=1 a=2 x=1"]
+
+
 # ------------------------------------------------------------------------ runtimes
 
 def opcodes(program, thread=0):
@@ -136,3 +183,17 @@ def test_go_code_reads_and_writes_the_int64_field_of_an_atomic_variable_plainly(
     assert "= int(s.a)" in source                         # a plain load: int64 -> int
     assert "s.a = int64(" in source                       # a plain store of a register
     assert "atomic.LoadInt64(&s.a)" in source
+
+
+def test_a_race_report_without_the_atomic_frame_names_the_one_atomic_op_it_can_be():
+    """gc's detector reports a sync/atomic access without its caller's frame: the race of a
+    plain op with the only conflicting atomic op of its variable is still mapped to both."""
+    from stressmm.runtime.go.races import op_pair
+    test = generate([RACY]).tests[0]
+    line = {(t, i): ln for ln, t, i in test.lines}
+    harness = max(ln for ln, _, _ in test.lines) + 50      # a line of no thread method
+    assert op_pair(test, ((line[(1, 0)], harness), (harness,))) == ((0, 0), (1, 0))
+    two = generate([one("litmus Two\nvar a atomic int\nP0:\n  atomic.Store(&a, 1)\n"
+                        "  atomic.Store(&a, 2)\nP1:\n  r0 = a\n")]).tests[0]
+    line = {(t, i): ln for ln, t, i in two.lines}
+    assert op_pair(two, ((line[(1, 0)],), (harness,))) is None           # which one: unknown
