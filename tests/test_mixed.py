@@ -122,6 +122,8 @@ def test_go_plain_access_of_an_atomic_location_races_with_unordered_atomic_acces
     assert race_texts(racy) == ["P0 `atomic.Store(&a, 1)` (line 4) and P1 `r0 = a` (line 6) "
                                 "are not ordered by happens-before"]
     assert racy.undefined                      # what racy accesses of a mixed location see
+    assert racy.allows("P1:r0=7") and go.explain(RACY, "P1:r0=7") is None   # no execution
+    assert go.explain(RACY, "P1:r0=1") is not None
     published = go.allowed(PUBLISH)
     assert published.races == () and not published.undefined
     assert {str(o) for o in published.outcomes} == {"P1:r0=5 P1:r1=5 a=6 ready=1"}
@@ -197,3 +199,16 @@ def test_a_race_report_without_the_atomic_frame_names_the_one_atomic_op_it_can_b
                         "  atomic.Store(&a, 2)\nP1:\n  r0 = a\n")]).tests[0]
     line = {(t, i): ln for ln, t, i in two.lines}
     assert op_pair(two, ((line[(1, 0)],), (harness,))) is None           # which one: unknown
+
+
+@pytest.mark.parametrize("model", ["go", "c11"])
+def test_check_explain_says_a_racy_program_allows_an_outcome_no_execution_ends_in(model, capsys):
+    from stressmm.cli import main
+    from stressmm.syntax import find_scenario
+    status = main(["check", str(find_scenario("MP+rlx+na")), "--model", model,
+                   "--explain", "P1:r1=7"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert (f"{model}: no execution of MP+rlx+na built ends in P1:r1=7, yet {model} allows it: "
+            f"the program has a data race") in out
+    assert "forbids it" not in out
