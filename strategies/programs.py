@@ -99,6 +99,7 @@ class _Knobs:
     order_table: tuple    # (kind, valid orders among the allowed ones, strongest first)
     values: tuple         # (min, max) of constants
     atomic: object        # True, False or "mixed"
+    plain_atomics: bool   # loads and stores of an atomic location may be plain too
     sync: tuple           # primitives, in SYNC_PRIMITIVES order
     condition: bool
     name: str
@@ -115,7 +116,7 @@ class _Knobs:
 
 
 def _check(threads, ops, locations, kinds, orders, values, atomic, sync, condition,
-           name) -> _Knobs:
+           name, plain_atomics=False) -> _Knobs:
     allowed = (_ORDER_NAMES if orders is None
                else choices("orders", orders, _ORDER_NAMES))
     if atomic not in (True, False, "mixed"):
@@ -130,6 +131,8 @@ def _check(threads, ops, locations, kinds, orders, values, atomic, sync, conditi
     kinds = () if not kinds and sync else choices("kinds", kinds, MEMORY_KINDS)
     if not isinstance(condition, bool):
         raise InvalidArgument(f"condition={condition!r}: use True or False")
+    if not isinstance(plain_atomics, bool):
+        raise InvalidArgument(f"plain_atomics={plain_atomics!r}: use True or False")
     if not isinstance(name, str):
         raise InvalidArgument(f"name={name!r}: use a string")
     knobs = _Knobs(
@@ -140,7 +143,7 @@ def _check(threads, ops, locations, kinds, orders, values, atomic, sync, conditi
         order_table=tuple((k, tuple(o for o in ORDERS_STRONGEST_FIRST[k] if o.value in allowed))
                           for k in MEMORY_KINDS),
         values=span("values", values, low=0, high=MAX_VALUE),
-        atomic=atomic, sync=sync, condition=condition, name=name,
+        atomic=atomic, plain_atomics=plain_atomics, sync=sync, condition=condition, name=name,
     )
     flags = {True: [True], False: [False], "mixed": [True, False]}[atomic]
     for flag in flags:
@@ -186,11 +189,24 @@ def _width(span: tuple) -> int:
     return span[1] - span[0] + 1
 
 
+def _access_order(var: Var, orders: tuple, index: int) -> Optional[Order]:
+    """The order of a load or store of `var`: None (plain) on a plain location; on an atomic
+    one `orders[index]`, or None (a plain access of it) for the index past them, which
+    `orders` ends with when plain accesses of atomic locations are drawn (`_access_orders`)."""
+    return orders[index] if var.atomic else None
+
+
+def _access_orders(knobs: _Knobs, kind: str) -> tuple:
+    """The order choices of a load or store: every valid order, strongest first, then None
+    (a plain access) on atomic locations too when `plain_atomics`."""
+    return knobs.orders(kind) + ((None,) if knobs.plain_atomics else ())
+
+
 def _loads(locs: tuple, orders: tuple) -> st.SearchStrategy:
     """`r = loc` (plain) or `r = atomic.Load(&loc, order)`, on one of `locs`."""
     def build(choice):
         var = locs[choice[0]]
-        return (Load(_FRESH, var.name, orders[choice[1]] if var.atomic else None),)
+        return (Load(_FRESH, var.name, _access_order(var, orders, choice[1])),)
     return _choices(len(locs), max(len(orders), 1), 1).map(build)
 
 
@@ -198,7 +214,7 @@ def _stores(locs: tuple, orders: tuple, values: tuple) -> st.SearchStrategy:
     """`loc = v` or `atomic.Store(&loc, v, order)`: a constant from `values`, smallest first."""
     def build(choice):
         var = locs[choice[0]]
-        return (Store(var.name, values[0] + choice[2], orders[choice[1]] if var.atomic else None),)
+        return (Store(var.name, values[0] + choice[2], _access_order(var, orders, choice[1])),)
     return _choices(len(locs), max(len(orders), 1), _width(values)).map(build)
 
 
@@ -258,8 +274,9 @@ def _memory_steps(knobs: _Knobs, memory: tuple) -> list:
                                            else kind in ("load", "store")))
 
     makers = {
-        "load": lambda: _loads(usable("load"), knobs.orders("load")),
-        "store": lambda: _stores(usable("store"), knobs.orders("store"), knobs.store_values),
+        "load": lambda: _loads(usable("load"), _access_orders(knobs, "load")),
+        "store": lambda: _stores(usable("store"), _access_orders(knobs, "store"),
+                                 knobs.store_values),
         "rmw": lambda: _rmws(usable("rmw"), knobs.orders("rmw"), knobs.store_values,
                              knobs.values),
         "await": lambda: _awaits(usable("await"), knobs.orders("await")),
@@ -490,7 +507,7 @@ def _programs(draw, knobs: _Knobs, decls: st.SearchStrategy) -> Program:
 
 def programs(threads=(2, 3), ops=(1, 4), locations=2, kinds=("load", "store", "rmw", "fence"),
              orders=None, values=(0, 2), atomic=True, sync=False, condition=False,
-             name="random") -> st.SearchStrategy:
+             name="random", plain_atomics=False) -> st.SearchStrategy:
     """A strategy of valid litmus `Program`s. Each knob taking a count takes an int or an
     inclusive (min, max) pair.
 
@@ -516,6 +533,8 @@ def programs(threads=(2, 3), ops=(1, 4), locations=2, kinds=("load", "store", "r
     - `condition`: add an `exists (...)` over some registers (over final memory when the
       program has no register).
     - `name`: the programs' name.
+    - `plain_atomics`: True lets a load or store of an atomic location be plain too (a
+      non-atomic access of it: docs/format.md), drawn after every order.
 
     A program with a compare-and-swap shrinks to the simplest one: two threads (the
     minimum), the first op kind (an add) where anything goes, x, seq_cst, operand 1,
@@ -531,7 +550,8 @@ def programs(threads=(2, 3), ops=(1, 4), locations=2, kinds=("load", "store", "r
         (Rmw(reg='r0', loc='x', op=<RmwOp.CAS: 'cas'>, operand=1, expected=0,
              order=<Order.SEQ_CST: 'seq_cst'>),)
     """
-    knobs = _check(threads, ops, locations, kinds, orders, values, atomic, sync, condition, name)
+    knobs = _check(threads, ops, locations, kinds, orders, values, atomic, sync, condition, name,
+                   plain_atomics)
     return _programs(knobs, st.tuples(_memory_decls(knobs), _sync_decls(knobs.sync)))
 
 

@@ -222,6 +222,10 @@ def cmd_check(args) -> int:
                 if args.json:
                     doc.setdefault("explain", {})[m] = (
                         {"outcome": ex.outcome.to_json(), "steps": list(ex.steps)} if ex else None)
+                elif ex is None and report.results[m].undefined:
+                    blocks.append(f"  {m}: no execution of {prog.name} built ends in {pattern}, "
+                                  f"yet {m} allows it: the program has a data race (above), so "
+                                  f"{m} allows every outcome")
                 elif ex is None:
                     blocks.append(f"  {m}: no execution of {prog.name} ends in {pattern}: "
                                   f"{m} forbids it" + "".join(f"\n      {line}" for line in said.why.splitlines()))

@@ -27,7 +27,7 @@ from typing import Callable
 
 from .program import (Chan, Close, Load, Lock, Mutex, Once, OnceDo, Program, RLock, RUnlock,
                       Recv, Rmw, RmwOp, Send, Store, Unlock, WaitGroup, WgAdd, WgDone, WgWait,
-                      walk_ops)
+                      is_plain_access, walk_ops)
 
 __all__ = ["Clause", "CLAUSES", "PRIMITIVES", "exercised", "primitives", "clause"]
 
@@ -181,15 +181,15 @@ def _rmw_from_two(program: Program) -> bool:
 
 
 def _store_buffering(program: Program) -> bool:
-    """Two threads that each write one atomic location, then read another (SB on atomics)."""
-    atomic = {v.name for v in program.vars if v.atomic}
+    """Two threads that each write one atomic location, then read another (SB on atomics;
+    a plain access of an atomic location is no atomic op)."""
     pairs = set()
     for t in program.threads:
         written = set()
         for op in walk_ops(t.ops):
-            if isinstance(op, (Store, Rmw)) and op.loc in atomic:
+            if isinstance(op, Rmw) or (isinstance(op, Store) and not is_plain_access(op)):
                 written.add(op.loc)
-            elif isinstance(op, Load) and op.loc in atomic:
+            elif isinstance(op, Load) and not is_plain_access(op):
                 pairs |= {(w, op.loc) for w in written if w != op.loc}
     return any((b, a) in pairs for a, b in pairs)
 
@@ -307,8 +307,7 @@ def primitives(program: Program) -> frozenset:
             used.add("once")
         elif isinstance(op, (WgAdd, WgDone, WgWait)):
             used.add("waitgroup")
-        elif isinstance(op, Rmw) or (isinstance(op, (Load, Store))
-                                      and program.decl(op.loc).atomic):
+        elif isinstance(op, Rmw) or (isinstance(op, (Load, Store)) and not is_plain_access(op)):
             used.add("atomic")
     return frozenset(used)
 

@@ -225,7 +225,8 @@ class _Parser(_Stream):
         if atomic is not None:
             if entry[0] is not None and entry[0] != atomic:
                 raise _Fail(f"{name} is an atomic_int in one thread and an int in another: "
-                            f"stressmm gives a variable one type; use one in every thread",
+                            f"stressmm gives a variable one type; use one in every thread "
+                            f"(*{name} on an atomic_int is a plain, non-atomic access)",
                             tok.line, tok.col)
             entry[0] = atomic
         if init is not None:
@@ -347,17 +348,23 @@ class _Body:
         self.written: set = set()     # registers
         self.consts: dict = {}        # local constants (a CAS's expected value)
 
-    def loc(self, atomic: bool, what: str) -> Tuple[str, _Tok]:
+    def loc(self, atomic: bool, what: str, spin: bool = False) -> Tuple[str, _Tok]:
+        """The variable an access names. `atomic`: an atomic_* call, which needs an
+        atomic_int; a plain access (`*x`) reads or writes an int or, non-atomically, an
+        atomic_int, except in a spin loop."""
         tok = self.p.ident(f"a variable (a parameter of P{self.index}) {what}")
         if tok.text not in self.params:
             raise _Fail(f"{tok.text} is not a parameter of P{self.index}: add "
                         f"{'atomic_int' if atomic else 'int'}* {tok.text} to its parameters",
                         tok.line, tok.col)
-        if bool(self.p.vars[tok.text][0]) != atomic:
-            raise _Fail(f"{tok.text} is {'an int' if atomic else 'an atomic_int'}: "
-                        + ("use atomic_* operations on atomic_int variables only" if atomic else
-                           "access it with atomic_load_explicit / atomic_store_explicit"),
-                        tok.line, tok.col)
+        is_atomic = bool(self.p.vars[tok.text][0])
+        if atomic and not is_atomic:
+            raise _Fail(f"{tok.text} is an int: use atomic_* operations on atomic_int "
+                        f"variables only", tok.line, tok.col)
+        if spin and is_atomic and not atomic:
+            raise _Fail(f"{tok.text} is an atomic_int: spin on it with atomic_load_explicit "
+                        f"(a plain spin loop on an atomic_int is not supported; a plain load "
+                        f"int r0 = *{tok.text}; is)", tok.line, tok.col)
         return tok.text, tok
 
     def value(self):
@@ -502,7 +509,7 @@ class _Body:
         p.expect("(", " after while")
         if p.at("*"):
             p.next()
-            loc, _ = self.loc(False, "after *")
+            loc, _ = self.loc(False, "after *", spin=True)
             order = None
         else:
             fn = p.ident("atomic_load_explicit(x, ...) or *x")

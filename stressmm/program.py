@@ -21,6 +21,10 @@ what to do instead. Values of this module never change once built; use `dataclas
 Semantics fixed here (the models and the runtimes follow them):
 
 - Registers are thread-local and start at 0; locations start at their declared `init`.
+- A `Load`, `Store` or `Await` with order None is a plain (non-atomic) access. A plain
+  variable takes only plain accesses; an atomic variable takes atomic ones and also plain loads
+  and stores (`Program.mixed`): a non-atomic access of an atomic location, as C11 allows and Go
+  programs that use `sync/atomic` on some accesses of a variable do.
 - `Rmw(ADD)` puts the *new* value in its register (Go's `atomic.Add`), `Rmw(FETCH_ADD)` the old
   value (C's `atomic_fetch_add`), `Rmw(SWAP)` the old value,
   `Rmw(CAS)` 1 on success and 0 on failure (Go's `atomic.CompareAndSwap`).
@@ -45,7 +49,7 @@ __all__ = [
     "WgAdd", "WgDone", "WgWait", "Op", "MEMORY_OPS", "SYNC_OPS",
     "RegRef", "MemRef", "Cmp", "FlagIs", "And", "Or", "Not", "Expr", "Condition", "QUANTIFIERS",
     "Expect", "VERDICTS", "FLAGS", "Thread", "Program", "ProgramError",
-    "walk_ops", "kind_name", "MAX_VALUE",
+    "walk_ops", "is_plain_access", "kind_name", "MAX_VALUE",
 ]
 
 MAX_VALUE = 2**31 - 1
@@ -140,7 +144,8 @@ def value_in(v: Value, read) -> int:
 
 @dataclass(frozen=True)
 class Var:
-    """A shared memory location: plain (non-atomic) unless `atomic`."""
+    """A shared memory location: plain (non-atomic) unless `atomic`. Plain accesses only
+    unless `atomic`; an atomic one takes `atomic.*` ops and plain loads and stores."""
 
     name: str
     atomic: bool = False
@@ -331,6 +336,15 @@ def walk_ops(ops: tuple) -> Iterator[Op]:
             yield from walk_ops(op.body)
 
 
+def is_plain_access(op: Op) -> bool:
+    """Whether `op` is a plain (non-atomic) load, store or spin loop.
+
+        >>> is_plain_access(Load("r0", "x")), is_plain_access(Load("r0", "a", Order.RELAXED))
+        (True, False)
+    """
+    return isinstance(op, (Load, Store, Await)) and op.order is None
+
+
 def reads_of(op: Op) -> tuple:
     """Registers an op reads."""
     vals = ()
@@ -500,6 +514,18 @@ class Program:
                 yield i, op
 
     @property
+    def mixed(self) -> frozenset:
+        """The atomic variables that also have plain (non-atomic) accesses.
+
+            >>> Program("M", (Var("a", atomic=True),), (Thread((Store("a", 1),)),
+            ...     Thread((Load("r0", "a", Order.SEQ_CST),)))).mixed
+            frozenset({'a'})
+        """
+        atomic = {v.name for v in self.vars if v.atomic}
+        return frozenset(op.loc for _, op in self.ops()
+                         if is_plain_access(op) and op.loc in atomic)
+
+    @property
     def uses_sync(self) -> bool:
         """Whether the program uses any Go-style primitive."""
         return any(isinstance(op, SYNC_OPS) for _, op in self.ops())
@@ -621,9 +647,10 @@ def _validate_ops(p, names, ti, ops, written, held, in_once, fail, lock_ops):
             var = need(op.loc, Var, "variable")
             kind = {Load: "load", Store: "store", Await: "await"}[type(op)]
             allowed = STORE_ORDERS if isinstance(op, Store) else LOAD_ORDERS
-            if var.atomic and op.order is None:
-                bad(f"{op.loc} is atomic: a {kind} of it needs a memory order "
-                    f"(one of {_names(allowed)})")
+            if isinstance(op, Await) and var.atomic and op.order is None:
+                bad(f"{op.loc} is atomic: a spin loop on it needs a memory order "
+                    f"(one of {_names(allowed)}); a plain spin loop on an atomic variable "
+                    f"is not supported: read it plainly into a register (`r0 = {op.loc}`)")
             if not var.atomic and op.order is not None:
                 bad(f"{op.loc} is a plain variable: a {kind} of it takes no memory order; "
                     f"declare it `atomic` to use {op.order}")

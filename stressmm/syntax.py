@@ -551,9 +551,6 @@ class _TestParser:
             if not isinstance(decl, Var):
                 raise _Fail(f'"{target.text}" is a {kind_name(decl)}: only variables and registers '
                             f"can be assigned", target.line, target.col)
-            if decl.atomic:
-                raise _Fail(f"{target.text} is atomic: write it with "
-                            f"`atomic.Store(&{target.text}, v)`", target.line, target.col)
             rhs = s.peek()
             if rhs.kind == "ident" and isinstance(self.names.get(rhs.text), Var):
                 raise _Fail(f"cannot copy variable {rhs.text} into {target.text} directly: load "
@@ -575,9 +572,6 @@ class _TestParser:
                             f" (a register cannot be copied into another)", rhs.line, rhs.col)
             if not isinstance(decl, Var):
                 raise _Fail(f'"{rhs.text}" is a {kind_name(decl)}, not a variable', rhs.line, rhs.col)
-            if decl.atomic:
-                raise _Fail(f"{rhs.text} is atomic: read it with "
-                            f"`{reg} = atomic.Load(&{rhs.text})`", rhs.line, rhs.col)
             s.next()
             return Load(reg, rhs.text, line=target.line)
         if rhs.kind == "int" or (rhs.kind == "sym" and rhs.text == "-"):
@@ -738,7 +732,9 @@ class _TestParser:
             loc = self._ref(s, Var, "variable")
             if self.names[loc].atomic:
                 raise _Fail(f"{loc} is atomic: spin on it with "
-                            f"`for atomic.Load(&{loc}) == v {{}}`", tok.line, tok.col)
+                            f"`for atomic.Load(&{loc}) == v {{}}` (a plain spin loop on an "
+                            f"atomic variable is not supported; a plain load `r0 = {loc}` is)",
+                            tok.line, tok.col)
             order = None
         cmp = s.next()
         if cmp.kind != "sym" or cmp.text not in ("==", "!="):

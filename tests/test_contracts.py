@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, Phase, find, settings
 from stressmm.campaign import CampaignConfig, strategies_for
 from stressmm.contracts import CLAUSES, PRIMITIVES, clause, exercised, primitives
 from stressmm.runtime.compile import MUTANTS
-from stressmm.syntax import print_program
+from stressmm.syntax import parse, print_program
 
 GO_PROGRAMS, _ = strategies_for(CampaignConfig(minutes=1, go=True))
 SEARCH = settings(max_examples=20_000, database=None, deadline=None,
@@ -133,3 +133,11 @@ def test_a_go_campaign_counts_what_its_programs_exercised():
     assert cov.programs == res.examples and cov.runs == res.runs
     assert sum(n for _, n in cov.per_primitive) >= res.examples   # each uses a primitive
     assert 0 <= cov.weak_programs <= cov.programs
+
+
+def test_a_plain_access_of_an_atomic_location_is_no_use_of_the_atomics():
+    from stressmm.contracts import primitives
+    [p] = parse("litmus M\nvar a atomic int\nP0:\n  a = 1\nP1:\n  r0 = a\n")
+    assert "atomic" not in primitives(p)
+    [q] = parse("litmus A\nvar a atomic int\nP0:\n  atomic.Store(&a, 1)\nP1:\n  r0 = a\n")
+    assert "atomic" in primitives(q)

@@ -341,6 +341,20 @@ def test_race_detector_reports_the_models_races(race):
 
 
 @needs_cpus
+def test_race_detector_reports_a_plain_store_racing_with_an_atomic_load_as_the_model_does(race):
+    prog = next(p for p in GO_SCENARIOS if p.name == "Atomic+load-plain-store")
+    h = race.run(prog, iterations=200)
+    races = race_comparison(h, get_model("go").allowed(prog)).to_json()
+    assert races["predicted"] == [["P0 `r0 = atomic.Load(&a)` (line 12)", "P1 `a = 1` (line 15)"]]
+    assert races["missed"] == [] and races["unexpected"] == []
+    for name in ("Publish+chan", "Publish+atomic-flag"):     # initialised, then published
+        prog = next(p for p in GO_SCENARIOS if p.name == name)
+        races = race_comparison(race.run(prog, iterations=200),
+                                get_model("go").allowed(prog)).to_json()
+        assert races["reported"] == [] and races["predicted"] == [], name
+
+
+@needs_cpus
 def test_race_detector_quiet_on_race_free_programs_and_channel_races_named(race):
     h = race.run(ALL_OPS, iterations=100)
     races = race_comparison(h, get_model("go").allowed(ALL_OPS)).to_json()

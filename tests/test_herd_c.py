@@ -180,3 +180,34 @@ def test_convert_refuses_to_overwrite_a_test_of_the_same_name(tmp_path):
     assert "would overwrite" in proc.stderr and "classic/SB.litmus" in proc.stderr
     [kept] = parse_any((tmp_path / "SB.litmus").read_text())
     assert kept == parse_file(ROOT / "scenarios/classic/SB.litmus")[0]
+
+
+MIXED_C = """C MP+rlx+na
+{ [x] = 0; [y] = 0; }
+P0(atomic_int* x, atomic_int* y) {
+  atomic_store_explicit(x, 1, memory_order_relaxed);
+  atomic_store_explicit(y, 1, memory_order_relaxed);
+}
+P1(atomic_int* x, atomic_int* y) {
+  int r0 = atomic_load_explicit(y, memory_order_relaxed);
+  int r1 = *x;
+}
+exists (1:r0=1 /\\ 1:r1=0)
+"""
+
+
+def test_a_plain_access_of_an_atomic_int_is_a_non_atomic_access_that_c11_finds_racing():
+    [p] = parse(MIXED_C)
+    assert p.mixed == frozenset({"x"}) and p.threads[1].ops[1].order is None
+    assert parse(print_c(p)) == [p]
+    assert "int r1 = *x;" in print_c(p) and "P1(atomic_int* x, atomic_int* y)" in print_c(p)
+    report = check(p, ["sc", "c11"])
+    assert report.results["c11"].races and not report.condition_holds("sc")
+
+
+def test_a_plain_spin_loop_on_an_atomic_int_is_refused_with_what_to_write():
+    text = "C T\nP0(atomic_int* x) {\n  while (*x == 0) {}\n}\n"
+    with pytest.raises(LitmusSyntaxError) as err:
+        parse(text, "T.litmus")
+    assert (err.value.line, err.value.column) == (3, 11)
+    assert "x is an atomic_int: spin on it with atomic_load_explicit" in err.value.message

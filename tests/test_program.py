@@ -64,7 +64,7 @@ def bad(decls, *threads, condition=None, expects=()):
     ((Var("a", atomic=True),), [Load("r0", "a", Order.RELEASE)],
      "release is not a valid order for a load (use one of relaxed, acquire, seq_cst)"),
     ((Var("a", atomic=True),), [Store("a", 1, Order.ACQUIRE)], "acquire is not a valid order for a store"),
-    ((Var("a", atomic=True),), [Store("a", 1)], "a is atomic: a store of it needs a memory order"),
+    ((Var("a", atomic=True),), [Await("a", 1)], "a is atomic: a spin loop on it needs a memory order"),
     ((Var("x"),), [Load("r0", "x", Order.SEQ_CST)], "x is a plain variable: a load of it takes no memory order"),
     ((Var("x"),), [Rmw("r0", "x", RmwOp.ADD, 1)], "read-modify-writes need an `atomic` variable"),
     ((), [Fence(Order.RELAXED)], "relaxed is not a valid fence order"),

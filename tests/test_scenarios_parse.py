@@ -24,10 +24,10 @@ GO = {"Ready+plain", "Ready+atomic", "MP+close", "MP+unbuffered", "MP+unbuffered
       "Deadlock+lockorder", "MP+buffered", "Chan+kC", "Close+zero", "SB+atomics",
       "Atomic+lost-update", "Atomic+add", "TOCTOU+atomic", "TOCTOU+cas", "WG+reuse",
       "Deadlock+rwmutex-writer", "Counter+lock", "MP+unlock-elsewhere", "Deadlock+rlock-twice",
-      "RLock+twice"}
+      "RLock+twice", "Atomic+load-plain-store", "Publish+chan", "Publish+atomic-flag"}
 C11 = {"SB", "SB+rel-acq", "SB+sc", "SB+fences", "MP", "MP+rel-acq", "MP+fences", "MP+plain",
        "LB", "IRIW+acq", "IRIW+sc", "IRIW+fences", "2+2W", "2+2W+sc", "WRC", "WRC+rlx", "R",
-       "R+sc", "S", "S+rlx", "Counter+fetch-add"}
+       "R+sc", "S", "S+rlx", "Counter+fetch-add", "MP+acq+na", "MP+rlx+na"}
 SOURCES = ("Intel SDM", "x86-TSO", "Herding cats", "The Go Memory Model",
            "The Go Programming Language Specification", "System Deadlocks",
            "Repairing Sequential Consistency in C/C++11", "Lahav et al.",

@@ -383,8 +383,6 @@ HEAD = "litmus T\nvar x, y int\nvar a atomic int\nmutex mu\nonce o\nchan ch 0\nP
     ("  atomic.Store(&zz, 1)", 17, r'unknown variable "zz": declare it with `var zz atomic int`'),
     ("  nope.Lock()", 3, r'unknown name "nope"'),
     ("  close(c2)", 9, r'unknown channel "c2": declare it with `chan c2 0`'),
-    ("  r0 = a", 8, r"a is atomic: read it with `r0 = atomic.Load\(&a\)`"),
-    ("  a = 1", 3, r"a is atomic: write it with `atomic.Store\(&a, v\)`"),
     ("  r0 = atomic.Load(&x)", 21, r"x is a plain variable: read it with `r0 = x`"),
     ("  x = y", 7, r"cannot copy variable y into x directly"),
     ("  x = mu", 7, r'expected a constant or a register, found mutex "mu"'),
@@ -392,7 +390,8 @@ HEAD = "litmus T\nvar x, y int\nvar a atomic int\nmutex mu\nonce o\nchan ch 0\nP
     ("  mu = 1", 3, r'"mu" is a mutex: only variables and registers can be assigned'),
     ("  for atomic.Load(&a) = 0 {}", 23, r'expected "==" or "!=" in the spin loop, found "="'),
     ("  for x == 0", 13, r'expected "\{" \(a spin loop has an empty body'),
-    ("  for a == 0 {}", 7, r"a is atomic: spin on it with `for atomic.Load\(&a\) == v \{\}`"),
+    ("  for a == 0 {}", 7, r"a is atomic: spin on it with `for atomic.Load\(&a\) == v \{\}` "
+                           r"\(a plain spin loop on an atomic variable is not supported"),
     ("  r0 = atomic.Load(a)", 20, r'expected "&" and an atomic variable'),
     ("  atomic.Store(&a, 1) x = 1", 23, r'expected the end of the op .*found "x"'),
     ("  x = 99999999999", 7, r"expected a value .* in \[-2147483647, 2147483647\], found "
@@ -638,3 +637,31 @@ def test_scenario_paths_lists_the_bundled_library_and_other_folders(tmp_path):
         find_scenario("Nope", tmp_path)
     with pytest.raises(FileNotFoundError):
         scenario_paths(tmp_path / "missing")
+
+
+# ------------------------------------------------------------------------ mixed accesses
+
+MIXED = """litmus Mixed
+var a atomic int
+P0:
+  a = 1
+  atomic.Store(&a, 2)
+P1:
+  r0 = atomic.Load(&a)
+  r1 = a
+"""
+
+
+def test_plain_accesses_of_an_atomic_variable_are_non_atomic_loads_and_stores():
+    [p] = parse(MIXED)
+    assert p.threads[0].ops[0] == Store("a", 1)                 # order None: plain
+    assert p.threads[1].ops[1] == Load("r1", "a")
+    assert p.mixed == frozenset({"a"})
+    assert parse(print_program(p)) == [p]
+    assert "  a = 1\n" in print_program(p) and "  r1 = a\n" in print_program(p)
+
+
+def test_atomic_ops_on_a_plain_variable_are_still_refused_with_what_to_do():
+    err = error_of(HEAD + "  atomic.Store(&x, 1)\n")
+    assert "x is a plain variable: write it with `x = v`, or declare it" in err.message
+    assert "var x atomic int" in err.message

@@ -37,7 +37,7 @@ from typing import NamedTuple, Optional
 
 from ..outcome import Outcome
 from ..program import (Await, Fence, Load, Program, ProgramError, Rmw, RmwOp, Store, Var,
-                       value_in)
+                       is_plain_access, value_in)
 from .base import (CachedModel, Explanation, ModelResult, UndefinedOutcomes, _check_program,
                    matcher)
 from .explorer import Budget, StateLimitError
@@ -193,7 +193,7 @@ class _Compiled:
         self.program = program
         self.locs = tuple(v.name for v in program.decls if isinstance(v, Var))
         self.loc_index = {name: i for i, name in enumerate(self.locs)}
-        self.atomic = {v.name: v.atomic for v in program.decls if isinstance(v, Var)}
+        self.plain = any(is_plain_access(op) for _, op in program.ops())
         self.init = tuple(v.init for v in program.decls if isinstance(v, Var))
         self.code = tuple(tuple(t.ops) for t in program.threads)
         self.reg_names = tuple(program.registers(t) for t in range(len(program.threads)))
@@ -277,7 +277,7 @@ def _successors(c: _Compiled, s: tuple) -> list:
             add(t, ("F", None, c.mode_of(op.order, True), None, None, None, pc, None, None),
                 regs[t], sink=True)
             break                        # a fence can always be added: no later thread now
-        atomic = c.atomic[op.loc]
+        atomic = not is_plain_access(op)    # a plain access of an atomic variable is na
         li = c.loc_index[op.loc]
         if isinstance(op, Store):
             v = _value(c, regs[t], t, op.value)
@@ -514,10 +514,9 @@ class GraphModel(CachedModel):
         begin = time.perf_counter()
         terminals, work = _explore(self, c, self.max_states, self._what(program))
         outcomes, races = set(), set()
-        plain = not all(c.atomic.values())          # a race needs a non-atomic access
         for s, flag in terminals:
             outcomes.add(_outcome(c, s, flag))
-            if plain:
+            if c.plain:                             # a race needs a non-atomic access
                 g = graph_of(c, s)
                 for a, b in races_of(g, self.relations(g)["hb"]):
                     races.add(CRace(*sorted((str(a), str(b)))))

@@ -43,6 +43,19 @@ Decisions, documented here once:
   value that fails the condition; an atomic await stays blocked when the value it sees last
   fails it. A run in which some goroutine never finishes is the `deadlock` outcome, as in the
   other models; panics end the run with `panic`.
+- *Plain accesses of atomic variables* (a mixed location, `Program.mixed`). The memory model
+  makes such a pair a data race when happens-before does not order them ("unless all the
+  accesses involved are atomic data accesses"), and an atomic op synchronizes only with the
+  atomic ops whose effect it observes, never with a plain write. The builder runs the
+  accesses of a mixed location in its total order, each reading the value the order gives
+  it: every such execution is one the rules allow, and it holds every sequentially
+  consistent one, so the races found are real and a program with a race finds one (in a
+  sequentially consistent execution, as DRF-SC's proof does). Without a race the order is
+  all there is (DRF-SC: "data-race-free programs execute in a sequentially consistent
+  manner") and the outcomes are exact. With a race on a mixed location, what its racy atomic
+  and plain accesses observe is beyond the executions built (the rule for racy reads lets
+  them see older writes), so the result allows every outcome (`UndefinedOutcomes`, as c11
+  does for any race) while it still lists the races found and the outcomes built.
 - *WaitGroup.* The 2022 memory model is silent; the `sync` documentation says "a call to Done
   synchronizes before the return of any Wait call that it unblocks": the Dones (Adds of a
   negative delta) ordered before the Wait in the WaitGroup's order are synchronized before it:
@@ -55,8 +68,9 @@ import itertools
 import time
 from typing import Optional
 
-from ..program import Program
-from .base import CachedModel, Explanation, ModelResult, OutcomeSpace, _check_program, matcher
+from ..program import Program, walk_ops
+from .base import (CachedModel, Explanation, ModelResult, OutcomeSpace, UndefinedOutcomes,
+                   _check_program, matcher)
 from .explorer import Budget
 from .go_build import Access, Execution, Race, executions, judge
 from .go_explain import describe, why_forbidden
@@ -121,8 +135,12 @@ def relations(x: "Execution") -> dict:
                                 for wait, dones in x.wait_rounds(w) for done in dones)
     # § Atomic Values: "If the effect of an atomic operation A is observed by atomic operation
     # B, then A is synchronized before B."
-    r["sw-atomic"] = x.pairs((x.ev(e.extra[0]), e) for e in x.events
-                             if e.kind in ("AR", "RMW") and e.extra[0] is not None)
+    # (A plain write of an atomic variable, MW, is no atomic operation: an atomic read that
+    # observes it is not synchronized after it.)
+    r["sw-atomic"] = x.pairs((w, e) for e, w in _observed(x) if e.kind != "MR" and w.kind != "MW")
+    # What the accesses of a mixed location observe without synchronizing: a plain read (MR)
+    # observing any write of it, an atomic read observing a plain write (MW).
+    r["rf-mixed"] = x.pairs((w, e) for e, w in _observed(x) if e.kind == "MR" or w.kind == "MW")
     sw = Relation()
     for name in SW_RULES:
         sw = sw | r[name]
@@ -131,7 +149,7 @@ def relations(x: "Execution") -> dict:
     # the union of the sequenced before and synchronized before relations."
     r["hb"] = (x.po | sw).plus()
     # Reads-from: plain reads (chosen), atomic reads (fixed by the total order).
-    r["rf"] = x.rf | r["sw-atomic"]
+    r["rf"] = x.rf | r["sw-atomic"] | r["rf-mixed"]
     # Causality, for § Implementation Restrictions for Programs Containing Data Races:
     # "observation of acausal and 'out of thin air' writes is not allowed":
     # data dependencies through registers, and control dependency on a spin loop's read.
@@ -217,18 +235,33 @@ def with_reads_from(r: dict, y: "Execution") -> dict:
     """The relations of `y`, an execution that differs from the one `r` was computed for only
     in its plain reads-from: rf and causal change, nothing else does (happens-before is built
     from program order and the synchronizing operations alone)."""
-    return dict(r, rf=y.rf | r["sw-atomic"], causal=r["causal"] | y.rf)
+    return dict(r, rf=y.rf | r["sw-atomic"] | r["rf-mixed"], causal=r["causal"] | y.rf)
+
+
+def _observed(x: "Execution") -> list:
+    """(read, the write it observed) of every read the total order fixes: atomic reads and
+    read-modify-writes, and plain reads of a mixed location (not those of the initial value)."""
+    return [(e, w) for e in x.events if e.kind in ("AR", "RMW", "MR")
+            for w in [x.ev(e.extra[0])] if w is not None]
+
+
+_WRITES = ("W", "AW", "RMW", "MW")
+_PLAIN = ("R", "W", "MR", "MW")
 
 
 def races_of(x: "Execution", hb: Relation) -> list:
     """§ Memory Model: 'A data race is defined as a write to a memory location happening
     concurrently with another read or write to that same location, unless all the accesses
-    involved are atomic data accesses': the pairs of conflicting plain accesses unordered by
+    involved are atomic data accesses': the pairs of conflicting accesses, at least one of them
+    plain (of a plain location, or of a mixed one: then the other may be atomic), unordered by
     happens-before."""
-    accesses = [e for e in x.events if e.kind in ("R", "W")]
+    mixed = x.compiled.mixed
+    accesses = [e for e in x.events if e.kind in ("R", "W")
+                or (e.loc in mixed and e.kind in ("MR", "MW", "AR", "AW", "RMW"))]
     out = []
     for a, b in itertools.combinations(accesses, 2):
-        if (a.loc == b.loc and "W" in (a.kind, b.kind) and a.thread != b.thread
+        if (a.loc == b.loc and (a.kind in _WRITES or b.kind in _WRITES)
+                and (a.kind in _PLAIN or b.kind in _PLAIN) and a.thread != b.thread
                 and (a, b) not in hb and (b, a) not in hb):
             out.append((a, b))
     return out
@@ -284,6 +317,8 @@ class GoModel(CachedModel):
             space = frozenset(space)
         elif not boxes:
             space = frozenset(outcomes)
+        if any(_on_mixed(program, race) for race in races):
+            space = UndefinedOutcomes(space if isinstance(space, frozenset) else outcomes)
         result = ModelResult(space, tuple(sorted(races)), budget.used,
                              time.perf_counter() - start)
         self._cache.put(program, result)
@@ -294,7 +329,8 @@ class GoModel(CachedModel):
         events per goroutine, what each read observed, the synchronized-before edges and the
         races), or None when every such outcome is forbidden (see `why_forbidden`)."""
         match = matcher(pattern, program)
-        if not self.allowed(program).allows(pattern):   # exact without listing them
+        result = self.allowed(program)
+        if not result.allows(pattern):                  # exact without listing them
             return None
         budget = Budget(self.max_states, self._what(program))
         execs = self._executions(program, budget)
@@ -303,6 +339,8 @@ class GoModel(CachedModel):
             for o, y, value_of in judged.witnesses:
                 if match(o):
                     return Explanation(o, describe(y, self, value_of), self.name, program.name)
+        if result.undefined:        # a race on a mixed location: allowed, yet built by none
+            return None
         raise AssertionError("go: an allowed outcome has no witness execution")  # pragma: no cover
 
     def why_forbidden(self, program: Program, pattern) -> str:
@@ -313,6 +351,12 @@ class GoModel(CachedModel):
             return ""
         execs = self._executions(program, Budget(self.max_states, self._what(program)))
         return why_forbidden(self, program, pattern, execs)
+
+
+def _on_mixed(program: Program, race: Race) -> bool:
+    """Whether `race` is on a location with plain and atomic accesses (`Program.mixed`)."""
+    op = tuple(walk_ops(program.threads[race.first.thread].ops))[race.first.index]
+    return getattr(op, "loc", None) in program.mixed
 
 
 def _listable(space: OutcomeSpace, room: int) -> bool:

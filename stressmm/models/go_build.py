@@ -15,6 +15,10 @@ enumerated, and nothing else):
    a plain read yields a symbolic value (its event id); a plain write records the expression
    it writes (registers are linear expressions over those symbols). Atomic compare-and-swap
    and atomic awaits on a symbolic value branch, recording the value constraint they assume.
+   A plain load or store of an atomic variable (a *mixed* location, `Program.mixed`) is not
+   run eagerly: it takes its place in the location's total order like an atomic op, reading
+   or setting the location's current value, as an event of kind MR / MW that synchronizes
+   with nothing (see `go.py` for why this is exact for race-free programs).
 3. *Reads-from for plain reads* is chosen at the end, on the complete graph (`judge`), among
    the writes the rules' per-read checks leave visible, read by read, cutting at once a
    choice that closes a cycle of the relation the rules keep acyclic; the symbols are then
@@ -38,7 +42,7 @@ from typing import NamedTuple, Optional
 from ..outcome import Outcome
 from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceDo, Program,
                        RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Sum, Unlock,
-                       WaitGroup, WgAdd, WgDone, WgWait, walk_ops)
+                       WaitGroup, WgAdd, WgDone, WgWait, is_plain_access, walk_ops)
 from .base import Box
 from .explorer import Budget
 from .graph import Relation
@@ -124,9 +128,7 @@ class Compiled:
 
     def __init__(self, program: Program, record: bool = True):
         self.program = program
-        self.record = record or any(isinstance(op, (Load, Store, Await))
-                                    and not program.decl(op.loc).atomic
-                                    for _, op in program.ops())
+        self.record = record or any(is_plain_access(op) for _, op in program.ops())
         self.code = []
         self.ops = []
         for thread in program.threads:
@@ -140,6 +142,7 @@ class Compiled:
         self.reg_index = tuple({r: i for i, r in enumerate(names)} for names in self.reg_names)
         self.atomics = tuple(v.name for v in program.vars if v.atomic)
         self.plains = tuple(v.name for v in program.vars if not v.atomic)
+        self.mixed = program.mixed
         self.prims = tuple(d for d in program.decls if isinstance(d, (Mutex, Chan, Once,
                                                                       WaitGroup)))
         self.objects = self.atomics + tuple(d.name for d in self.prims)
@@ -268,13 +271,14 @@ def _sync_steps(c: Compiled, s: _State):
         if kind in ("load", "store", "rmw", "await"):
             a = c.obj_index[ins.obj]
             old, src = s.amem[a]
+            mixed = "M" if is_plain_access(op) else "A"   # a plain access of an atomic variable
             if kind == "load":
-                out.append(_emit(c, s, t, ("AR", op.loc, ins.index, old, (src,), ()),
+                out.append(_emit(c, s, t, (mixed + "R", op.loc, ins.index, old, (src,), ()),
                                  regs=((op.reg, old),)))
                 certain = True
             elif kind == "store":
                 value, deps = _operand(c, s, t, op.value)
-                out.append(_emit(c, s, t, ("AW", op.loc, ins.index, value, None, deps),
+                out.append(_emit(c, s, t, (mixed + "W", op.loc, ins.index, value, None, deps),
                                  amem=_put(s.amem, a, (value, eid))))
                 certain = True
             elif kind == "rmw":
@@ -493,7 +497,8 @@ class GoEvent:
         return Access(self.thread, self.op_index, self.line, op_text(self.op))
 
     def short(self) -> str:
-        short_kind = {"R": "R", "W": "W", "AR": "R", "AW": "W", "RMW": "RMW"}.get(self.kind)
+        short_kind = {"R": "R", "W": "W", "AR": "R", "AW": "W", "RMW": "RMW", "MR": "R",
+                      "MW": "W"}.get(self.kind)
         if short_kind is not None:
             v = "?" if self.value is None else self.value
             return f"{short_kind} {self.loc}={v}"
@@ -725,7 +730,7 @@ def judge(x: Execution, rules, keep_witnesses: bool, budget: Budget) -> Judged:
     """Check every plain reads-from of `x` against the axioms of `rules` (the model: see the
     module's docstring); collect outcomes and races. Each reads-from choice spends one unit
     of `budget`."""
-    if not any(e.kind in ("R", "W") for e in x.events):
+    if not any(e.kind in ("R", "W", "MR", "MW") for e in x.events):
         # No plain access: every value is fixed by the total order, no race is possible and
         # no cycle of causality either (every edge goes forward in program or total order).
         if not x.state.cons:

@@ -130,7 +130,7 @@ def describe(x: Execution, rules, value_of) -> list:
             w = _valued(rf_of[e], value_of)
             spin = "  (spins forever)" if e.extra == "spin" else ""
             line += f"  reads {v.value} from {w}{spin}"
-        elif e.kind in ("AR", "RMW"):
+        elif e.kind in ("AR", "RMW", "MR"):
             src = x.ev(e.extra[0])
             seen = value_of(e.extra[1] if e.kind == "RMW" else e.expr)
             origin = (src if src is not None
@@ -141,7 +141,7 @@ def describe(x: Execution, rules, value_of) -> list:
                      else f"  receives {v.value} from {x.ev(e.extra[1])}")
         elif e.kind == "ONCE":
             line += "  (first call: runs the body)" if e.extra == "run" else "  (returns: body ran)"
-        elif e.kind in ("W", "AW", "SEND"):
+        elif e.kind in ("W", "AW", "MW", "SEND"):
             line += f"  writes {v.value}" if e.kind != "SEND" else f"  sends {v.value}"
         steps.append(line)
     for obj in x.compiled.objects:

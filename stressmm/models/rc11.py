@@ -27,8 +27,9 @@ Decisions:
 - An RMW is a read and a write related by rmw; its read has the order without `release`
   (acq_rel: acq, release: rlx), its write the order without `acquire`. A failed CAS is a
   read whose order is its success order without `release` (C11's default failure order).
-- Plain (`var x int`) accesses are non-atomic (na). An execution in which two conflicting
-  accesses, one of them na, are not ordered by hb is a data race (§3, "Data races"): the
+- Plain accesses (`r0 = x`, `x = 1`, of a plain variable or of an atomic one) are non-atomic
+  (na). An execution in which two conflicting accesses, one of them na, are not ordered by hb
+  is a data race, even when the other one is atomic (§3, "Data races"): the
   behaviour of the whole program is undefined, so the result's `outcomes` allow every outcome
   (`UndefinedOutcomes`); iterating them lists those of the consistent executions.
 - A spin loop (`Await`) is the read that ends it (earlier iterations only read more). A

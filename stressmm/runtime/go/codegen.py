@@ -173,13 +173,17 @@ class _Thread:
         if isinstance(op, (Load, Store, Rmw, Await)):
             if op.order not in (None, Order.SEQ_CST):
                 self.gen.note(f"{op.order} atomics run as seq_cst (Go has only seq_cst atomics)")
+        # A plain access of an atomic variable (its field is an int64 that sync/atomic also
+        # reads and writes) is an ordinary Go read or write of that field.
+        wide = isinstance(op, (Load, Store)) and self.gen.program.decl(op.loc).atomic
         if isinstance(op, Load):
             if op.order is None:
-                return [f"{self.reg(op.reg)} = s.{f[op.loc]}"]
+                read = f"int(s.{f[op.loc]})" if wide else f"s.{f[op.loc]}"
+                return [f"{self.reg(op.reg)} = {read}"]
             return [f"{self.reg(op.reg)} = int(atomic.LoadInt64(&s.{f[op.loc]}))"]
         if isinstance(op, Store):
             if op.order is None:
-                return [f"s.{f[op.loc]} = {self.val(op.value)}"]
+                return [f"s.{f[op.loc]} = {self.val(op.value, 'int64' if wide else '')}"]
             return [f"atomic.StoreInt64(&s.{f[op.loc]}, {self.val(op.value, 'int64')})"]
         if isinstance(op, Rmw):
             loc, arg = f"&s.{f[op.loc]}", self.val(op.operand, "int64")

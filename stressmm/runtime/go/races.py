@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from ...program import Await, Load, Rmw, Store, is_plain_access, walk_ops
+
 __all__ = ["parse_reports", "reported_ops", "op_pair", "ReportReader"]
 
 _HEADER = re.compile(r"^(?:Previous )?(?:atomic )?(?:read|write)\b.* at 0x", re.IGNORECASE)
@@ -54,9 +56,39 @@ def parse_reports(stderr: str) -> list:
 def op_pair(test, stacks: tuple):
     """The pair of litmus ops ((thread, index), (thread, index)), sorted, that a report's two
     stacks name (`GoTest.op_at` of the first frame of each on a thread method's line), or None
-    when a stack names no litmus op."""
+    when a stack names no litmus op.
+
+    The detector of gc (go1.19) reports a `sync/atomic` access without the frame that called
+    it, so a race between a plain and an atomic access of one variable names the plain op
+    only: the other one is then the atomic op of that variable in another thread that
+    conflicts with it, when there is exactly one (`_atomic_partner`); otherwise None."""
     ops = [next((test.op_at(ln) for ln in stack if test.op_at(ln)), None) for stack in stacks]
+    if ops.count(None) == 1:
+        known = next(op for op in ops if op is not None)
+        ops = [known, _atomic_partner(test.program, tuple(known))]
     return None if None in ops else tuple(sorted(tuple(op) for op in ops))
+
+
+def _atomic_partner(program, known: tuple):
+    """(thread, index) of the one atomic op of another thread that conflicts with plain op
+    `known` on its variable, or None when there is none or more than one.
+
+        >>> from stressmm.syntax import parse
+        >>> [p] = parse("litmus T\\nvar a atomic int\\nP0:\\n  r0 = atomic.Load(&a)\\n"
+        ...             "P1:\\n  a = 1\\n")
+        >>> _atomic_partner(p, (1, 0)), _atomic_partner(p, (0, 0))
+        ((0, 0), None)
+    """
+    t, i = known
+    op = tuple(walk_ops(program.threads[t].ops))[i]
+    if not is_plain_access(op):
+        return None
+    found = [(u, k) for u, th in enumerate(program.threads) if u != t
+             for k, other in enumerate(walk_ops(th.ops))
+             if isinstance(other, (Load, Store, Rmw, Await)) and not is_plain_access(other)
+             and other.loc == op.loc
+             and (isinstance(op, Store) or not isinstance(other, (Load, Await)))]
+    return found[0] if len(found) == 1 else None
 
 
 class ReportReader:
