@@ -12,6 +12,7 @@ import pytest
 from stressmm.fuzz import ForbiddenOutcome, StuckCounterexample, check_program
 from stressmm.models import get_model
 from stressmm.outcome import Outcome
+from stressmm.program import Lock
 from stressmm.runtime import RuntimeUsageError
 from stressmm.runtime import pythreads
 from stressmm.runtime.registry import get_backend
@@ -164,7 +165,7 @@ def test_replay_reruns_the_user_class_the_header_names(tmp_path):
 
 
 class NeverUnlocks:
-    """lock() blocks for ever once taken: the user primitive a run must not hang on."""
+    """unlock() does not release: the next lock() blocks for ever on a plain lock."""
 
     def __init__(self):
         self._m = threading.Lock()
@@ -174,6 +175,47 @@ class NeverUnlocks:
 
     def unlock(self):
         pass
+
+
+class NeverReturns:
+    """lock() never returns and never settles into a wait: it naps a tenth of a second at a
+    time, too long between rounds to be told from a thread doing work."""
+
+    def lock(self):
+        while True:
+            time.sleep(0.1)
+
+    def unlock(self):
+        pass
+
+
+class SleepyLock:
+    """A correct lock that is slow on purpose: short sleeps inside its calls, one of them
+    while a waiter is blocked on the plain lock, another between a release and the wake-up
+    of a condition (with its own notify)."""
+
+    def __init__(self):
+        self._m = threading.Lock()
+        self._cv = threading.Condition()
+        self._held = False
+
+    def lock(self):
+        time.sleep(0.002)
+        with self._m:
+            with self._cv:
+                while self._held:
+                    self._cv.wait()
+                self._held = True
+            time.sleep(0.003)
+
+    def unlock(self):
+        with self._cv:
+            if not self._held:
+                raise RuntimeError("sync: unlock of unlocked mutex")
+            time.sleep(0.004)
+            self._held = False
+            self._cv.notify_all()
+        time.sleep(0.001)
 
 
 class RecvReturnsBareValue:
@@ -205,10 +247,69 @@ def here(name):
 def test_a_user_primitive_that_never_returns_ends_the_run_with_a_report():
     ready = scenario("Ready+mutex")
     began = time.monotonic()
-    h = pythreads.run(ready, iterations=1000, impl=(here("NeverUnlocks"),))
+    h = pythreads.run(ready, iterations=1000, impl=(here("NeverReturns"),))
     assert time.monotonic() - began < pythreads.ITERATION_SECONDS + pythreads.GRACE + 10
     assert Outcome.flagged("timeout") in h.counts
-    assert "mu.lock()" in h.info["stuck"] and "NeverUnlocks" in h.info["stuck"]
+    assert "mu.lock()" in h.info["stuck"] and "NeverReturns" in h.info["stuck"]
+
+
+INVERSION = parse('''litmus Inversion "two locks taken in opposite orders"
+var x int
+mutex mu
+rwmutex rw
+P0:
+  mu.Lock()
+  x = 1
+  rw.RLock()
+  rw.RUnlock()
+  mu.Unlock()
+P1:
+  rw.Lock()
+  mu.Lock()
+  r0 = x
+  mu.Unlock()
+  rw.Unlock()
+''')[0]
+
+
+def test_a_real_deadlock_on_a_correct_user_lock_is_deadlock_and_allowed():
+    # P0 holds the user's lock and waits for the built-in rwmutex, P1 holds that and waits
+    # in the user's lock (a condition wait inside TicketLock.lock): Go deadlocks too.
+    b = get_backend("pythreads", impl=(TICKET,))
+    dead = Outcome.flagged("deadlock")
+    seen = 0
+    for seed in range(20):
+        h = check_program(INVERSION, Schedule(delays=((0, 4), (0, 4)), seed=seed), backend=b,
+                          model="go", iterations=100)   # raises ForbiddenOutcome otherwise
+        assert h.count(Outcome.flagged("timeout")) == 0 and "stuck" not in h.info
+        seen += h.count(dead)
+        if seen:
+            break
+    assert seen, "the inversion never deadlocked in 20 runs of 100"
+    assert "mu.lock()" in h.info["deadlock_note"] and "rw.rlock()" in h.info["deadlock_note"]
+    assert not h.info.get("left_behind")      # the waiters were woken and left their calls
+    assert get_model("go").allowed(INVERSION).allows("deadlock")
+
+
+def test_an_unlock_that_does_not_release_is_a_forbidden_deadlock():
+    ready = scenario("Ready+mutex")
+    b = get_backend("pythreads", impl=(here("NeverUnlocks"),))
+    with pytest.raises(ForbiddenOutcome, match="deadlock") as err:
+        check_program(ready, Schedule(), backend=b, model="go", iterations=50)
+    assert "NeverUnlocks" in err.value.counterexample.report()
+
+
+@pytest.mark.parametrize("prog", [p for p in go_scenarios()
+                                  if any(isinstance(op, (Lock,)) for _, op in p.ops())
+                                  and not get_model("go").allowed(p).allows("deadlock")],
+                         ids=lambda p: p.name)
+def test_slow_threads_are_never_taken_for_a_deadlock(prog):
+    # The user's calls sleep while others wait in theirs (blocked on a plain lock, or in a
+    # condition wait that only a later notify ends): slow, never deadlocked.
+    h = pythreads.run(prog, iterations=30, schedule=Schedule(delays=((0, 4),) * 4, seed=2),
+                      impl=(here("SleepyLock"),))
+    assert h.total == 30 and h.outside(get_model("go").allowed(prog).outcomes) == {}, h.counts
+    assert h.count(Outcome.flagged("timeout")) == 0 and "stuck" not in h.info
 
 
 def test_a_user_exception_is_a_go_panic_with_its_message():
@@ -291,19 +392,20 @@ def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
 
 
 class BlackHole:
-    """A channel whose every operation blocks for ever."""
+    """A channel whose every operation naps for ever (never waiting for anything)."""
 
     def __init__(self, capacity):
-        self._never = threading.Event()
+        pass
 
     def send(self, v):
-        self._never.wait()
+        while True:
+            time.sleep(0.1)
 
     def recv(self):
-        self._never.wait()
+        self.send(0)
 
     def close(self):
-        self._never.wait()
+        self.send(0)
 
 
 def test_a_campaign_reports_a_stuck_primitive_with_its_program(tmp_path):
@@ -325,7 +427,7 @@ def test_a_campaign_reports_a_stuck_primitive_with_its_program(tmp_path):
 
 def test_run_reports_a_stuck_primitive_and_exits_1():
     proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus",
-                    "--impl", here("NeverUnlocks"), "--iterations", "100")
+                    "--impl", here("NeverReturns"), "--iterations", "100")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "STUCK: P" in proc.stdout and "mu.lock()" in proc.stdout
     assert "1 test(s) stuck" in proc.stdout
