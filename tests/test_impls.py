@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ROOT / "examples" / "impls"
 TICKET = f"{IMPLS / 'ticket_lock.py'}:TicketLock"
 RACY_RW = f"{IMPLS / 'rwlock_racy.py'}:RacyRWLock"
+LOST_WAKEUP = f"{IMPLS / 'lock_lost_wakeup.py'}:LostWakeupLock"
 
 READER_BESIDE_WRITER = parse('''litmus RW "a reader beside a writer: no torn read"
 var v, w int
@@ -295,7 +296,7 @@ def test_an_unlock_that_does_not_release_is_a_forbidden_deadlock():
     ready = scenario("Ready+mutex")
     b = get_backend("pythreads", impl=(here("NeverUnlocks"),))
     with pytest.raises(ForbiddenOutcome, match="deadlock") as err:
-        check_program(ready, Schedule(), backend=b, model="go", iterations=50)
+        check_program(ready, Schedule(), backend=b, model="go", iterations=5)
     assert "NeverUnlocks" in err.value.counterexample.report()
 
 
@@ -371,24 +372,37 @@ def test_impl_that_does_not_import_exits_2():
     assert proc.returncode == 2 and "breaks a Go primitive of the native" in proc.stderr
 
 
-def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
-    # Bounded: 4 minutes at most; on a quiet 2-core machine it takes well under one.
+def first_finding(impl, corpus, iterations, seed):
+    """The first counterexample of a campaign of at most 4 minutes on the Python `impl`
+    (on a quiet 2-core machine it takes well under one), and the campaign's result."""
     from stressmm.campaign import CampaignConfig, run_campaign
 
     res = run_campaign(CampaignConfig(minutes=4, go=True, model="go", backend="pythreads",
-                                      impl=(RACY_RW,), corpus=str(tmp_path), workers=1,
-                                      iterations=1000, seed=3))
-    # The lost update of the reader count shows either as a torn read (a forbidden outcome)
-    # or as a writer that waits for ever on a count that never returns to zero: a STUCK report
-    # naming the lock call, saved with the program. Either is the bug found.
+                                      impl=(impl,), corpus=str(corpus), workers=1,
+                                      iterations=iterations, seed=seed))
     assert not res.failures, res.failures
     assert res.counterexamples, f"not found in {res.examples} programs"
-    cex = res.counterexamples[0]
-    if isinstance(cex, StuckCounterexample):   # the writer that waits for ever
-        assert "rw." in cex.stuck and "RLock" in cex.report()
-        return
+    return res.counterexamples[0], res
+
+
+def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
+    # The lost update of the reader count shows either as a torn read (a forbidden outcome)
+    # or as a writer that spins for ever on a count that never returns to zero while the
+    # other thread has finished: a deadlock the model forbids. Either is the bug found.
+    cex, res = first_finding(RACY_RW, tmp_path, iterations=1000, seed=3)
+    assert not isinstance(cex, StuckCounterexample), cex.report()
     assert len(cex.program.threads) == 2 and "RacyRWLock" in cex.implementation
     assert '"impl": [' in Path(res.saved[0]).read_text()
+
+
+def test_fuzz_finds_a_lost_wakeup_as_a_deadlock_go_forbids(tmp_path):
+    # The locker sleeps on a condition no one will notify while the lock is free: every
+    # other thread has finished, so the iteration is a deadlock, which a program that
+    # cannot deadlock makes a counterexample, shrunk like any other.
+    cex, _ = first_finding(LOST_WAKEUP, tmp_path, iterations=300, seed=1)
+    assert cex.outcome == Outcome.flagged("deadlock") and cex.verdicts["go"] is False
+    assert len(cex.program.threads) == 2 and "LostWakeupLock" in cex.implementation
+    assert "FORBIDDEN outcome deadlock" in cex.report()
 
 
 class BlackHole:
@@ -431,3 +445,49 @@ def test_run_reports_a_stuck_primitive_and_exits_1():
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "STUCK: P" in proc.stdout and "mu.lock()" in proc.stdout
     assert "1 test(s) stuck" in proc.stdout
+
+
+# ---------------------------------------------------------------- campaigns on user primitives
+
+
+@pytest.mark.parametrize("kinds", [("mutex",), ("once",), ("channel", "waitgroup")])
+def test_a_campaign_on_user_primitives_draws_and_shrinks_to_programs_that_use_them(kinds):
+    # The usual mix uses a mutex in about one program in nine: an --impl campaign spends
+    # its programs on the kinds the implementation provides, shrunk programs included.
+    from hypothesis import HealthCheck, find, given, settings
+
+    from stressmm.campaign import CampaignConfig, strategies_for
+    from stressmm.go_fuzz import kinds_used
+
+    progs, _ = strategies_for(CampaignConfig(go=True), kinds)
+    drawn = []
+
+    @settings(max_examples=40, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(progs)
+    def draw(p):
+        drawn.append(p)
+
+    draw()
+    assert len(drawn) >= 20 and all(kinds_used(p) & set(kinds) for p in drawn)
+    smallest = find(progs, lambda p: len(p.threads) >= 2)
+    assert kinds_used(smallest) & set(kinds), smallest
+
+
+@pytest.mark.parametrize("impl", [TICKET, str(IMPLS / "ticket_lock.c")])
+def test_a_campaign_learns_the_kinds_an_implementation_provides(impl):
+    from stressmm.go_fuzz import provided_kinds
+
+    backend = get_backend("native" if impl.endswith(".c") else "pythreads", impl=(impl,))
+    try:
+        assert provided_kinds(backend) == ("mutex",)
+    finally:
+        getattr(backend, "close", lambda: None)()
+    assert provided_kinds(get_backend("pythreads")) == ()
+
+
+def test_the_campaign_summary_says_how_many_programs_used_each_user_primitive():
+    proc = stressmm("fuzz", "--impl", "examples.impls.ticket_lock:TicketLock", "--examples",
+                    "3", "--iterations", "50", "--seed", "1", "--corpus", "")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "your primitives were used by: mutex 3 of 3 programs" in proc.stdout

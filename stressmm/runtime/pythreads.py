@@ -65,7 +65,7 @@ DEADLOCK_ROUNDS = 32        # rounds a spinning wait makes in that window (see _
 CERTAIN_SECONDS = 0.02      # the same when every user call waits on an un-notified condition
 WATCH_SECONDS = 0.01        # how often the run's thread looks at an unfinished iteration
 QUIT_SECONDS = 0.25         # threads still in a call this long after the end are left behind
-RUN_SECONDS = 20.0          # iterations that ended early may take this long in a run (capped)
+RUN_SECONDS = 10.0          # iterations that ended early may take this long in a run (capped)
 MAX_LEFT_BEHIND = 64        # threads a run may leave blocked in user calls (capped)
 BARRIER_SECONDS = 30.0      # a thread missing the start barrier this long breaks the run
 MIN_USER_PREEMPTION = 1 / 64   # inside user primitives, even with no delay in the schedule
@@ -920,6 +920,7 @@ class PyThreadsBackend:
     def __init__(self, impl=()):
         self.impl = tuple(impl)
         self._impls = load_impls(self.impl)
+        self.kinds = tuple(self._impls)     # the roles the user's classes play
         self.name = backend_label(self._impls.values())
 
     def run(self, program: Program, iterations: Optional[int] = None,
