@@ -39,6 +39,7 @@ native Go primitives do not apply (use `impl=` to run a broken primitive here).
 from __future__ import annotations
 
 import collections
+import os
 import random
 import sys
 import threading
@@ -506,6 +507,14 @@ def _call(it, t, where, op, prim, method, text, *args, preempt=None):
         where[t] = ""
 
 
+def _not_user_code() -> tuple:
+    """Where the code the tracer leaves alone lives: threading, stressmm, and Hypothesis when it
+    is loaded (its garbage-collection callback may run in any thread, amid a user call)."""
+    hyp = getattr(sys.modules.get("hypothesis"), "__file__", None)
+    return (threading.__file__, os.path.dirname(os.path.dirname(__file__)) + os.sep) + (
+        (os.path.dirname(hyp) + os.sep,) if hyp else ())
+
+
 def tracer(probability: float, rng, it: Optional[_Iteration] = None, t: int = 0):
     """A trace function that, inside user code (not this package nor the standard library's
     threading), yields the GIL with `probability` before each line and each bytecode: a
@@ -516,7 +525,7 @@ def tracer(probability: float, rng, it: Optional[_Iteration] = None, t: int = 0)
     line at or above the previous one in the same frame: a loop went round) for the deadlock
     watcher, and once the iteration has ended it raises _Stop at the next line, so a wait loop
     leaves its call instead of spinning on after the iteration."""
-    skip = (__file__, threading.__file__)
+    skip = _not_user_code()
 
     def frame_tracer(last_line: list):
         def local(frame, event, arg):
@@ -533,7 +542,7 @@ def tracer(probability: float, rng, it: Optional[_Iteration] = None, t: int = 0)
         return local
 
     def global_(frame, event, arg):
-        if frame.f_code.co_filename in skip:
+        if frame.f_code.co_filename.startswith(skip):
             return None
         frame.f_trace_opcodes = True
         return frame_tracer([frame.f_lineno])
