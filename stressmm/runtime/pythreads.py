@@ -27,9 +27,14 @@ Interleavings are provoked, not left to chance: during a run the interpreter's s
 (sys.setswitchinterval, restored afterwards) is drawn from the schedule's seed, and before each
 op a thread yields with a probability set by its schedule delay. Every wait is bounded: the
 built-in primitives detect deadlock (every unfinished thread blocked in one) and give up at the
-iteration's deadline (`timeout`); a user method still blocked ITERATION_SECONDS + GRACE after
-the iteration began ends the run with a `timeout` outcome and `info["stuck"]` naming the call
-(the Python thread cannot be killed; it is left behind, blocked, as a daemon).
+iteration's deadline (`timeout`). Threads inside user calls are watched by the run's own
+thread (`_watch`): when every thread is finished, blocked in a built-in primitive or waiting
+inside a user call, and nothing moves for DEADLOCK_SECONDS (CERTAIN_SECONDS when every user
+call waits on a condition no one notified), the iteration is `deadlock`, judged by the model
+(docs/backends.md). A user method still inside its call ITERATION_SECONDS + GRACE after the
+iteration began, and not waiting, ends the run with a `timeout` outcome and `info["stuck"]`
+naming the call. Python threads cannot be killed: a thread still blocked in a user call after
+its iteration ended is left behind, as a daemon, and the run goes on with fresh threads.
 
 Mutants: the read-modify-write mutants (add-not-atomic, swap-not-atomic, cas-ignores-failure)
 break the interpreter's atomic section the same way as in C; sc-store-no-fence and
