@@ -179,9 +179,11 @@ def load_backend(spec: Optional[str], impl: Sequence[str] = ()):
 
 
 def print_notes(hist) -> None:
-    """What a backend noted about a run: a stuck user primitive, the first panic."""
+    """What a backend noted about a run: a stuck user primitive, the first panic, the calls
+    the first deadlock waited in."""
     info = hist.info or {}
     for key, label in (("stuck", "STUCK"), ("panic_note", "first panic"),
+                       ("deadlock_note", "first deadlock"),
                        ("timeout_note", "first timeout"), ("capped", "capped")):
         if info.get(key):
             print(f"  {label}: {info[key]}")

@@ -300,8 +300,17 @@ def test_an_unlock_that_does_not_release_is_a_forbidden_deadlock():
     assert "NeverUnlocks" in err.value.counterexample.report()
 
 
+def test_run_names_the_calls_a_forbidden_deadlock_waited_in():
+    proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus",
+                    "--impl", here("NeverUnlocks"), "--iterations", "3")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "deadlock" in proc.stdout and "forbidden by go" in proc.stdout
+    assert "first deadlock: P" in proc.stdout and "mu.lock()" in proc.stdout
+    assert "NeverUnlocks: every thread waiting" in proc.stdout
+
+
 @pytest.mark.parametrize("prog", [p for p in go_scenarios()
-                                  if any(isinstance(op, (Lock,)) for _, op in p.ops())
+                                  if any(isinstance(op, Lock) for _, op in p.ops())
                                   and not get_model("go").allowed(p).allows("deadlock")],
                          ids=lambda p: p.name)
 def test_slow_threads_are_never_taken_for_a_deadlock(prog):
@@ -311,6 +320,32 @@ def test_slow_threads_are_never_taken_for_a_deadlock(prog):
                       impl=(here("SleepyLock"),))
     assert h.total == 30 and h.outside(get_model("go").allowed(prog).outcomes) == {}, h.counts
     assert h.count(Outcome.flagged("timeout")) == 0 and "stuck" not in h.info
+
+
+def test_slow_threads_are_never_taken_for_a_deadlock_in_campaign_programs():
+    # The same on what `fuzz --impl` draws for a mutex: sections on several locks, inside
+    # once bodies, next to channels and waitgroups.
+    from hypothesis import HealthCheck, given, settings
+
+    from stressmm.campaign import CampaignConfig, strategies_for
+
+    progs, _ = strategies_for(CampaignConfig(go=True), ("mutex",))
+    ran = []
+
+    @settings(max_examples=12, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(progs)
+    def slow_lock(prog):
+        allowed = get_model("go").allowed(prog)
+        if allowed.allows("deadlock"):
+            return
+        h = pythreads.run(prog, iterations=20, schedule=Schedule(delays=((0, 4),) * 4, seed=5),
+                          impl=(here("SleepyLock"),))
+        assert h.outside(allowed.outcomes) == {}, (h.counts, h.info)
+        ran.append(prog)
+
+    slow_lock()
+    assert len(ran) >= 4
 
 
 def test_a_user_exception_is_a_go_panic_with_its_message():
