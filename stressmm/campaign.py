@@ -131,12 +131,13 @@ def program_threads(cfg: CampaignConfig) -> int:
     return max(2, cfg.threads) if cfg.go else cfg.threads
 
 
-def strategies_for(cfg: CampaignConfig):
+def strategies_for(cfg: CampaignConfig, kinds: tuple = ()):
     """The programs and schedules a campaign draws. Memory-model campaigns mix random programs
     with programs built from critical cycles (SB, MP, LB, ... with fences and orders), which reach
     the shapes that expose fence and ordering bugs far more often than uniform draws; Go
     campaigns draw Go-style programs: handoffs through channels, locks, once, waitgroups, and
-    programs drawn op by op over a few shared primitives."""
+    programs drawn op by op over a few shared primitives; with the user's primitives of
+    `kinds` (--impl), only programs that use them (go_fuzz.impl_programs)."""
     from hypothesis import strategies as st
 
     from . import strategies as mst
@@ -156,6 +157,9 @@ def strategies_for(cfg: CampaignConfig):
             # Real Go: also the k+C rule, a reused WaitGroup, a Once with a racy body.
             from .strategies.go_shapes import go_shapes
             progs = st.one_of(progs, go_shapes())
+        if kinds:
+            from .go_fuzz import impl_programs
+            progs = impl_programs(progs, kinds, (2, program_threads(cfg)), (1, cfg.ops))
     elif cfg.threads >= 2:
         progs = st.one_of(
             mst.programs(threads=(1, cfg.threads), ops=(1, cfg.ops), locations=cfg.locations),
@@ -234,12 +238,12 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     except Exception as e:   # the same in every fresh worker: the campaign stops with it
         out.send(("error", index, f"{type(e).__name__}: {e}"))
         return
-    from .go_fuzz import campaign_backend
+    from .go_fuzz import campaign_backend, provided_kinds
+    progs, scheds = strategies_for(cfg, provided_kinds(backend))
     backend = campaign_backend(backend)   # go-race: ends a program's runs once its races showed
     memo = Memo()
     stats = {"examples": 0, "runs": 0, "coverage": {}}
     last = [0.0]
-    progs, scheds = strategies_for(cfg)
     out.send(("ready", index, None))  # started: from now on, silence means a hang
 
     def on_run(hist):

@@ -179,9 +179,11 @@ def load_backend(spec: Optional[str], impl: Sequence[str] = ()):
 
 
 def print_notes(hist) -> None:
-    """What a backend noted about a run: a stuck user primitive, the first panic."""
+    """What a backend noted about a run: a stuck user primitive, the first panic, the calls
+    the first deadlock waited in."""
     info = hist.info or {}
     for key, label in (("stuck", "STUCK"), ("panic_note", "first panic"),
+                       ("deadlock_note", "first deadlock"),
                        ("timeout_note", "first timeout"), ("capped", "capped")):
         if info.get(key):
             print(f"  {label}: {info[key]}")
@@ -555,12 +557,14 @@ def cmd_fuzz(args) -> int:
         res = run_campaign(cfg, progress)
     finally:
         progress.close()
-    return report_campaign(res, args, cfg)
+    from .go_fuzz import provided_kinds
+    return report_campaign(res, args, cfg, provided_kinds(backend))
 
 
-def report_campaign(res, args, cfg) -> int:
+def report_campaign(res, args, cfg, kinds: tuple = ()) -> int:
     """Print a campaign's result (text or JSON), counterexamples first; one that could not be
     saved is printed in full, as the .litmus file `replay` reads; write --report/--junit.
+    `kinds`: the primitives the user's --impl provides, whose use is summed up.
     Exit status: 1 when something was found, 130 / 143 when interrupted, else 0."""
     from .interrupt import exit_status, signal_name
     from .reports.results import campaign, document
@@ -588,6 +592,9 @@ def report_campaign(res, args, cfg) -> int:
         print(f"WORKER FAILURE: worker {f.worker} {f.what} while running:\n{f.program_text}")
     used = [p for p, n in res.coverage.per_primitive if n or args.go]
     print(res.coverage.render(primitives_shown=used))
+    if kinds:
+        from .go_fuzz import impl_usage
+        print(impl_usage(res.coverage, kinds))
     print(f"{res.examples:,} programs, {res.runs:,} runs in {res.elapsed:.1f}s on {res.workers} "
           f"worker(s) (CPUs {res.cpus}): " + (
               f"{len(res.counterexamples)} counterexample(s), {len(res.failures)} worker failure(s)"

@@ -1,6 +1,7 @@
-"""The race detector as an implementation under test in fuzzing: a `go-race` run whose
-reports disagree with the go model's races is a finding, shrunk and saved like a
-counterexample, and replayed by the detector's reports.
+"""Go fuzzing against an implementation under test beyond the native runtime: the race
+detector (a `go-race` run whose reports disagree with the go model's races is a finding, shrunk
+and saved like a counterexample, and replayed by the detector's reports), and the user's own
+primitives (`--impl`), on which a campaign spends its programs (`impl_programs`).
 
     >>> from stressmm.syntax import parse
     >>> from stressmm.models import get_model
@@ -24,7 +25,8 @@ from .go_judge import race_comparison
 from .outcome import Histogram
 
 __all__ = ["RaceCounterexample", "race_finding", "race_replay", "check_races", "RACE_KINDS",
-           "model_race_pairs", "campaign_backend"]
+           "model_race_pairs", "campaign_backend", "KINDS", "kinds_used", "impl_programs",
+           "provided_kinds", "impl_usage"]
 
 
 RACE_KINDS = ("missed", "unexpected")
@@ -184,3 +186,95 @@ def campaign_backend(backend):
     if getattr(backend, "race", False) and callable(getattr(backend, "stopping_early", None)):
         return backend.stopping_early(model_race_pairs)
     return backend
+
+
+# ---------------------------------------------------------------- the user's primitives
+
+KINDS = {"mutex": ("mutex",), "rwmutex": ("rwmutex",), "channel": ("chan", "close"),
+         "once": ("once",), "waitgroup": ("waitgroup",)}
+"""The kinds of primitive an `--impl` can provide (C table entries, Python roles), each with
+the names coverage gives its uses (docs/contracts.md; a channel's sends and receives are
+`chan`, its close `close`)."""
+
+_MECHANISMS = {"mutex": ("mutex",), "rwmutex": ("rwmutex",),
+               "channel": ("chan", "close", "chan-sync"), "once": ("once",),
+               "waitgroup": ("waitgroup",)}
+"""The handoffs of `go_programs` that go through each kind."""
+
+_ITEMS = {"mutex": ("lock",), "rwmutex": ("rlock", "wlock"),
+          "channel": ("send", "recv", "close"), "once": ("once",),
+          "waitgroup": ("wg-add", "wg-done", "wg-wait")}
+"""The items of `go_op_programs` that use each kind."""
+
+FOCUSED_SHARE = 3
+"""Programs drawn for the provided kinds alone, per program drawn from the campaign's usual
+mix (and kept only when it uses one of them too)."""
+
+
+def kinds_used(program) -> frozenset:
+    """The kinds of primitive `program` declares and uses.
+
+        >>> from stressmm.syntax import parse
+        >>> [p] = parse("litmus M\\nvar x int\\nmutex mu\\nP0:\\n  mu.Lock()\\n  x = 1\\n"
+        ...             "  mu.Unlock()\\nP1:\\n  r0 = x\\n")
+        >>> sorted(kinds_used(p))
+        ['mutex']
+    """
+    from .contracts import primitives
+
+    used = primitives(program)
+    return frozenset(k for k, prims in KINDS.items() if used & set(prims))
+
+
+def provided_kinds(backend) -> tuple:
+    """The kinds `backend` runs the user's primitives for (its `kinds`), () for none."""
+    return tuple(getattr(backend, "kinds", ()) or ())
+
+
+def impl_programs(mixed, kinds, threads, ops):
+    """The programs a campaign draws for an implementation that provides `kinds` (some of
+    `KINDS`): only programs that use one of them test it, so FOCUSED_SHARE in
+    FOCUSED_SHARE + 1 draws are Go programs whose handoffs and contentions go through those
+    kinds alone, or drawn op by op over them and plain data (with the lost wake-up shape
+    when a channel is provided), and the rest come from `mixed`, the campaign's usual
+    programs, where the kinds meet the built-in primitives (a lock-order inversion across
+    two kinds). Every program, shrunk ones included, must use a provided kind: one that does
+    not is rejected, so shrinking never ends on a program that tests none of them.
+
+        >>> from hypothesis import find, strategies as st
+        >>> p = find(impl_programs(st.nothing(), ("once",), (2, 2), (1, 3)), lambda p: True)
+        >>> sorted(kinds_used(p)), p.description
+        (['once'], 'P0 -once-> P1')
+    """
+    from hypothesis import strategies as st
+
+    from . import strategies as mst
+
+    unknown = [k for k in kinds if k not in KINDS]
+    if not kinds or unknown:
+        raise ValueError(f"kinds {tuple(kinds)!r}: give some of {', '.join(KINDS)}")
+    wanted = frozenset(kinds)
+    mechanisms = tuple(m for k in KINDS if k in wanted for m in _MECHANISMS[k])
+    items = tuple(i for k in KINDS if k in wanted for i in _ITEMS[k]) + ("store", "load")
+    focused = [mst.go_programs(threads=threads, ops=ops, sync=mechanisms),
+               mst.go_op_programs(threads=threads, ops=ops, items=items)]
+    if "channel" in wanted:
+        from .strategies.go_shapes import wakeups
+        focused.append(wakeups(threads[1]))
+    return st.one_of(*[st.one_of(focused)] * FOCUSED_SHARE, mixed).filter(
+        lambda p: bool(kinds_used(p) & wanted))
+
+
+def impl_usage(coverage, kinds) -> str:
+    """The summary line of a campaign on the user's primitives: how many of its programs used
+    each provided kind (`coverage`: the campaign's `Coverage`; a channel counts the programs
+    that send or receive).
+
+        >>> from stressmm.contracts import Coverage
+        >>> cov = Coverage.from_counts({"programs": 9, "primitive:mutex": 8}, model="go")
+        >>> impl_usage(cov, ("mutex",))
+        'your primitives were used by: mutex 8 of 9 programs'
+    """
+    used = dict(coverage.per_primitive)
+    return "your primitives were used by: " + ", ".join(
+        f"{k} {used.get(KINDS[k][0], 0):,} of {coverage.programs:,} programs" for k in kinds)

@@ -12,6 +12,7 @@ import pytest
 from stressmm.fuzz import ForbiddenOutcome, StuckCounterexample, check_program
 from stressmm.models import get_model
 from stressmm.outcome import Outcome
+from stressmm.program import Lock
 from stressmm.runtime import RuntimeUsageError
 from stressmm.runtime import pythreads
 from stressmm.runtime.registry import get_backend
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ROOT / "examples" / "impls"
 TICKET = f"{IMPLS / 'ticket_lock.py'}:TicketLock"
 RACY_RW = f"{IMPLS / 'rwlock_racy.py'}:RacyRWLock"
+LOST_WAKEUP = f"{IMPLS / 'lock_lost_wakeup.py'}:LostWakeupLock"
 
 READER_BESIDE_WRITER = parse('''litmus RW "a reader beside a writer: no torn read"
 var v, w int
@@ -164,7 +166,7 @@ def test_replay_reruns_the_user_class_the_header_names(tmp_path):
 
 
 class NeverUnlocks:
-    """lock() blocks for ever once taken: the user primitive a run must not hang on."""
+    """unlock() does not release: the next lock() blocks for ever on a plain lock."""
 
     def __init__(self):
         self._m = threading.Lock()
@@ -174,6 +176,47 @@ class NeverUnlocks:
 
     def unlock(self):
         pass
+
+
+class NeverReturns:
+    """lock() never returns and never settles into a wait: it naps a tenth of a second at a
+    time, too long between rounds to be told from a thread doing work."""
+
+    def lock(self):
+        while True:
+            time.sleep(0.1)
+
+    def unlock(self):
+        pass
+
+
+class SleepyLock:
+    """A correct lock that is slow on purpose: short sleeps inside its calls, one of them
+    while a waiter is blocked on the plain lock, another between a release and the wake-up
+    of a condition (with its own notify)."""
+
+    def __init__(self):
+        self._m = threading.Lock()
+        self._cv = threading.Condition()
+        self._held = False
+
+    def lock(self):
+        time.sleep(0.002)
+        with self._m:
+            with self._cv:
+                while self._held:
+                    self._cv.wait()
+                self._held = True
+            time.sleep(0.003)
+
+    def unlock(self):
+        with self._cv:
+            if not self._held:
+                raise RuntimeError("sync: unlock of unlocked mutex")
+            time.sleep(0.004)
+            self._held = False
+            self._cv.notify_all()
+        time.sleep(0.001)
 
 
 class RecvReturnsBareValue:
@@ -205,10 +248,104 @@ def here(name):
 def test_a_user_primitive_that_never_returns_ends_the_run_with_a_report():
     ready = scenario("Ready+mutex")
     began = time.monotonic()
-    h = pythreads.run(ready, iterations=1000, impl=(here("NeverUnlocks"),))
+    h = pythreads.run(ready, iterations=1000, impl=(here("NeverReturns"),))
     assert time.monotonic() - began < pythreads.ITERATION_SECONDS + pythreads.GRACE + 10
     assert Outcome.flagged("timeout") in h.counts
-    assert "mu.lock()" in h.info["stuck"] and "NeverUnlocks" in h.info["stuck"]
+    assert "mu.lock()" in h.info["stuck"] and "NeverReturns" in h.info["stuck"]
+
+
+INVERSION = parse('''litmus Inversion "two locks taken in opposite orders"
+var x int
+mutex mu
+rwmutex rw
+P0:
+  mu.Lock()
+  x = 1
+  rw.RLock()
+  rw.RUnlock()
+  mu.Unlock()
+P1:
+  rw.Lock()
+  mu.Lock()
+  r0 = x
+  mu.Unlock()
+  rw.Unlock()
+''')[0]
+
+
+def test_a_real_deadlock_on_a_correct_user_lock_is_deadlock_and_allowed():
+    # P0 holds the user's lock and waits for the built-in rwmutex, P1 holds that and waits
+    # in the user's lock (a condition wait inside TicketLock.lock): Go deadlocks too.
+    b = get_backend("pythreads", impl=(TICKET,))
+    dead = Outcome.flagged("deadlock")
+    seen = 0
+    for seed in range(20):
+        h = check_program(INVERSION, Schedule(delays=((0, 4), (0, 4)), seed=seed), backend=b,
+                          model="go", iterations=100)   # raises ForbiddenOutcome otherwise
+        assert h.count(Outcome.flagged("timeout")) == 0 and "stuck" not in h.info
+        seen += h.count(dead)
+        if seen:
+            break
+    assert seen, "the inversion never deadlocked in 20 runs of 100"
+    assert "mu.lock()" in h.info["deadlock_note"] and "rw.rlock()" in h.info["deadlock_note"]
+    assert not h.info.get("left_behind")      # the waiters were woken and left their calls
+    assert get_model("go").allowed(INVERSION).allows("deadlock")
+
+
+def test_an_unlock_that_does_not_release_is_a_forbidden_deadlock():
+    ready = scenario("Ready+mutex")
+    b = get_backend("pythreads", impl=(here("NeverUnlocks"),))
+    with pytest.raises(ForbiddenOutcome, match="deadlock") as err:
+        check_program(ready, Schedule(), backend=b, model="go", iterations=5)
+    assert "NeverUnlocks" in err.value.counterexample.report()
+
+
+def test_run_names_the_calls_a_forbidden_deadlock_waited_in():
+    proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus",
+                    "--impl", here("NeverUnlocks"), "--iterations", "3")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "deadlock" in proc.stdout and "forbidden by go" in proc.stdout
+    assert "first deadlock: P" in proc.stdout and "mu.lock()" in proc.stdout
+    assert "NeverUnlocks: every thread waiting" in proc.stdout
+
+
+@pytest.mark.parametrize("prog", [p for p in go_scenarios()
+                                  if any(isinstance(op, Lock) for _, op in p.ops())
+                                  and not get_model("go").allowed(p).allows("deadlock")],
+                         ids=lambda p: p.name)
+def test_slow_threads_are_never_taken_for_a_deadlock(prog):
+    # The user's calls sleep while others wait in theirs (blocked on a plain lock, or in a
+    # condition wait that only a later notify ends): slow, never deadlocked.
+    h = pythreads.run(prog, iterations=30, schedule=Schedule(delays=((0, 4),) * 4, seed=2),
+                      impl=(here("SleepyLock"),))
+    assert h.total == 30 and h.outside(get_model("go").allowed(prog).outcomes) == {}, h.counts
+    assert h.count(Outcome.flagged("timeout")) == 0 and "stuck" not in h.info
+
+
+def test_slow_threads_are_never_taken_for_a_deadlock_in_campaign_programs():
+    # The same on what `fuzz --impl` draws for a mutex: sections on several locks, inside
+    # once bodies, next to channels and waitgroups.
+    from hypothesis import HealthCheck, given, settings
+
+    from stressmm.campaign import CampaignConfig, strategies_for
+
+    progs, _ = strategies_for(CampaignConfig(go=True), ("mutex",))
+    ran = []
+
+    @settings(max_examples=12, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(progs)
+    def slow_lock(prog):
+        allowed = get_model("go").allowed(prog)
+        if allowed.allows("deadlock"):
+            return
+        h = pythreads.run(prog, iterations=20, schedule=Schedule(delays=((0, 4),) * 4, seed=5),
+                          impl=(here("SleepyLock"),))
+        assert h.outside(allowed.outcomes) == {}, (h.counts, h.info)
+        ran.append(prog)
+
+    slow_lock()
+    assert len(ran) >= 4
 
 
 def test_a_user_exception_is_a_go_panic_with_its_message():
@@ -270,40 +407,54 @@ def test_impl_that_does_not_import_exits_2():
     assert proc.returncode == 2 and "breaks a Go primitive of the native" in proc.stderr
 
 
-def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
-    # Bounded: 4 minutes at most; on a quiet 2-core machine it takes well under one.
+def first_finding(impl, corpus, iterations, seed):
+    """The first counterexample of a campaign of at most 4 minutes on the Python `impl`
+    (on a quiet 2-core machine it takes well under one), and the campaign's result."""
     from stressmm.campaign import CampaignConfig, run_campaign
 
     res = run_campaign(CampaignConfig(minutes=4, go=True, model="go", backend="pythreads",
-                                      impl=(RACY_RW,), corpus=str(tmp_path), workers=1,
-                                      iterations=1000, seed=3))
-    # The lost update of the reader count shows either as a torn read (a forbidden outcome)
-    # or as a writer that waits for ever on a count that never returns to zero: a STUCK report
-    # naming the lock call, saved with the program. Either is the bug found.
+                                      impl=(impl,), corpus=str(corpus), workers=1,
+                                      iterations=iterations, seed=seed))
     assert not res.failures, res.failures
     assert res.counterexamples, f"not found in {res.examples} programs"
-    cex = res.counterexamples[0]
-    if isinstance(cex, StuckCounterexample):   # the writer that waits for ever
-        assert "rw." in cex.stuck and "RLock" in cex.report()
-        return
+    return res.counterexamples[0], res
+
+
+def test_fuzz_finds_the_racy_reader_writer_lock(tmp_path):
+    # The lost update of the reader count shows either as a torn read (a forbidden outcome)
+    # or as a writer that spins for ever on a count that never returns to zero while the
+    # other thread has finished: a deadlock the model forbids. Either is the bug found.
+    cex, res = first_finding(RACY_RW, tmp_path, iterations=1000, seed=3)
+    assert not isinstance(cex, StuckCounterexample), cex.report()
     assert len(cex.program.threads) == 2 and "RacyRWLock" in cex.implementation
     assert '"impl": [' in Path(res.saved[0]).read_text()
 
 
+def test_fuzz_finds_a_lost_wakeup_as_a_deadlock_go_forbids(tmp_path):
+    # The locker sleeps on a condition no one will notify while the lock is free: every
+    # other thread has finished, so the iteration is a deadlock, which a program that
+    # cannot deadlock makes a counterexample, shrunk like any other.
+    cex, _ = first_finding(LOST_WAKEUP, tmp_path, iterations=300, seed=1)
+    assert cex.outcome == Outcome.flagged("deadlock") and cex.verdicts["go"] is False
+    assert len(cex.program.threads) == 2 and "LostWakeupLock" in cex.implementation
+    assert "FORBIDDEN outcome deadlock" in cex.report()
+
+
 class BlackHole:
-    """A channel whose every operation blocks for ever."""
+    """A channel whose every operation naps for ever (never waiting for anything)."""
 
     def __init__(self, capacity):
-        self._never = threading.Event()
+        pass
 
     def send(self, v):
-        self._never.wait()
+        while True:
+            time.sleep(0.1)
 
     def recv(self):
-        self._never.wait()
+        self.send(0)
 
     def close(self):
-        self._never.wait()
+        self.send(0)
 
 
 def test_a_campaign_reports_a_stuck_primitive_with_its_program(tmp_path):
@@ -325,7 +476,53 @@ def test_a_campaign_reports_a_stuck_primitive_with_its_program(tmp_path):
 
 def test_run_reports_a_stuck_primitive_and_exits_1():
     proc = stressmm("run", ROOT / "scenarios" / "go" / "Ready+mutex.litmus",
-                    "--impl", here("NeverUnlocks"), "--iterations", "100")
+                    "--impl", here("NeverReturns"), "--iterations", "100")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "STUCK: P" in proc.stdout and "mu.lock()" in proc.stdout
     assert "1 test(s) stuck" in proc.stdout
+
+
+# ---------------------------------------------------------------- campaigns on user primitives
+
+
+@pytest.mark.parametrize("kinds", [("mutex",), ("once",), ("channel", "waitgroup")])
+def test_a_campaign_on_user_primitives_draws_and_shrinks_to_programs_that_use_them(kinds):
+    # The usual mix uses a mutex in about one program in nine: an --impl campaign spends
+    # its programs on the kinds the implementation provides, shrunk programs included.
+    from hypothesis import HealthCheck, find, given, settings
+
+    from stressmm.campaign import CampaignConfig, strategies_for
+    from stressmm.go_fuzz import kinds_used
+
+    progs, _ = strategies_for(CampaignConfig(go=True), kinds)
+    drawn = []
+
+    @settings(max_examples=40, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(progs)
+    def draw(p):
+        drawn.append(p)
+
+    draw()
+    assert len(drawn) >= 20 and all(kinds_used(p) & set(kinds) for p in drawn)
+    smallest = find(progs, lambda p: len(p.threads) >= 2)
+    assert kinds_used(smallest) & set(kinds), smallest
+
+
+@pytest.mark.parametrize("impl", [TICKET, str(IMPLS / "ticket_lock.c")])
+def test_a_campaign_learns_the_kinds_an_implementation_provides(impl):
+    from stressmm.go_fuzz import provided_kinds
+
+    backend = get_backend("native" if impl.endswith(".c") else "pythreads", impl=(impl,))
+    try:
+        assert provided_kinds(backend) == ("mutex",)
+    finally:
+        getattr(backend, "close", lambda: None)()
+    assert provided_kinds(get_backend("pythreads")) == ()
+
+
+def test_the_campaign_summary_says_how_many_programs_used_each_user_primitive():
+    proc = stressmm("fuzz", "--impl", "examples.impls.ticket_lock:TicketLock", "--examples",
+                    "3", "--iterations", "50", "--seed", "1", "--corpus", "")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "your primitives were used by: mutex 3 of 3 programs" in proc.stdout

@@ -27,9 +27,14 @@ Interleavings are provoked, not left to chance: during a run the interpreter's s
 (sys.setswitchinterval, restored afterwards) is drawn from the schedule's seed, and before each
 op a thread yields with a probability set by its schedule delay. Every wait is bounded: the
 built-in primitives detect deadlock (every unfinished thread blocked in one) and give up at the
-iteration's deadline (`timeout`); a user method still blocked ITERATION_SECONDS + GRACE after
-the iteration began ends the run with a `timeout` outcome and `info["stuck"]` naming the call
-(the Python thread cannot be killed; it is left behind, blocked, as a daemon).
+iteration's deadline (`timeout`). Threads inside user calls are watched by the run's own
+thread (`_watch`): when every thread is finished, blocked in a built-in primitive or waiting
+inside a user call, and nothing moves for DEADLOCK_SECONDS (CERTAIN_SECONDS when every user
+call waits on a condition no one notified), the iteration is `deadlock`, judged by the model
+(docs/backends.md). A user method still inside its call ITERATION_SECONDS + GRACE after the
+iteration began, and not waiting, ends the run with a `timeout` outcome and `info["stuck"]`
+naming the call. Python threads cannot be killed: a thread still blocked in a user call after
+its iteration ended is left behind, as a daemon, and the run goes on with fresh threads.
 
 Mutants: the read-modify-write mutants (add-not-atomic, swap-not-atomic, cas-ignores-failure)
 break the interpreter's atomic section the same way as in C; sc-store-no-fence and
@@ -39,6 +44,7 @@ native Go primitives do not apply (use `impl=` to run a broken primitive here).
 from __future__ import annotations
 
 import collections
+import os
 import random
 import sys
 import threading
@@ -60,6 +66,13 @@ NAME = "pythreads"
 AWAIT_BUDGET = 20_000       # polls (each yields the GIL) before an await is a timeout
 ITERATION_SECONDS = 2.0     # a built-in wait still blocked this long after the start: timeout
 GRACE = 1.0                 # then a thread stuck in user code this much longer ends the run
+DEADLOCK_SECONDS = 0.5      # every thread waiting and nothing moving this long: deadlock
+DEADLOCK_ROUNDS = 32        # rounds a spinning wait makes in that window (see _waiting)
+CERTAIN_SECONDS = 0.02      # the same when every user call waits on an un-notified condition
+WATCH_SECONDS = 0.01        # how often the run's thread looks at an unfinished iteration
+QUIT_SECONDS = 0.25         # threads still in a call this long after the end are left behind
+RUN_SECONDS = 10.0          # iterations that ended early may take this long in a run (capped)
+MAX_LEFT_BEHIND = 64        # threads a run may leave blocked in user calls (capped)
 BARRIER_SECONDS = 30.0      # a thread missing the start barrier this long breaks the run
 MIN_USER_PREEMPTION = 1 / 64   # inside user primitives, even with no delay in the schedule
 SWITCH_INTERVALS = (5e-6, 2e-5, 1e-4, 5e-4)   # seconds; drawn from the schedule's seed
@@ -93,7 +106,12 @@ class _ImplError(Exception):
 
 class _Iteration:
     """The shared state of one iteration: the monitor (one Condition) every built-in primitive
-    waits on, the threads still running and blocked, and how the iteration ended, if early."""
+    waits on, the threads still running and blocked, and how the iteration ended, if early.
+
+    What the deadlock watcher (`_watch`) reads: `progress` counts every op begun, every call
+    entered or left and every change of a built-in primitive; per thread, `user` is how many
+    user calls it is inside, and `lines` / `rounds` count the lines of user code it ran and
+    the backward jumps among them (a wait loop's rounds), as the tracer sees them."""
 
     def __init__(self, nthreads: int, deadline: float):
         self.cv = threading.Condition(threading.Lock())
@@ -103,6 +121,19 @@ class _Iteration:
         self.note = ""
         self.deadline = deadline
         self.fault: Optional[BaseException] = None
+        self.progress = 0
+        self.user = [0] * nthreads
+        self.lines = [0] * nthreads
+        self.rounds = [0] * nthreads
+        self.idents: list = [None] * nthreads
+        self.native_ids: list = [None] * nthreads
+        self.done = [False] * nthreads
+        self.all_done = threading.Event()
+
+    def enter(self, t: int) -> None:
+        """Thread `t` starts its ops in this iteration (the watcher learns its ids)."""
+        self.native_ids[t] = threading.get_native_id()
+        self.idents[t] = threading.get_ident()
 
     def stop(self, flag: str, note: str = ""):
         """End the iteration with `flag` (the first flag wins) and leave this thread's ops."""
@@ -127,6 +158,7 @@ class _Iteration:
                 if self.reason is not None:
                     raise _Stop()
                 if ready():
+                    self.progress += 1
                     return
                 if (len(self.waiting) == self.running
                         and not any(other() for other in self.waiting.values())):
@@ -141,12 +173,17 @@ class _Iteration:
             del self.waiting[me]
 
     def changed(self) -> None:
+        self.progress += 1
         self.cv.notify_all()
 
-    def finished(self) -> None:
+    def finished(self, t: int) -> None:
         with self.cv:
             self.running -= 1
+            self.done[t] = True
+            self.progress += 1
             self.cv.notify_all()
+            if self.running == 0:
+                self.all_done.set()
 
 
 # ---------------------------------------------------------------- built-in primitives
@@ -393,6 +430,7 @@ def _interpret(ops, t: int, it: _Iteration, mem: dict, prims: dict, regs: dict,
     for op in ops:
         if it.reason is not None:
             raise _Stop()
+        it.progress += 1
         if yield_p and rng.random() < yield_p:
             time.sleep(0)
         if isinstance(op, Load):
@@ -421,7 +459,7 @@ def _interpret(ops, t: int, it: _Iteration, mem: dict, prims: dict, regs: dict,
 def _sync(op, t, it, mem, prims, regs, rmw_lock, mutant, yield_p, rng, where, val) -> None:
     prim = prims[getattr(op, "mutex", None) or getattr(op, "chan", None)
                  or getattr(op, "once", None) or op.wg]
-    preempt = (tracer(max(yield_p / 4, MIN_USER_PREEMPTION), rng)
+    preempt = (tracer(max(yield_p / 4, MIN_USER_PREEMPTION), rng, it, t)
                if type(prim).__module__ != __name__ else None)
     if isinstance(op, OnceDo):
         body = lambda: _interpret(op.body, t, it, mem, prims, regs, rmw_lock, mutant,  # noqa
@@ -455,8 +493,11 @@ def _call(it, t, where, op, prim, method, text, *args, preempt=None):
     line = f" (line {op.line})" if op.line is not None else ""
     where[t] = f"P{t}: {text}{line} on {_describe(prim)}"
     previous = sys.gettrace() if preempt is not None else None
+    user = preempt is not None
+    it.progress += 1
     try:
-        if preempt is not None:
+        if user:
+            it.user[t] += 1
             sys.settrace(preempt)
         return getattr(prim, method)(*args)
     except (_Stop, _ImplError):
@@ -464,28 +505,52 @@ def _call(it, t, where, op, prim, method, text, *args, preempt=None):
     except Exception as e:
         it.stop("panic", f"P{t}: {text}{line} raised {type(e).__name__}: {e}")
     finally:
-        if preempt is not None:
+        if user:
             sys.settrace(previous)
+            it.user[t] -= 1
+        it.progress += 1
         where[t] = ""
 
 
-def tracer(probability: float, rng):
+def _not_user_code() -> tuple:
+    """Where the code the tracer leaves alone lives: threading, stressmm, and Hypothesis when it
+    is loaded (its garbage-collection callback may run in any thread, amid a user call)."""
+    hyp = getattr(sys.modules.get("hypothesis"), "__file__", None)
+    return (threading.__file__, os.path.dirname(os.path.dirname(__file__)) + os.sep) + (
+        (os.path.dirname(hyp) + os.sep,) if hyp else ())
+
+
+def tracer(probability: float, rng, it: Optional[_Iteration] = None, t: int = 0):
     """A trace function that, inside user code (not this package nor the standard library's
     threading), yields the GIL with `probability` before each line and each bytecode: a
     user primitive's read-modify-write of a field can then be interrupted half-way, as a real
-    preemption would, instead of only at the interpreter's few switch points."""
-    skip = (__file__, threading.__file__)
+    preemption would, instead of only at the interpreter's few switch points.
 
-    def local(frame, event, arg):
-        if event in ("line", "opcode") and rng.random() < probability:
-            time.sleep(0)
+    With an iteration `it`, it also counts thread `t`'s lines of user code and their rounds (a
+    line at or above the previous one in the same frame: a loop went round) for the deadlock
+    watcher, and once the iteration has ended it raises _Stop at the next line, so a wait loop
+    leaves its call instead of spinning on after the iteration."""
+    skip = _not_user_code()
+
+    def frame_tracer(last_line: list):
+        def local(frame, event, arg):
+            if event == "line" and it is not None:
+                if it.reason is not None:
+                    raise _Stop()
+                it.lines[t] += 1
+                if frame.f_lineno <= last_line[0]:
+                    it.rounds[t] += 1
+                last_line[0] = frame.f_lineno
+            if event in ("line", "opcode") and rng.random() < probability:
+                time.sleep(0)
+            return local
         return local
 
     def global_(frame, event, arg):
-        if frame.f_code.co_filename in skip:
+        if frame.f_code.co_filename.startswith(skip):
             return None
         frame.f_trace_opcodes = True
-        return local
+        return frame_tracer([frame.f_lineno])
 
     return global_
 
@@ -575,53 +640,212 @@ def backend_label(impls) -> str:
     return NAME + (" with " + ", ".join(map(str, impls)) if impls else "")
 
 
-def _run(program, iterations, seconds, schedule, mutant, factories):
-    n = len(program.threads)
-    init = {v.name: v.init for v in program.vars}
-    names = [tuple(program.registers(t)) for t in range(n)]
-    lock = threading.Lock()
-    start = threading.Barrier(n + 1)
-    end = threading.Barrier(n + 1)
-    where = [""] * n
-    box: list = [None]          # (iteration, mem, prims, regs) of the current iteration
-    quit_ = threading.Event()
+# ---------------------------------------------------------------- telling a deadlock
 
-    def worker(t: int) -> None:
-        rng = random.Random(schedule.seed * 1_000_003 + t)
+
+@dataclass(frozen=True)
+class _Window:
+    """What the watcher saw when every thread was last seen waiting with nothing moving."""
+
+    opened: float
+    progress: int
+    lines: tuple
+    rounds: tuple
+
+
+def _states(it: _Iteration) -> tuple:
+    """Each thread's state: "done", "builtin" (blocked in a built-in primitive), "user" (inside
+    a user call) or "running" (its own ops, or not started yet)."""
+    waiting = tuple(it.waiting)
+    return tuple("done" if it.done[t] else "builtin" if it.idents[t] in waiting
+                 else "user" if it.user[t] else "running" for t in range(len(it.done)))
+
+
+def _runnable(native_id) -> bool:
+    """Whether the OS thread `native_id` of this process is runnable now (Linux: state R in
+    /proc): a thread that only waits for a CPU is slow, not blocked. False where unknown."""
+    try:
+        with open(f"/proc/self/task/{native_id}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, IndexError):
+        return False
+
+
+def _condition_waiter(frame):
+    """The lock a thread blocked in `threading.Condition.wait()` without a timeout waits on,
+    still locked (so not notified yet), when `frame` (the thread's innermost) is that wait;
+    else None. Only a notify from another thread can release it."""
+    if frame is None or frame.f_code is not _CONDITION_WAIT:
+        return None
+    local = frame.f_locals
+    waiter = local.get("waiter")
+    if local.get("timeout") is not None or not callable(getattr(waiter, "locked", None)):
+        return None
+    return waiter if waiter.locked() else None
+
+
+_CONDITION_WAIT = threading.Condition.wait.__code__
+
+
+def _waiting(it: _Iteration, window: _Window, t: int) -> bool:
+    """Whether thread `t`, inside a user call since the window opened, is waiting rather than
+    running its own code: it ran no line of it (blocked: a lock, a condition, a sleep) and is
+    not merely waiting for a CPU, or it went round a loop DEADLOCK_ROUNDS times (a spinning
+    wait that re-checked its condition that often since anything last moved)."""
+    lines = it.lines[t] - window.lines[t]
+    if lines == 0:
+        return not _runnable(it.native_ids[t])
+    return it.rounds[t] - window.rounds[t] >= DEADLOCK_ROUNDS
+
+
+def _look_for_deadlock(it: _Iteration, window: Optional[_Window], now: float,
+                       where: list) -> Optional[_Window]:
+    """One look of the watcher: ends the iteration as `deadlock` when every thread is finished,
+    blocked in a built-in primitive or waiting inside a user call (at least one), and nothing
+    moved (no op begun, no call entered or left, no built-in change) for DEADLOCK_SECONDS while
+    every thread in a user call was waiting (`_waiting`) all along. Returns the window to keep
+    watching, or None."""
+    states = _states(it)
+    if "running" in states or "user" not in states:
+        return None
+    if window is None or window.progress != it.progress:
+        return _Window(now, it.progress, tuple(it.lines), tuple(it.rounds))
+    users = [t for t, s in enumerate(states) if s == "user"]
+    if now - window.opened < DEADLOCK_SECONDS:
+        # Sooner when it is certain: every thread in a user call is blocked in a condition
+        # wait that no one notified, and has run no line since the window opened.
+        frames = sys._current_frames()
+        if (now - window.opened < CERTAIN_SECONDS or not all(
+                it.lines[t] == window.lines[t]
+                and _condition_waiter(frames.get(it.idents[t])) is not None for t in users)):
+            return window
+    elif not all(_waiting(it, window, t) for t in users):
+        return _Window(now, it.progress, tuple(it.lines), tuple(it.rounds))
+    note = "; ".join(w for w in where if w)
+    with it.cv:
+        if it.progress == window.progress and it.reason is None:
+            it._end("deadlock", f"{note}: every thread waiting, none leaving its call for "
+                                f"{now - window.opened:.2g} s")
+    return None
+
+
+def _wake_condition_waiters(it: _Iteration) -> None:
+    """Once the iteration has ended: release the threads blocked in a condition wait inside a
+    user call (they return from the wait, and the tracer stops them at their next line), so
+    that they are not left behind. The objects they wait on belong to this iteration alone."""
+    frames = sys._current_frames()
+    for t, ident in enumerate(it.idents):
+        waiter = _condition_waiter(frames.get(ident)) if it.user[t] else None
+        if waiter is not None:
+            try:
+                waiter.release()
+            except RuntimeError:   # notified meanwhile
+                pass
+
+
+def _watch(it: _Iteration, began: float, where: list) -> str:
+    """Wait for the iteration's threads: "done" when all finished; "left" when the iteration
+    ended (deadlock, panic, timeout) but a thread is still inside a user call QUIT_SECONDS
+    later (blocked for good: it is left behind); "stuck" when a thread is still inside a call
+    ITERATION_SECONDS + GRACE after `began` with no deadlock seen."""
+    window: Optional[_Window] = None
+    ended: Optional[float] = None
+    while not it.all_done.wait(WATCH_SECONDS):
+        now = time.monotonic()
+        if it.reason is not None:
+            if ended is None:
+                ended = now
+                _wake_condition_waiters(it)
+            if now - ended > QUIT_SECONDS:
+                return "left"
+        elif now - began > ITERATION_SECONDS + GRACE:
+            return "stuck"
+        else:
+            window = _look_for_deadlock(it, window, now, where)
+    return "done"
+
+
+# ---------------------------------------------------------------- the threads
+
+
+class _Pool:
+    """The program's threads, one per program thread, reused from iteration to iteration
+    (two barriers around each) until an iteration leaves one blocked in a user call."""
+
+    def __init__(self, program, schedule, mutant, generation: int):
+        n = len(program.threads)
+        self.start = threading.Barrier(n + 1)
+        self.end = threading.Barrier(n + 1)
+        self.where = [""] * n
+        self.box: list = [None]          # (iteration, mem, prims, regs) of the current one
+        self.quit = threading.Event()
+        self.rmw_lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._worker,
+                                         args=(t, program, schedule, mutant, generation),
+                                         daemon=True, name=f"stressmm-P{t}")
+                        for t in range(n)]
+        for th in self.threads:
+            th.start()
+
+    def _worker(self, t: int, program, schedule, mutant, generation: int) -> None:
+        rng = random.Random(schedule.seed * 1_000_003 + t + 7919 * generation)
         lo, hi = schedule.delay(t)
         yield_p = preemption(schedule, t)
         ops = tuple(program.threads[t].ops)
         try:
             while True:
-                start.wait()
-                if quit_.is_set():
+                self.start.wait()
+                if self.quit.is_set():
                     return
-                it, mem, prims, regs = box[0]
+                it, mem, prims, regs = self.box[0]
+                it.enter(t)
                 for _ in range(rng.randint(lo, hi) if hi else 0):
                     pass
                 try:
-                    _interpret(ops, t, it, mem, prims, regs[t], lock, mutant, yield_p, rng, where)
+                    _interpret(ops, t, it, mem, prims, regs[t], self.rmw_lock, mutant, yield_p,
+                               rng, self.where)
                 except _Stop:
                     pass
                 except BaseException as e:   # a protocol error of a user class, or ours
                     it.fault = e
                     with it.cv:
                         it._end("timeout", "")
-                it.finished()
-                end.wait()
+                it.finished(t)
+                self.end.wait()
         except threading.BrokenBarrierError:
             return
 
-    threads = [threading.Thread(target=worker, args=(t,), daemon=True, name=f"stressmm-P{t}")
-               for t in range(n)]
-    for th in threads:
-        th.start()
+    def close(self, left_behind: bool) -> None:
+        """Let the threads go: those waiting for an iteration end at once; threads left
+        behind in a user call are not waited for (they are daemons)."""
+        self.quit.set()
+        if not self.start.broken and not left_behind:
+            try:
+                self.start.wait(timeout=1.0)
+            except threading.BrokenBarrierError:
+                pass
+        self.start.abort()
+        self.end.abort()
+        for th in self.threads:
+            th.join(timeout=0 if left_behind else ITERATION_SECONDS + GRACE)
+
+
+def _run(program, iterations, seconds, schedule, mutant, factories):
+    n = len(program.threads)
+    init = {v.name: v.init for v in program.vars}
+    names = [tuple(program.registers(t)) for t in range(n)]
     counts: dict = {}
     notes: dict = {}
     began = time.monotonic()
-    done = 0
+    done = generation = left = 0
+    slow = 0.0                  # seconds spent in iterations that ended early
+    pool: Optional[_Pool] = None
+    verdict = "done"
     try:
         while (done < iterations) if iterations is not None else (time.monotonic() - began < seconds):
+            if pool is None:
+                pool = _Pool(program, schedule, mutant, generation)
+                generation += 1
             it = _Iteration(n, time.monotonic() + ITERATION_SECONDS)
             try:
                 prims = {name: make(it) for name, make in factories.items()}
@@ -630,18 +854,25 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
                                         f"{type(e).__name__}: {e}") from e
             regs = [dict.fromkeys(names[t], 0) for t in range(n)]
             mem = dict(init)
-            box[0] = (it, mem, prims, regs)
-            start.wait(timeout=BARRIER_SECONDS)
-            try:
-                end.wait(timeout=ITERATION_SECONDS + GRACE)
-            except threading.BrokenBarrierError:
-                stuck = "; ".join(w for w in where if w) or "a thread"
-                notes["stuck"] = (f"{stuck}: still blocked {ITERATION_SECONDS + GRACE:g} s after "
-                                  f"the iteration began (a primitive that never returns?); the "
-                                  f"run stopped after {done + 1:,} iterations")
+            pool.box[0] = (it, mem, prims, regs)
+            pool.start.wait(timeout=BARRIER_SECONDS)
+            started = time.monotonic()
+            verdict = _watch(it, started, pool.where)
+            if verdict == "stuck":
+                stuck = "; ".join(w for w in pool.where if w) or "a thread"
+                notes["stuck"] = (f"{stuck}: still inside its call {ITERATION_SECONDS + GRACE:g} s "
+                                  f"after the iteration began, and not waiting (a call that "
+                                  f"never returns, or a wait loop that sleeps long between "
+                                  f"its rounds?); the run stopped after {done + 1:,} iterations")
                 counts[Outcome.flagged("timeout")] = counts.get(Outcome.flagged("timeout"), 0) + 1
                 done += 1
                 break
+            if verdict == "left":
+                left += it.running
+                pool.close(left_behind=True)
+                pool = None
+            else:
+                pool.end.wait(timeout=BARRIER_SECONDS)
             if it.fault is not None:
                 if isinstance(it.fault, _ImplError):
                     raise RuntimeUsageError(f"{program.name}: {it.fault}")
@@ -650,26 +881,47 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
                 outcome = Outcome.flagged(it.reason)
                 if it.note and it.reason + "_note" not in notes:
                     notes[it.reason + "_note"] = it.note
+                slow += time.monotonic() - started
             else:
                 outcome = Outcome.make({(t, r): v for t in range(n) for r, v in regs[t].items()},
                                        mem)
             counts[outcome] = counts.get(outcome, 0) + 1
             done += 1
+            capped = _capped(done, iterations, slow, left)
+            if capped:
+                notes["capped"] = capped
+                break
     except threading.BrokenBarrierError as exc:
         raise RuntimeUsageError(f"{program.name}: a Python thread missed its start barrier for "
                                 f"{BARRIER_SECONDS:.0f} s; the run was abandoned") from exc
     finally:
-        quit_.set()
-        if not start.broken and "stuck" not in notes:
-            try:
-                start.wait(timeout=1.0)
-            except threading.BrokenBarrierError:
-                pass
-        start.abort()
-        end.abort()
-        for th in threads:
-            th.join(timeout=0 if "stuck" in notes else ITERATION_SECONDS + GRACE)
+        if pool is not None:
+            pool.close(left_behind=verdict == "stuck")
+    if left:
+        notes["left_behind"] = left
     return counts, time.monotonic() - began, done, notes
+
+
+def _capped(done: int, iterations: Optional[int], slow: float, left: int) -> str:
+    """Why a run of `iterations` stops after `done` of them, or "": its iterations that ended
+    early (deadlock, timeout) took RUN_SECONDS, or it left MAX_LEFT_BEHIND threads blocked in
+    user calls (Python threads cannot be killed; each costs memory until the process ends).
+
+        >>> _capped(10, 1000, 25.0, 0)[:40]
+        '10 of 1,000 runs: stopped after 25 s in '
+        >>> _capped(10, 1000, 1.0, 0), _capped(10, None, 99.0, 0)
+        ('', '')
+    """
+    if iterations is None or done >= iterations:
+        return ""
+    if slow > RUN_SECONDS:
+        return (f"{done:,} of {iterations:,} runs: stopped after {slow:.0f} s in iterations "
+                f"that deadlocked or timed out (each waits {DEADLOCK_SECONDS:g} s or more "
+                f"before it is judged)")
+    if left >= MAX_LEFT_BEHIND:
+        return (f"{done:,} of {iterations:,} runs: stopped after leaving {left} threads blocked "
+                f"in user calls at the end of iterations (Python threads cannot be killed)")
+    return ""
 
 
 class PyThreadsBackend:
@@ -682,6 +934,7 @@ class PyThreadsBackend:
     def __init__(self, impl=()):
         self.impl = tuple(impl)
         self._impls = load_impls(self.impl)
+        self.kinds = tuple(self._impls)     # the roles the user's classes play
         self.name = backend_label(self._impls.values())
 
     def run(self, program: Program, iterations: Optional[int] = None,
