@@ -209,10 +209,11 @@ def test_a_crashed_or_hung_worker_is_reported_and_the_campaign_goes_on(how, what
 
     # An examples budget, not a time budget: the fresh worker always gets to run, however
     # loaded the machine (the 4 minutes only bound the test). The hang threshold is far above
-    # an example's time on an overloaded machine (short examples: 100 runs, each needing both
-    # threads on a CPU at once); a worker's start-up does not count against it.
+    # the silence between a worker's reports on an overloaded machine (it reports after each
+    # part of a program's runs, and these examples are short: 100 runs); a worker's start-up
+    # does not count against it.
     res = run_campaign(CampaignConfig(minutes=4, examples=40, seed=4, corpus=None,
-                                      iterations=100, hang_seconds=30), progress)
+                                      iterations=100, hang_seconds=10), progress)
     assert struck, "no worker was seen"
     assert len(res.failures) == 1, res.failures
     assert what in res.failures[0].what
