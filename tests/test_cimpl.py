@@ -147,14 +147,16 @@ def test_broken_examples_show_what_go_forbids(impl, program, seen):
 @two_cpus
 @pytest.mark.parametrize("impl", ["peterson_nofence.c", "tts_spinlock.c", "chan_close_wakeup.c"])
 def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
-    # Bounded: 4 minutes at most; on a busy 2-core machine each took 1 to 2 minutes. The
-    # close that fakes a value needs a receiver asleep before the close: the lost wake-up
-    # shape that every Go campaign draws (strategies/go_shapes.py wakeups).
+    # Bounded: 4 minutes at most. The close that fakes a value needs a receiver asleep
+    # before the close: the lost wake-up shape that every Go campaign draws
+    # (strategies/go_shapes.py wakeups). 4,000 runs a program: each bug shows within the
+    # first few programs, and shrinking, which reruns programs, takes a fifth of the time
+    # the default 20,000 take.
     from stressmm.campaign import CampaignConfig, run_campaign
 
     res = run_campaign(CampaignConfig(minutes=4, go=True, model="go", backend="native",
                                       impl=(str(IMPLS / impl),), corpus=str(tmp_path),
-                                      workers=1, seed=3, threads=2))
+                                      workers=1, seed=3, threads=2, iterations=4000))
     assert not res.failures, res.failures
     assert res.counterexamples, f"not found in {res.examples} programs"
     cex = res.counterexamples[0]
