@@ -10,8 +10,13 @@ Each worker is a process (the `multiprocess` package) pinned to its own CPUs, as
 largest program has threads, so the campaign never runs more program threads than CPUs. A
 worker reports a heartbeat and the program it is running; a worker that dies or stops
 reporting becomes a reported failure naming that program, and a fresh worker takes its place.
-Silence counts from a worker's first message: its start-up (spawning, imports) has a bound of
-its own (`startup_seconds`), so a slow start on a loaded machine is not taken for a hang.
+A worker runs a program's iterations in parts (`run_in_parts`) and reports after each, so
+silence means no progress, not a long program: a slow program on an overloaded machine goes
+on, a call that never returns is a hang. Silence counts from a worker's first message: its
+start-up (spawning, imports) has a bound of its own (`startup_seconds`), so a slow start on a
+loaded machine is not taken for a hang. A program whose threads cannot even start in time
+(`ThreadsNotStarted`: the machine is overloaded) is tried again, then skipped and counted in
+`unstarted`: never a finding, never a worker failure.
 Each campaign has a seed (drawn when not given, reported in the result): the same seed draws
 the same programs again.
 """
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .contracts import Coverage, tally, weak_runs
-from .fuzz import DEFAULT_ITERATIONS, DEFAULT_MODEL
+from .fuzz import DEFAULT_ITERATIONS, DEFAULT_MODEL, PART_SECONDS
 
 __all__ = ["CampaignConfig", "CampaignResult", "WorkerFailure", "run_campaign", "plan_workers",
            "keep_counterexample", "new_seed", "silence_verdict"]
@@ -34,6 +39,8 @@ HEARTBEAT = 0.5          # seconds between progress messages from a worker
 CHUNK = 8                # Hypothesis examples per chunk: bounds the overshoot past the deadline
 GO_TOOLCHAIN_BACKENDS = ("go", "gccgo", "go-race")   # Go programs compiled by a Go toolchain
 MAX_RESPAWNS = 3         # fresh workers per slot after crashes or hangs; then the slot stays empty
+START_TRIES = 2          # runs of a program whose threads could not start, before it is skipped
+FIGURES = ("examples", "runs", "unstarted")   # a worker's counts, summed over the workers
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,15 @@ class CampaignConfig:
 
     def budget_seconds(self) -> float:
         return self.minutes * 60.0 if self.minutes is not None else float("inf")
+
+    def part_seconds(self) -> float:
+        """How long one part of a program's runs may take (`run_in_parts`): a twentieth of the
+        hang threshold, at most PART_SECONDS, so a worker reports many times within it.
+
+            >>> CampaignConfig().part_seconds(), CampaignConfig(hang_seconds=4).part_seconds()
+            (2.0, 0.2)
+        """
+        return min(PART_SECONDS, self.hang_seconds / 20)
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,7 @@ class CampaignResult:
     interrupted: Optional[BaseException] = None       # the Ctrl-C / SIGTERM that ended it early
     seed: Optional[int] = None                 # the campaign's seed: `--seed` it to repeat the draws
     coverage: Coverage = Coverage()           # what the programs exercised, weak outcomes seen
+    unstarted: int = 0     # programs skipped: their threads could not start in time (overload)
 
     @property
     def found(self) -> bool:
@@ -225,6 +242,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from hypothesis import seed as hseed
 
     from .fuzz import ForbiddenOutcome, Memo, check_program
+    from .runtime import ThreadsNotStarted
     from .runtime.registry import get_backend
     from .syntax import print_program
 
@@ -242,21 +260,26 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     progs, scheds = strategies_for(cfg, provided_kinds(backend))
     backend = campaign_backend(backend)   # go-race: ends a program's runs once its races showed
     memo = Memo()
-    stats = {"examples": 0, "runs": 0, "coverage": {}}
+    stats = {"examples": 0, "runs": 0, "unstarted": 0, "coverage": {}}
     last = [0.0]
     out.send(("ready", index, None))  # started: from now on, silence means a hang
 
-    def on_run(hist):
+    def beat(_hist=None):
+        """Say the worker makes progress (at most every HEARTBEAT s): after each part of a
+        program's runs, and after each program."""
         if os.getppid() != parent:   # orphaned: nobody reads our results; end, do not linger
             os._exit(0)
-        stats["runs"] += hist.total
-        _count(stats["coverage"], {"runs": hist.total}, _weak(hist, cfg.model))
         now = time.monotonic()
         if now - last[0] > HEARTBEAT:
             last[0] = now
             out.send(("beat", index, stats))
+
+    def on_run(hist):
+        stats["runs"] += hist.total
+        _count(stats["coverage"], {"runs": hist.total}, _weak(hist, cfg.model))
+        beat()
         if (hist.info or {}).get("stuck") and "stuck" not in stats:
-            stats["stuck"] = now   # the shrinking budget of a crash or hang starts
+            stats["stuck"] = time.monotonic()   # the shrinking budget of a crash or hang starts
 
     passed = set()   # (program, schedule) pairs this worker ran and found no fault in
 
@@ -268,9 +291,17 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         _count(stats["coverage"], {"programs": 1}, tally(program))
         out.send(("program", index, print_program(program)))
         try:
-            hist = check_program(program, schedule, backend=backend, model=cfg.model,
-                                 mutant=cfg.mutant, memo=memo, iterations=cfg.iterations,
-                                 on_run=on_run)
+            for tries in range(1, START_TRIES + 1):
+                try:
+                    hist = check_program(program, schedule, backend=backend, model=cfg.model,
+                                         mutant=cfg.mutant, memo=memo, iterations=cfg.iterations,
+                                         on_run=on_run, on_part=beat,
+                                         part_seconds=cfg.part_seconds())
+                    break
+                except ThreadsNotStarted:   # overload, not a fault: try again, then skip
+                    if tries == START_TRIES:
+                        stats["unstarted"] += 1
+                        return   # passes unrun (not in `passed`: it may be drawn again)
             if getattr(backend, "race", False):   # go-race: the detector is under test too
                 from .go_fuzz import check_races
                 check_races(hist, schedule, backend, cfg.model, memo)
@@ -412,7 +443,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     totals: dict = {}
     slot_of: dict = {}     # spawn number -> slot; messages carry the spawn number
     ident: dict = {}       # slot -> spawn number of the worker now in it
-    banked = {"examples": 0, "runs": 0, "coverage": {}}   # figures of workers that died
+    banked = dict(dict.fromkeys(FIGURES, 0), coverage={})   # figures of workers that died
 
     def spawn(i):
         n = len(slot_of) + 1
@@ -428,7 +459,7 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
         live[i] = proc
         launched[i] = time.monotonic()
         beats[i] = None   # no word yet: starting up
-        totals[i] = {"examples": 0, "runs": 0, "coverage": {}}
+        totals[i] = dict(dict.fromkeys(FIGURES, 0), coverage={})
 
     def receive(wait: float) -> bool:
         """Handle one message from a worker (waiting up to `wait` s); False if none came.
@@ -515,15 +546,14 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
                     live.pop(j)
                     what = f"crashed (exit code {proc.exitcode})" if dead else silent
                     result.failures.append(WorkerFailure(j, what, current.get(j, "")))
-                    banked["examples"] += totals[j]["examples"]
-                    banked["runs"] += totals[j]["runs"]
+                    _count(banked, {k: totals[j].get(k, 0) for k in FIGURES})
                     _count(banked["coverage"], totals[j]["coverage"])
                     if (time.monotonic() < deadline - 1 and not result.counterexamples
                             and respawns[j] < MAX_RESPAWNS):
                         respawns[j] += 1
                         spawn(j)
-            result.examples = banked["examples"] + sum(t["examples"] for t in totals.values())
-            result.runs = banked["runs"] + sum(t["runs"] for t in totals.values())
+            for k in FIGURES:
+                setattr(result, k, banked[k] + sum(t.get(k, 0) for t in totals.values()))
             result.coverage = Coverage.from_counts(
                 _count(dict(banked["coverage"]), *(t["coverage"] for t in totals.values())),
                 cfg.model or ("go" if cfg.go else DEFAULT_MODEL))

@@ -33,9 +33,12 @@ from .schedule import Schedule
 
 __all__ = ["Counterexample", "StuckCounterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
            "save_counterexample", "load_counterexample", "load_corpus", "load_corpus_entries",
-           "check_replay_meta", "check_corpus", "default_model", "DEFAULT_ITERATIONS"]
+           "check_replay_meta", "check_corpus", "default_model", "DEFAULT_ITERATIONS",
+           "run_in_parts"]
 
 DEFAULT_ITERATIONS = 20_000
+PART_SECONDS = 2.0        # run_in_parts: the length of one part of a program's runs
+FIRST_PART_RUNS = 500     # run_in_parts: the first part, which measures the pace
 
 
 DEFAULT_MODEL = "tso"
@@ -287,7 +290,9 @@ class Memo:
 def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=None,
                   model: Optional[str] = None, iterations: int = DEFAULT_ITERATIONS,
                   mutant: Optional[str] = None, memo: Optional[Memo] = None,
-                  on_run: Optional[Callable[[Histogram], None]] = None) -> Histogram:
+                  on_run: Optional[Callable[[Histogram], None]] = None,
+                  on_part: Optional[Callable[[Histogram], None]] = None,
+                  part_seconds: float = PART_SECONDS) -> Histogram:
     """Run `program` `iterations` times on `backend` (default: the native runtime) and raise
     `ForbiddenOutcome` if an outcome `model` forbids shows up (timeouts are not judged).
     Without `model`, a Go program is judged by `go`, any other by `tso` (`default_model`).
@@ -296,7 +301,11 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
     `backend` follows the protocol of `stressmm.runtime` (docs/backends.md): anything with
     `run(program, iterations=..., schedule=...)` (plus `mutant=` when one is given) returning
     a complete Histogram, or a plain callable with that signature; `get_backend(spec)` loads
-    one by name. A histogram that is not complete for the program raises BadHistogram."""
+    one by name. A histogram that is not complete for the program raises BadHistogram.
+
+    With `on_part`, the iterations run in parts of about `part_seconds` each (`run_in_parts`)
+    and `on_part` gets the histogram so far after each: a campaign worker's heartbeat, so that
+    a slow program is told from a hung one by its progress, not by its length."""
     from .runtime import backend_name as name_of, run_backend
     from .runtime.registry import spec_of
 
@@ -309,7 +318,12 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
         known = memo.get(key)
         if known is not None:
             _fail(known)
-    hist = run_backend(backend, program, iterations=iterations, schedule=schedule, mutant=mutant)
+    if on_part is None:
+        hist = run_backend(backend, program, iterations=iterations, schedule=schedule,
+                           mutant=mutant)
+    else:
+        hist = run_in_parts(backend, program, iterations=iterations, schedule=schedule,
+                            mutant=mutant, on_part=on_part, part_seconds=part_seconds)
     if on_run is not None:
         on_run(hist)
     stuck = stuck_finding(hist, schedule, model, backend, mutant)
@@ -335,6 +349,52 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
     if memo is not None:
         memo.remember(key, cex)
     _fail(cex)
+
+
+def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedule,
+                 mutant: Optional[str], on_part: Callable[[Histogram], None],
+                 part_seconds: float = PART_SECONDS) -> Histogram:
+    """Run `program` `iterations` times on `backend` in parts, calling `on_part(histogram so
+    far)` after each, and return the merged histogram. The first part is short
+    (FIRST_PART_RUNS); each next one is sized from the pace so far to take about
+    `part_seconds`, so a fast backend makes two calls and a slow one (Python threads, an
+    overloaded machine) reports every `part_seconds` while a call that never returns stops
+    the reports. Part n runs `schedule.part(n)` (fresh delays). The runs end early when a
+    part ran fewer iterations than asked (the backend stopped: capped, or a crash or hang,
+    `info["stuck"]`). A race-detector backend runs whole: its reports are per process.
+
+        >>> from stressmm.syntax import parse
+        >>> from stressmm.outcome import Outcome
+        >>> [p] = parse("litmus T\\nvar x int\\nP0:\\n  x = 1\\n")
+        >>> def backend(program, iterations, schedule):
+        ...     return Histogram(program, {Outcome.make({}, {"x": 1}): iterations}, 1e-3)
+        >>> sizes = []
+        >>> run_in_parts(backend, p, iterations=5000, schedule=Schedule(), mutant=None,
+        ...              on_part=lambda h: sizes.append(h.total)).total
+        5000
+        >>> sizes[0], sizes[-1]
+        (500, 5000)
+    """
+    from .runtime import run_backend
+
+    if getattr(backend, "race", False):
+        hist = run_backend(backend, program, iterations=iterations, schedule=schedule,
+                           mutant=mutant)
+        on_part(hist)
+        return hist
+    started = time.monotonic()
+    hist, part = None, min(iterations, FIRST_PART_RUNS)
+    for n in range(iterations):   # bounded: every part runs at least one iteration
+        got = run_backend(backend, program, iterations=part, schedule=schedule.part(n),
+                          mutant=mutant)
+        hist = got if hist is None else hist.merged(got)
+        on_part(hist)
+        done = hist.total
+        if done >= iterations or got.total < part or (got.info or {}).get("stuck"):
+            break
+        pace = done / max(time.monotonic() - started, 1e-6)   # iterations a second so far
+        part = max(1, min(iterations - done, int(pace * part_seconds)))
+    return hist
 
 
 def why_forbidden(program: Program, outcome: Outcome, model: str = DEFAULT_MODEL) -> str:

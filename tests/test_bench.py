@@ -58,7 +58,7 @@ def test_mutant_bench_reports_detection_and_shrunk_size():
     # A budget in examples, not seconds: the seeded campaigns draw the same programs on a busy
     # machine as on an idle one (the CAS mutant shows in a single thread, the lock mutant within
     # a few examples); the minutes only bound a runtime that hangs.
-    rows = bench_mutants(minutes=5, examples=96, iterations=1000,
+    rows = bench_mutants(minutes=5, examples=48, iterations=1000,
                          mutants=["cas-ignores-failure", "mutex-nonatomic-tas"])
     by = {r["mutant"]: r for r in rows}
     assert not by["(correct runtime)"]["found"] and not by["(correct, Go programs)"]["found"]

@@ -135,3 +135,53 @@ def test_weak_outcomes_are_counted_by_the_model_that_judges_the_program():
                             Outcome.make({(1, "r0"): 0, (1, "r1"): 0}, {"x": 1}): 5})
     assert _weak(seen, None) == _weak(seen, "go") == {"weak_runs": 3, "weak_programs": 1}
     assert _weak(seen, "tso") == {"weak_runs": 0, "weak_programs": 0}
+
+
+BACKENDS = Path(__file__).resolve().parent / "campaign_backends.py"
+
+
+def test_a_slow_program_is_not_a_hung_worker_and_a_hung_one_still_is(tmp_path, monkeypatch):
+    # Each program takes 8 s, twice the hang threshold; the campaign's first run never returns.
+    # The worker stuck in that run is reported hung; its fresh replacement reports progress
+    # while its slow program runs, and finishes it.
+    from stressmm.campaign import run_campaign
+
+    monkeypatch.setenv("STRESSMM_TEST_HUNG_ONCE", str(tmp_path / "hung-once"))
+    res = run_campaign(CampaignConfig(minutes=3, examples=1, workers=1, threads=1, seed=5,
+                                      iterations=16_000, hang_seconds=4, corpus=None,
+                                      backend=f"{BACKENDS}:Slow"))
+    assert [f.what for f in res.failures] == ["hung (no progress for 4 s)"]
+    assert res.failures[0].program_text.startswith("litmus")
+    assert res.examples == 1 and res.runs == 16_000
+    assert not res.counterexamples
+
+
+def run_worker(cfg, examples):
+    """The messages one campaign worker sends, run in this process (on its CPUs)."""
+    out = Messages()
+    sigint = signal.getsignal(signal.SIGINT)   # a worker ignores Ctrl-C: its campaign reports
+    try:
+        _worker(1, cfg, sorted(os.sched_getaffinity(0)), worker_seed(9, 1), math.inf, examples,
+                out)
+    finally:
+        signal.signal(signal.SIGINT, sigint)
+    return out
+
+
+def test_a_program_whose_threads_start_late_is_run_again():
+    cfg = CampaignConfig(examples=6, iterations=50, corpus=None, threads=1,
+                         backend=f"{BACKENDS}:StartsLateEveryOtherRun")
+    out = run_worker(cfg, 6)
+    kind, _, stats = out[-1]
+    assert kind == "done", out[-1]
+    assert stats["examples"] == 6 and stats["runs"] == 6 * 50 and stats["unstarted"] == 0
+
+
+def test_programs_whose_threads_never_start_are_skipped_and_counted_not_failed():
+    proc = stressmm("fuzz", "--backend", f"{BACKENDS}:NeverStarts", "--examples", "3",
+                    "--threads", "1", "--workers", "1", "--iterations", "50", "--corpus", "",
+                    "--seed", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 programs could not start their threads in time (skipped, not judged): machine " \
+           "overloaded?" in proc.stdout
+    assert "WORKER FAILURE" not in proc.stdout and "FORBIDDEN" not in proc.stdout

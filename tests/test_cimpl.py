@@ -147,14 +147,16 @@ def test_broken_examples_show_what_go_forbids(impl, program, seen):
 @two_cpus
 @pytest.mark.parametrize("impl", ["peterson_nofence.c", "tts_spinlock.c", "chan_close_wakeup.c"])
 def test_fuzzing_finds_the_broken_locks_shrunk_to_two_threads(impl, tmp_path):
-    # Bounded: 4 minutes at most; on a busy 2-core machine each took 1 to 2 minutes. The
-    # close that fakes a value needs a receiver asleep before the close: the lost wake-up
-    # shape that every Go campaign draws (strategies/go_shapes.py wakeups).
+    # Bounded: 4 minutes at most. The close that fakes a value needs a receiver asleep
+    # before the close: the lost wake-up shape that every Go campaign draws
+    # (strategies/go_shapes.py wakeups). 4,000 runs a program: each bug shows within the
+    # first few programs, and shrinking, which reruns programs, takes a fifth of the time
+    # the default 20,000 take.
     from stressmm.campaign import CampaignConfig, run_campaign
 
     res = run_campaign(CampaignConfig(minutes=4, go=True, model="go", backend="native",
                                       impl=(str(IMPLS / impl),), corpus=str(tmp_path),
-                                      workers=1, seed=3, threads=2))
+                                      workers=1, seed=3, threads=2, iterations=4000))
     assert not res.failures, res.failures
     assert res.counterexamples, f"not found in {res.examples} programs"
     cex = res.counterexamples[0]
@@ -176,41 +178,68 @@ def test_a_crash_or_a_hang_is_reported_with_the_program_and_exit_1(impl, report)
     assert report in done.stdout and "Traceback" not in done.stderr
 
 
+def assert_saved_and_replayable(report, saved, corpus, impl, what):
+    """A crash or a hang found by fuzzing: reported shrunk, saved with its --impl (the .litmus
+    file and the corpus index), replayed by crashing or hanging again, and not by a fixed lock."""
+    assert report.startswith("STUCK: " + what), report
+    assert ".Lock()" in report
+    text = Path(saved).read_text()
+    assert f'"impl": ["{DATA / impl}"]' in text and '"stuck": ' in text
+    assert len(parse(text)[0].threads) == 2
+    from stressmm.fuzz import load_corpus
+    [(_, _, meta)] = load_corpus(corpus / "counterexamples.jsonl")   # the index replays alike
+    assert meta["impl"] == [str(DATA / impl)] and what in meta["stuck"]
+    replay = stressmm("replay", saved)
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    assert "REPRODUCED: STUCK: " + what in replay.stdout
+    fixed = stressmm("replay", saved, "--impl", IMPLS / "ticket_lock.c")
+    assert fixed.returncode == 0 and "not reproduced" in fixed.stdout, fixed.stdout
+
+
 @two_cpus
-@pytest.mark.parametrize("impl, what", [
-    ("segfault.c", "segfault crashed (SIGSEGV) while running"),
-    ("forever.c", "forever did not return from a call of P"),
-])
-def test_fuzzing_saves_a_crash_or_a_hang_shrunk_and_replayable(impl, what, tmp_path):
+def test_fuzzing_saves_a_hang_shrunk_and_replayable(tmp_path):
     # Bounded: a hang costs the watchdog's 5 s per try, and shrinking gets 15 s.
     from stressmm.campaign import CampaignConfig, run_campaign
 
+    impl = "forever.c"
     res = run_campaign(CampaignConfig(examples=40, go=True, model="go", backend="native",
                                       impl=(str(DATA / impl),), corpus=str(tmp_path), workers=1,
                                       seed=1, threads=2, stuck_shrink_seconds=15))
     assert not res.failures, res.failures
     [cex] = res.counterexamples
-    assert cex.report().startswith("STUCK: " + what)
-    assert ".Lock()" in cex.report() and len(cex.program.threads) == 2
-    saved = Path(res.saved[0]).read_text()
-    assert f'"impl": ["{DATA / impl}"]' in saved and '"stuck": ' in saved
-    from stressmm.fuzz import load_corpus
-    [(_, _, meta)] = load_corpus(tmp_path / "counterexamples.jsonl")   # the index replays alike
-    assert meta["impl"] == [str(DATA / impl)] and what in meta["stuck"]
-    replay = stressmm("replay", res.saved[0])
-    assert replay.returncode == 1, replay.stdout + replay.stderr
-    assert "REPRODUCED: STUCK: " + what in replay.stdout
-    fixed = stressmm("replay", res.saved[0], "--impl", IMPLS / "ticket_lock.c")
-    assert fixed.returncode == 0 and "not reproduced" in fixed.stdout, fixed.stdout
+    assert len(cex.program.threads) == 2
+    assert_saved_and_replayable(cex.report(), res.saved[0], tmp_path, impl,
+                                "forever did not return from a call of P")
+
+
+@pytest.fixture(scope="module")
+def crash_campaign(tmp_path_factory):
+    """`stressmm fuzz` on a lock that crashes, once for the tests that read what it did."""
+    corpus = tmp_path_factory.mktemp("crash-corpus")
+    env = dict(os.environ, STRESSMM_IMPL_CACHE=str(tmp_path_factory.getbasetemp() / "impl-cache"))
+    done = subprocess.run([sys.executable, "-m", "stressmm", "fuzz", "--go", "--impl",
+                           str(DATA / "segfault.c"), "--examples", "40", "--corpus", str(corpus),
+                           "--seed", "1", "--workers", "1"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    return done, corpus
 
 
 @two_cpus
-def test_fuzz_exits_1_on_a_crash(tmp_path):
-    done = stressmm("fuzz", "--go", "--impl", DATA / "segfault.c", "--examples", 40,
-                    "--corpus", tmp_path, "--seed", 1, "--workers", 1)
+def test_fuzz_exits_1_on_a_crash(crash_campaign):
+    done, _ = crash_campaign
     assert done.returncode == 1, done.stdout + done.stderr
     assert "STUCK: segfault crashed (SIGSEGV)" in done.stdout and "replay: " in done.stdout
     assert re.search(r"found after \d+ programs, [\d,]+ runs", done.stdout)
+    assert "WORKER FAILURE" not in done.stdout
+
+
+@two_cpus
+def test_fuzzing_saves_a_crash_shrunk_and_replayable(crash_campaign):
+    done, corpus = crash_campaign
+    report = done.stdout[done.stdout.index("STUCK: "):]
+    [saved] = re.findall(r"^replay: stressmm replay (\S+)$", done.stdout, re.M)
+    assert_saved_and_replayable(report, saved, corpus, "segfault.c",
+                                "segfault crashed (SIGSEGV) while running")
 
 
 HELD_FOR_EVER = parse('''litmus Held "P0 never unlocks: P1 waits for ever"

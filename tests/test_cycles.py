@@ -1,7 +1,6 @@
 """Critical-cycle programs: every one is valid and forbidden under sc, x86-TSO allows exactly
 those with an unfenced store-then-load, the 2-thread ones carry their classic names, and
 shrinking ends on SB."""
-import doctest
 import importlib
 from collections import Counter
 
@@ -216,8 +215,3 @@ def test_bad_knobs_are_refused_at_once(knobs, words):
 
 def test_exported_from_the_package():
     assert mst.cycles is cycles
-
-
-def test_doctests():
-    result = doctest.testmod(importlib.import_module("stressmm.strategies.cycles"))
-    assert result.attempted > 0 and result.failed == 0

@@ -209,10 +209,11 @@ def test_a_crashed_or_hung_worker_is_reported_and_the_campaign_goes_on(how, what
 
     # An examples budget, not a time budget: the fresh worker always gets to run, however
     # loaded the machine (the 4 minutes only bound the test). The hang threshold is far above
-    # an example's time on an overloaded machine (short examples: 100 runs, each needing both
-    # threads on a CPU at once); a worker's start-up does not count against it.
+    # the silence between a worker's reports on an overloaded machine (it reports after each
+    # part of a program's runs, and these examples are short: 100 runs); a worker's start-up
+    # does not count against it.
     res = run_campaign(CampaignConfig(minutes=4, examples=40, seed=4, corpus=None,
-                                      iterations=100, hang_seconds=30), progress)
+                                      iterations=100, hang_seconds=10), progress)
     assert struck, "no worker was seen"
     assert len(res.failures) == 1, res.failures
     assert what in res.failures[0].what
@@ -259,3 +260,41 @@ def test_a_counterexample_of_primitives_only_that_finished_is_printed_and_saved(
     assert evaluate(loaded.condition, Outcome())
     assert not evaluate(loaded.condition, Outcome.flagged("deadlock"))
 
+
+
+class PartsBackend:
+    """Records each call; `stuck_at` (a call number) ends that call with a stuck note."""
+
+    name = "parts"
+
+    def __init__(self, stuck_at=None, race=False):
+        self.calls, self.stuck_at, self.race = [], stuck_at, race
+
+    def run(self, program, iterations, schedule):
+        self.calls.append((iterations, schedule.seed))
+        outcomes = sorted(get_model("sc").allowed(program).outcomes)
+        if len(self.calls) == self.stuck_at:
+            from stressmm.outcome import Outcome
+            return Histogram(program, {Outcome.flagged("timeout"): 1}, info={"stuck": "hung"})
+        return Histogram(program, {outcomes[0]: iterations})
+
+
+def test_runs_in_parts_report_progress_draw_fresh_delays_and_stop_at_a_hang():
+    from stressmm.fuzz import run_in_parts
+
+    backend, beats = PartsBackend(), []
+    hist = run_in_parts(backend, sb_sc(), iterations=520, schedule=Schedule(seed=4),
+                        mutant=None, on_part=lambda h: beats.append(h.total),
+                        part_seconds=0.0)   # parts as small as can be: one run after the first
+    assert hist.total == 520 and backend.calls[0][0] == 500 and len(backend.calls) == 21
+    assert beats == sorted(beats) and len(beats) == len(backend.calls) > 2
+    seeds = [s for _, s in backend.calls]
+    assert seeds[0] == 4 and len(set(seeds)) == len(seeds)   # each part its own delays
+    stuck = PartsBackend(stuck_at=2)
+    hist = run_in_parts(stuck, sb_sc(), iterations=3000, schedule=Schedule(), mutant=None,
+                        on_part=lambda h: None, part_seconds=0.0)
+    assert len(stuck.calls) == 2 and hist.info["stuck"] == "hung"
+    whole = PartsBackend(race=True)   # a race detector reports per process: one call
+    run_in_parts(whole, sb_sc(), iterations=3000, schedule=Schedule(), mutant=None,
+                 on_part=lambda h: None, part_seconds=0.0)
+    assert whole.calls == [(3000, 0)]

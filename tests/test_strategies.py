@@ -1,8 +1,6 @@
 """The Hypothesis strategies: every program they draw is valid and within its knobs, bad knobs
 are refused at once, and shrinking ends on the classic minimal shapes (SB, message passing,
 no schedule delays)."""
-import doctest
-import importlib
 
 import pytest
 from hypothesis import HealthCheck, find, given, settings
@@ -330,11 +328,3 @@ def test_drawn_schedules_are_within_their_knobs(s):
 def test_max_delay_zero_draws_no_delay(s):
     assert s.delays == ()
 
-
-# ---------------------------------------------------------------- the docstrings' examples run
-
-
-@pytest.mark.parametrize("module", ["programs", "schedules", "_knobs"])
-def test_docstring_examples(module):
-    result = doctest.testmod(importlib.import_module(f"stressmm.strategies.{module}"))
-    assert result.failed == 0 and result.attempted > 0

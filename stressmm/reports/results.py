@@ -258,7 +258,8 @@ def campaign(res, cfg) -> dict:
                          percent=100.0 * cex.count / cex.total if cex.total else 0.0,
                          others_seen=[{"text": str(o), "count": n} for o, n in cex.others],
                          replay=f"stressmm replay {path}" if path else None))
-    return {"examples": res.examples, "runs": res.runs, "elapsed": res.elapsed,
+    return {"examples": res.examples, "runs": res.runs, "unstarted": res.unstarted,
+            "elapsed": res.elapsed,
             "runs_per_second": res.runs / res.elapsed if res.elapsed > 0 else 0.0,
             "workers": res.workers, "cpus": list(res.cpus),
             "first_detection": res.first_detection,

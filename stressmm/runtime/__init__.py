@@ -36,7 +36,7 @@ from ..outcome import Histogram, Outcome
 from ..program import FLAGS, Program
 from ..schedule import Schedule
 
-__all__ = ["RuntimeUsageError", "BadHistogram", "Backend", "available_cpus", "check_budget",
+__all__ = ["RuntimeUsageError", "ThreadsNotStarted", "BadHistogram", "Backend", "available_cpus", "check_budget",
            "check_histogram", "run_backend", "backend_name", "attach_histogram",
            "partial_histogram"]
 
@@ -44,6 +44,14 @@ __all__ = ["RuntimeUsageError", "BadHistogram", "Backend", "available_cpus", "ch
 class RuntimeUsageError(ValueError):
     """A run that cannot be done as asked: an unsupported op, a bad iteration count, more
     threads than CPUs, an unknown mutant. The message names the culprit and the remedy."""
+
+
+class ThreadsNotStarted(RuntimeUsageError):
+    """A run abandoned because a program thread did not reach a barrier of the runtime within
+    its bound (the native executor's 20 s, pythreads' `BARRIER_SECONDS`): the threads were
+    descheduled on an overloaded or niced machine. It says nothing about the implementation
+    under test; the same run may well succeed a moment later. A campaign retries such a
+    program, then skips it and counts it."""
 
 
 class BadHistogram(RuntimeUsageError):

@@ -42,14 +42,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ..outcome import Histogram, Outcome
 from ..program import Chan, Mutex, Once, Program, Var
 from ..schedule import Schedule
-from . import RuntimeUsageError, attach_histogram, check_budget
+from . import RuntimeUsageError, ThreadsNotStarted, attach_histogram, check_budget
 from . import cache_dir as shared_cache_dir
 
 __all__ = ["is_c_impl", "header_path", "include_dir", "build", "user_objects", "CImplBackend",
@@ -247,6 +247,8 @@ def _serve(library: str, rfd: int, wfd: int) -> int:
         try:
             hist = native.run(program, user=address, **kwargs)
             say(("ok", dict(hist.counts), hist.elapsed, hist.info))
+        except ThreadsNotStarted as e:
+            say(("late", str(e)))
         except RuntimeUsageError as e:
             say(("usage", str(e)))
         except Exception as e:   # reported by the backend with the program it was running
@@ -370,7 +372,7 @@ class CImplBackend:
         counts: dict = {}
         elapsed, done, part, info = 0.0, 0, min(iterations, FIRST_PART), {}
         for n in range(iterations):   # bounded: every part runs at least one iteration
-            seed = replace(schedule, seed=schedule.seed + 7919 * n)
+            seed = schedule.part(n)
             try:
                 reply = self._request(program, dict(kwargs, iterations=part, schedule=seed))
             except KeyboardInterrupt as e:   # the parts already done go with the signal
@@ -427,6 +429,8 @@ class CImplBackend:
             return Histogram(program, {Outcome.flagged("timeout"): 1},
                              time.monotonic() - started, self.name,
                              {"stuck": note, "seed": schedule.seed})
+        if reply[0] == "late":
+            raise ThreadsNotStarted(reply[1])
         if reply[0] == "usage":
             raise RuntimeUsageError(reply[1])
         if reply[0] == "error":

@@ -32,7 +32,7 @@ from typing import Optional
 from ..outcome import Histogram
 from ..program import Program
 from ..schedule import Schedule
-from . import RuntimeUsageError, attach_histogram, available_cpus, check_budget
+from . import RuntimeUsageError, ThreadsNotStarted, attach_histogram, available_cpus, check_budget
 from .compile import MUTANTS, SYNC_MUTANTS, Compiled, check_mutant, compile_program
 
 __all__ = ["run", "MUTANTS", "SYNC_MUTANTS", "NativeBackend", "choose_cpus", "await_budget"]
@@ -144,8 +144,8 @@ def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, 
                 raw[key] = raw.get(key, 0) + n
             exc.partial_counts = (_decode(compiled, raw), elapsed + took)
             raise
-        except RuntimeError as exc:
-            raise RuntimeUsageError(f"{compiled.program.name}: {exc}") from exc
+        except RuntimeError as exc:   # the executor's only one: a barrier wait timed out
+            raise ThreadsNotStarted(f"{compiled.program.name}: {exc}") from exc
         except OSError as exc:
             raise RuntimeUsageError(f"{compiled.program.name}: could not start the program "
                                     f"threads: {exc}") from exc

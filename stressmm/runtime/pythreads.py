@@ -57,7 +57,7 @@ from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceD
                        Recv, RLock, RUnlock, Rmw, RmwOp, Send, Store, Unlock, WaitGroup, WgAdd,
                        WgDone, WgWait, value_in, walk_ops)
 from ..schedule import Schedule
-from . import RuntimeUsageError, check_budget
+from . import RuntimeUsageError, ThreadsNotStarted, check_budget
 from .compile import SYNC_MUTANTS, check_mutant
 
 __all__ = ["run", "PyThreadsBackend", "ROLES", "GoPanic", "load_impls", "ITERATION_SECONDS"]
@@ -892,7 +892,7 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
                 notes["capped"] = capped
                 break
     except threading.BrokenBarrierError as exc:
-        raise RuntimeUsageError(f"{program.name}: a Python thread missed its start barrier for "
+        raise ThreadsNotStarted(f"{program.name}: a Python thread missed its start barrier for "
                                 f"{BARRIER_SECONDS:.0f} s; the run was abandoned") from exc
     finally:
         if pool is not None:
