@@ -51,7 +51,7 @@ from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceD
                        Recv, RLock, RUnlock, Rmw, RmwOp, Send, Store, Unlock, WaitGroup, WgAdd,
                        WgDone, WgWait, value_in, walk_ops)
 from ..schedule import Schedule
-from . import RuntimeUsageError, check_budget
+from . import RuntimeUsageError, check_budget, hang_note
 from .compile import SYNC_MUTANTS, check_mutant
 
 __all__ = ["run", "PyThreadsBackend", "ROLES", "GoPanic", "load_impls", "ITERATION_SECONDS"]
@@ -636,9 +636,9 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
                 end.wait(timeout=ITERATION_SECONDS + GRACE)
             except threading.BrokenBarrierError:
                 stuck = "; ".join(w for w in where if w) or "a thread"
-                notes["stuck"] = (f"{stuck}: still blocked {ITERATION_SECONDS + GRACE:g} s after "
-                                  f"the iteration began (a primitive that never returns?); the "
-                                  f"run stopped after {done + 1:,} iterations")
+                notes["stuck"] = (hang_note(stuck, ITERATION_SECONDS + GRACE, "the iteration began",
+                                            "a primitive that never returns")
+                                  + f"; the run stopped after {done + 1:,} iterations")
                 counts[Outcome.flagged("timeout")] = counts.get(Outcome.flagged("timeout"), 0) + 1
                 done += 1
                 break
