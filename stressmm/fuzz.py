@@ -27,7 +27,7 @@ from . import __version__
 from .models import StateLimitError, get_model
 from .outcome import Histogram, Outcome
 from .runtime import machine_facts
-from .program import (FLAGS, And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Not, Program,
+from .program import (FLAGS, And, Cmp, Condition, Expect, FlagIs, MemRef, Not, Program,
                       RegRef, Var)
 from .schedule import Schedule
 

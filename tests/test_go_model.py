@@ -537,7 +537,6 @@ def lock_orders_with_racy_reads():
 
 def test_outcomes_of_overlapping_products_are_counted_without_listing_them():
     from stressmm.check import check
-    from stressmm.judge import stuck_reason
     from stressmm.models.base import OutcomeSpace
     from stressmm.report import render_check
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..program import Order, Program
+from ..program import Order
 from .build import GraphModel, NotApplicable, Relations
 from .graph import shortest_path
 
