@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from .models import get_model
+from .models.base import ListingLimitError
 from .models.explorer import StateLimitError
 from .program import Fence, Load, Order, Program, Rmw, RmwOp, Store, Thread, Var
 
@@ -43,7 +44,8 @@ of states under both models (thousands of distinct outcomes), past the default s
 class BenchRow:
     """One program under one model: states explored, seconds, allowed outcomes. When the
     exploration hit the model's state limit, `states` is the limit, `outcomes` is None and
-    `error` says so."""
+    `error` says so; when the model judged but its outcomes are too many to count within
+    the limit, `too_many` is set, `outcomes` is None and `error` says so."""
 
     name: str
     model: str
@@ -53,11 +55,23 @@ class BenchRow:
     seconds: float
     outcomes: Optional[int]
     error: str = ""
+    too_many: bool = False
 
     def to_json(self) -> dict:
         return dict(name=self.name, model=self.model, threads=self.threads, ops=self.ops,
                     states=self.states, seconds=self.seconds, outcomes=self.outcomes,
-                    error=self.error)
+                    error=self.error, too_many=self.too_many)
+
+    def outcomes_cell(self) -> str:
+        """The outcomes column: the count, `limit` (the search hit the state limit) or
+        `too many` (judged, too many to count).
+
+            >>> BenchRow("p", "go", 2, 2, 9, 0.1, None, "...", too_many=True).outcomes_cell()
+            'too many'
+        """
+        if self.outcomes is not None:
+            return str(self.outcomes)
+        return "too many" if self.too_many else "limit"
 
 
 def bench_program(program: Program, model_name: str, *, max_states: Optional[int] = None,
@@ -76,8 +90,14 @@ def bench_program(program: Program, model_name: str, *, max_states: Optional[int
     except StateLimitError as err:
         return BenchRow(program.name, model_name, len(program.threads), ops, err.limit,
                         time.perf_counter() - start, None, str(err))
+    seconds = time.perf_counter() - start
+    try:
+        outcomes = len(result.outcomes)        # an OutcomeSpace counts without listing...
+    except ListingLimitError as err:           # ...unless its pieces pass the work limit
+        return BenchRow(program.name, model_name, len(program.threads), ops, result.states,
+                        seconds, None, str(err), too_many=True)
     return BenchRow(program.name, model_name, len(program.threads), ops, result.states,
-                    time.perf_counter() - start, len(result.outcomes))
+                    seconds, outcomes)
 
 
 def bench(programs: Iterable[Program] = (), *, models: Sequence[str] = ("sc", "tso"),
@@ -122,7 +142,7 @@ def format_bench(rows: Sequence[BenchRow]) -> str:
             sizes[(family, r.threads, r.ops, r.model)].append(r)
             continue
         lines.append(f"{r.name:<12} {r.model:<9} {r.states:>9,} {r.seconds * 1000:>9.2f} "
-                     f"{r.outcomes if r.outcomes is not None else 'limit':>8}")
+                     f"{r.outcomes_cell():>8}")
     if sizes:
         lines.append("")
         lines.append(f"{'random':<12} {'model':<9} {'max states':>11} {'max s':>8} {'mean s':>8}"
@@ -130,8 +150,11 @@ def format_bench(rows: Sequence[BenchRow]) -> str:
         for (family, threads, ops, model), group in sorted(sizes.items()):
             worst = max(r.seconds for r in group)
             mean = sum(r.seconds for r in group) / len(group)
-            limited = sum(1 for r in group if r.error)
-            note = f"  ({limited} hit the state limit)" if limited else ""
+            limited = sum(1 for r in group if r.error and not r.too_many)
+            too_many = sum(1 for r in group if r.too_many)
+            notes = ([f"{limited} hit the state limit"] if limited else []) + (
+                [f"{too_many} had too many outcomes to count"] if too_many else [])
+            note = f"  ({'; '.join(notes)})" if notes else ""
             lines.append(f"{f'{family} {threads}x{ops}':<12} {model:<9} "
                          f"{max(r.states for r in group):>11,} {worst:>8.3f} {mean:>8.3f} "
                          f"{len(group):>8}{note}")

@@ -27,7 +27,7 @@ from . import __version__
 from .models import StateLimitError, get_model
 from .outcome import Histogram, Outcome
 from .runtime import machine_facts
-from .program import (FLAGS, And, Cmp, Condition, Expect, Fence, FlagIs, MemRef, Not, Program,
+from .program import (FLAGS, And, Cmp, Condition, Expect, FlagIs, MemRef, Not, Program,
                       RegRef, Var)
 from .schedule import Schedule
 
@@ -400,13 +400,10 @@ def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedu
 def why_forbidden(program: Program, outcome: Outcome, model: str = DEFAULT_MODEL) -> str:
     """Why `model` (the one that judged) forbids `outcome`, in the words of that model's own
     explanation (`why_forbidden` of the model object: for sc and tso what the exhaustive search
-    vouches for and, when it can tell, a cycle; for go the rule broken and its cycle), or ""
-    when the model has no explanation or allows the outcome."""
-    explain = getattr(get_model(model), "why_forbidden", None)
-    if explain is None:
-        return ""
+    vouches for and, when it can tell, a cycle; for go and c11 the rule broken and its cycle),
+    or "" when the model allows the outcome or its search passes its work limit."""
     try:
-        text = explain(program, outcome)
+        text = get_model(model).why_forbidden(program, outcome)
     except StateLimitError:
         return ""
     return "\n".join(line.strip() for line in text.strip().splitlines())

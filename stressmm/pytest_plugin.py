@@ -158,7 +158,7 @@ def pytest_configure(config):
     except RuntimeUsageError as e:
         raise pytest.UsageError(f"--stressmm-mutant: {e}")
     if config.getoption("--stressmm-backend"):
-        from .runtime.registry import default_backend, get_backend
+        from .runtime.registry import get_backend
 
         try:
             get_backend(config.getoption("--stressmm-backend"))

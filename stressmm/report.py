@@ -15,8 +15,7 @@ from .models.base import listed
 from .outcome import Histogram, Outcome, evaluate
 from .syntax import print_condition
 
-__all__ = ["table", "render_check", "render_run", "run_json", "render_judged",
-           "judged_json", "judged_facts", "outcome_texts", "timeout_note", "fmt_int", "fmt_rate"]
+__all__ = ["table", "render_check", "render_run", "render_judged", "judged_facts", "outcome_texts", "timeout_note", "fmt_int", "fmt_rate"]
 
 
 GRAPH_MODELS = ("go",)
@@ -222,31 +221,6 @@ def render_judged(judged, source: str = "") -> str:
     if judged.forbidden:
         lines.append(f"  FORBIDDEN by {judged.checked}: {judged.forbidden:,} of {hist.total:,} runs")
     return "\n".join(lines)
-
-
-def run_json(hist: Histogram, verdicts: dict, checked: Optional[str], source: str = "") -> dict:
-    """A histogram as JSON. `allowed` maps each model to true/false, or null where the model
-    gave up or the run is a timeout (timeouts are never judged: `judged` is false)."""
-    return {
-        "name": hist.program.name, "file": source, "backend": hist.backend,
-        "total": hist.total, "elapsed": hist.elapsed, "rate": hist.rate,
-        "info": {k: (list(v) if isinstance(v, tuple) else v) for k, v in (hist.info or {}).items()},
-        "checked_model": checked,
-        "outcomes": [{"outcome": o.to_json(), "text": str(o), "count": n,
-                      "judged": "timeout" not in o.flags,
-                      "allowed": {m: (None if "timeout" in o.flags or a is None else o in a)
-                                  for m, a in verdicts.items()}}
-                     for o, n in sorted(hist.counts.items(), key=lambda kv: (-kv[1], kv[0]))],
-        "forbidden": sum(n for o, n in hist.counts.items()
-                         if "timeout" not in o.flags and verdicts.get(checked) is not None
-                         and o not in verdicts[checked]),
-    }
-
-
-def judged_json(judged, source: str = "") -> dict:
-    """`run_json` plus `judged_facts`."""
-    return dict(run_json(judged.histogram, judged.verdicts, judged.checked, source),
-                **judged_facts(judged))
 
 
 def judged_facts(judged) -> dict:

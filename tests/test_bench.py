@@ -88,3 +88,43 @@ def test_bench_command_prints_a_table(args):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "tso" in proc.stdout and "SB" in proc.stdout
+
+
+def test_a_racy_4x6_go_program_under_a_small_limit_gives_rows_not_tracebacks():
+    from stressmm.bench_models import bench_program, format_bench, target_programs
+
+    [racy] = [p for p, m in target_programs() if p.name == "target-plain-4x6"]
+    cut, counted = bench_program(racy, "go", max_states=5), bench_program(racy, "go", max_states=20)
+    assert cut.outcomes is None and "--max-states 20" in cut.error and not cut.too_many
+    assert counted.outcomes > 10**9 and not counted.error      # counted without listing them
+    table = format_bench([cut, counted]).splitlines()
+    assert table[1].endswith(" limit") and table[2].endswith(f" {counted.outcomes}")
+
+
+def test_outcomes_too_many_to_count_give_the_row_its_note(monkeypatch):
+    # Two overlapping boxes of outcomes: counting them exactly splits them into disjoint
+    # pieces, more than a work limit of 1 allows.
+    from stressmm import bench_models
+    from stressmm.models.base import Box, ModelResult, OutcomeSpace
+
+    boxes = tuple(Box((((0, "r0"), tuple(range(lo, lo + 10))),), ()) for lo in (0, 5))
+    space = OutcomeSpace(frozenset(), boxes, 1, "racy under go")
+
+    class Judged:
+        max_states = 1
+
+        def with_max_states(self, n):
+            return self
+
+        def allowed(self, program):
+            return ModelResult(space, (), 7, 0.0)
+
+    monkeypatch.setattr(bench_models, "get_model", lambda name: Judged())
+    [racy] = [p for p, m in bench_models.target_programs() if p.name == "target-plain-4x6"]
+    row = bench_models.bench_program(racy, "go", max_states=1)
+    assert row.too_many and row.outcomes is None and row.states == 7
+    assert "more than 1 (the work limit)" in row.error
+    assert bench_models.format_bench([row]).splitlines()[1].endswith("too many")
+    many = [bench_models.BenchRow(f"random-4x6-{i}", "go", 4, 6, 7, 0.1, None, "x", True)
+            for i in range(2)]
+    assert "(2 had too many outcomes to count)" in bench_models.format_bench(many)

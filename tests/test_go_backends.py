@@ -1,9 +1,6 @@
 """The Go backends: litmus programs compiled by gc and gccgo and run on pinned goroutines.
 
 Each toolchain builds once per module (a fixture), holding every program these tests run."""
-import os
-import shutil
-
 import pytest
 
 from stressmm.cli import main

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from stressmm.campaign import CampaignConfig, run_campaign
 from stressmm.fuzz import ForbiddenOutcome, Memo, load_counterexample, save_counterexample
 from stressmm.go_fuzz import RaceCounterexample, check_races, race_finding, race_replay
 from stressmm.models import get_model
-from stressmm.outcome import Histogram, Outcome
+from stressmm.outcome import Histogram
 from stressmm.runtime import available_cpus
 from stressmm.runtime.go import available
 from stressmm.schedule import Schedule

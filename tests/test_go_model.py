@@ -344,6 +344,16 @@ def test_write_write_race_final_value_is_either():
     assert [(r.first.thread, r.second.thread) for r in GO.allowed(p).races] == [(0, 1)]
 
 
+def test_a_final_value_overwritten_in_happens_before_is_forbidden_by_a_rule_in_words():
+    p = prog([Var("x")], [Store("x", 1), Store("x", 2)])
+    rules = GO.why_forbidden(p, "x=1").splitlines()[1:]
+    assert rules == ["  W x=1 -hb-> W x=2, and x ends 1 breaks \"final-value: the final value "
+                     "of a location is that of a write no other write to it happens after "
+                     "(what a read after every goroutine has finished observes: "
+                     "go.dev/ref/mem, \"Implementation Restrictions for Programs Containing "
+                     "Data Races\")\""]
+
+
 def test_load_buffering_is_allowed_but_thin_air_is_not():
     lb = prog([Var("x"), Var("y")], [Load("r0", "x"), Store("y", 1)],
               [Load("r1", "y"), Store("x", 1)])
@@ -527,7 +537,6 @@ def lock_orders_with_racy_reads():
 
 def test_outcomes_of_overlapping_products_are_counted_without_listing_them():
     from stressmm.check import check
-    from stressmm.judge import stuck_reason
     from stressmm.models.base import OutcomeSpace
     from stressmm.report import render_check
 

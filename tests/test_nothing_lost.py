@@ -176,8 +176,9 @@ def test_rows_never_look_identical_when_hidden_memory_tells_them_apart():
 
 
 def test_timeouts_are_not_judged_in_text_or_json():
+    from stressmm.cli import ProgramRun, run_test_document
     from stressmm.judge import judge
-    from stressmm.report import judged_json, render_judged
+    from stressmm.report import render_judged
 
     prog = parse(DEAD)[0]
     hist = Histogram(prog, {Outcome.flagged("deadlock"): 99, Outcome.flagged("timeout"): 1})
@@ -185,8 +186,10 @@ def test_timeouts_are_not_judged_in_text_or_json():
     text = render_judged(judged)
     assert "stuck" not in text and "FORBIDDEN" not in text
     assert "not judged" in text and "off its CPU" in text
-    [row] = [o for o in judged_json(judged)["outcomes"] if o["outcome"]["flags"] == ["timeout"]]
-    assert row["judged"] is False and row["allowed"] == {"go": None}
+    doc = run_test_document(ProgramRun(judged), "go", "")      # one test of `run --json`
+    [row] = [o for o in doc["outcomes"] if o["outcome"]["flags"] == ["timeout"]]
+    assert row["allowed"] == {"go": None} and row["verdicts"]["go"] == "not judged"
+    assert doc["forbidden"] == 0 and doc["timeouts"] == 1
 
 
 # ---------------------------------------------------------------- programs that never finish

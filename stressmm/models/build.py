@@ -1,8 +1,9 @@
-"""The execution-graph builder and explainer that axiomatic models share (`rc11.py`).
+"""The execution-graph builder that axiomatic models share (`rc11.py`).
 
 A model gives its derived relations (`relations(graph) -> dict`, one line each) and its axioms
 (named checks over them); this module builds every execution graph of a program that
-satisfies them, and explains an outcome or why it is forbidden.
+satisfies them, and finds the graphs that explain an outcome or why it is forbidden (told by
+the shared explainer, `explain.py`).
 
 How graphs are built (as in GenMC, Kokologiannakis et al., PLDI 2019, without revisits):
 events are added one at a time, each thread's in program order. A read chooses, when it is
@@ -41,8 +42,9 @@ from ..program import (Await, Fence, Load, Program, ProgramError, Rmw, RmwOp, St
 from .base import (CachedModel, Explanation, ModelResult, UndefinedOutcomes, _check_program,
                    matcher)
 from .explorer import Budget, StateLimitError
-from .explain import SC_RULE, WHY_BUDGET, all_seq_cst, forbidden_text, sc_witness
-from .graph import Rel, shortest_path, show_cycle
+from .explain import (SC_RULE, WHY_BUDGET, all_seq_cst, forbidden_text, graph_steps,
+                      graph_witness, sc_witness)
+from .graph import Rel
 from .machine import op_text
 
 __all__ = ["Graph", "GEvent", "GraphModel", "NotApplicable", "Relations", "event_masks",
@@ -469,17 +471,27 @@ def races_of(g: Graph, hb: Rel) -> list:
     return out
 
 
+def c_races(g: Graph, hb: Rel) -> list:
+    """The races of graph `g` (`races_of`) as `CRace`s, in the same order."""
+    return [CRace(*sorted((str(a), str(b)))) for a, b in races_of(g, hb)]
+
+
 # =============================================================================== the model
 
 
 class GraphModel(CachedModel):
     """An axiomatic model over the builder. A subclass gives `name`, `description`,
-    `relations` (graph -> dict of `Rel`), `axioms` ((name, check, text, witness relations)
-    tuples) and `mode_of_access` (order, atomic, part -> mode)."""
+    `relations` (graph -> dict of `Rel`), `axioms` ((name, check, text, witness) tuples:
+    `witness(graph, relations)` is a cycle of event numbers showing the axiom broken),
+    `mode_of_access` (order, atomic, part -> mode), and for its explainer (`explain.py`)
+    `edge_names` (the relations that name a witness's edges, first match wins) and
+    `sync_relations` ((relation, words) pairs an explanation lists)."""
 
     name = "graph"
     description = ""
     axioms: tuple = ()
+    edge_names: tuple = ()
+    sync_relations: tuple = ()
     by_construction: tuple = ()       # axioms every graph the builder makes satisfies
     sinks_keep_consistency = False
     """True when every axiom says some relation built from sb, rf, mo, rb (and relations
@@ -518,8 +530,7 @@ class GraphModel(CachedModel):
             outcomes.add(_outcome(c, s, flag))
             if c.plain:                             # a race needs a non-atomic access
                 g = graph_of(c, s)
-                for a, b in races_of(g, self.relations(g)["hb"]):
-                    races.add(CRace(*sorted((str(a), str(b)))))
+                races.update(c_races(g, self.relations(g)["hb"]))
         found = UndefinedOutcomes(outcomes) if races else frozenset(outcomes)
         result = ModelResult(found, tuple(sorted(races)), work, time.perf_counter() - begin)
         self._cache.put(program, result)
@@ -537,38 +548,11 @@ class GraphModel(CachedModel):
         for s, flag in terminals:
             o = _outcome(c, s, flag)
             if match(o):
-                return Explanation(o, self._describe(c, s, flag), self.name, program.name)
+                g = graph_of(c, s)
+                r = self.relations(g)
+                steps = graph_steps(self, g, r, c.locs, c_races(g, r["hb"]), flag)
+                return Explanation(o, steps, self.name, program.name)
         raise AssertionError("an allowed outcome has no execution")  # pragma: no cover
-
-    def _describe(self, c: _Compiled, s: tuple, flag: str) -> list:
-        g = graph_of(c, s)
-        r = self.relations(g)
-        src = {b: a for a, b in g.rf.pairs()}
-        steps = []
-        for e in g.events:
-            if e.thread < 0:
-                continue
-            line = f"P{e.thread}: {op_text(e.op)}"
-            if e.kind == "R":
-                line += f"  reads {e.value} from {g.events[src[e.index]]}  [{e.mode}]"
-            elif e.kind == "W":
-                line += f"  writes {e.value}  [{e.mode}]"
-            else:
-                line += f"  [{e.mode}]"
-            steps.append(line)
-        for loc in c.locs:
-            writes = [e for e in g.events if e.kind == "W" and e.loc == loc]
-            if len(writes) > 1:            # in mo: by how many writes come before each
-                order = sorted(writes, key=lambda e: sum(g.mo.rows[w.index] >> e.index & 1
-                                                         for w in writes))
-                steps.append(f"modification order of {loc}: " + ", ".join(map(str, order)))
-        for a, b in r["sw"].pairs():
-            steps.append(f"synchronizes with: {g.events[a]} -> {g.events[b]}")
-        for a, b in races_of(g, r["hb"]):
-            steps.append(f"data race: {CRace(*sorted((str(a), str(b))))}")
-        if flag:
-            steps.append(f"the run ends: {flag} (a spin loop never sees a value that ends it)")
-        return steps
 
     def why_forbidden(self, program: Program, pattern) -> str:
         """Why no consistent execution ends in an outcome matching `pattern`: for the
@@ -594,40 +578,9 @@ class GraphModel(CachedModel):
             r = self.relations(g)
             for rule, check, text, _ in self.axioms:
                 if not check(r):
-                    broken.setdefault(f"{rule}: {text}", _witness(rule, g, r))
+                    broken.setdefault(f"{rule}: {text}", graph_witness(self, rule, g, r))
                     break
         return forbidden_text(program, pattern, self.name, broken, (
             "no execution in which each read reads a write made before it (sb ∪ rf acyclic: "
             "no-thin-air) gives those values"))
 
-
-# =============================================================================== witnesses
-
-_EDGE_NAMES = ("sb", "rf", "mo", "rb", "rmw", "sw", "hb", "eco", "psc")
-
-
-def _witness(rule: str, g: Graph, r: dict) -> str:
-    """A cycle showing why axiom `rule` fails on graph `g`, as text."""
-    if rule == "coherence":
-        bad = r["hb"] @ r["eco"].opt()
-        a = next(i for i in range(g.n) if bad.rows[i] >> i & 1)
-        base_hb, base_eco = g.sb | r["sw"], g.rf | g.mo | r["rb"]
-        if r["hb"].rows[a] >> a & 1:
-            cycle = base_hb.cycle()
-        else:
-            b = next(j for j in range(g.n) if r["hb"].rows[a] >> j & 1
-                     and r["eco"].rows[j] >> a & 1)
-            cycle = shortest_path(base_hb.successors(), a, b) + \
-                shortest_path(base_eco.successors(), b, a)[1:]
-    elif rule == "atomicity":
-        bad = r["rmw"] & (r["rb"] @ r["mo"])
-        a, b = bad.pairs()[0]
-        mid = next(j for j in range(g.n) if r["rb"].rows[a] >> j & 1 and g.mo.rows[j] >> b & 1)
-        cycle = [a, mid, b]
-    elif rule == "sc":
-        cycle = r["psc"].cycle()
-    else:
-        cycle = r["sb|rf"].cycle()
-    return show_cycle([g.events[i] for i in cycle], lambda a, b: next(
-        (name for name in _EDGE_NAMES if name in r and r[name].rows[a.index] >> b.index & 1),
-        "?"))

@@ -76,7 +76,8 @@ from .go_build import Access, Execution, Race, executions, judge
 from .go_explain import describe, why_forbidden
 from .graph import Relation
 
-__all__ = ["GO", "GoModel", "Race", "Access", "Execution", "relations", "AXIOMS"]
+__all__ = ["GO", "GoModel", "Race", "Access", "Execution", "relations", "AXIOMS",
+           "FINAL_VALUE"]
 
 DEFAULT_MAX_STATES = 400_000
 
@@ -230,6 +231,14 @@ AXIOMS = (
 """(name, check, the rule in words). Atomics are sequentially consistent by construction:
 the explorer enumerates total orders of the synchronizing operations only."""
 
+FINAL_VALUE = ("final-value",
+               "the final value of a location is that of a write no other write to it happens "
+               "after (what a read after every goroutine has finished observes: go.dev/ref/mem, "
+               "\"Implementation Restrictions for Programs Containing Data Races\")")
+"""(name, the rule in words) of the final values: a read that happens after every write of
+a location observes a write w with no write w' such that w happens before w' (the builder
+applies it in `go_build.outcomes_of`)."""
+
 
 def with_reads_from(r: dict, y: "Execution") -> dict:
     """The relations of `y`, an execution that differs from the one `r` was computed for only
@@ -287,6 +296,7 @@ class GoModel(CachedModel):
     with_reads_from = staticmethod(with_reads_from)
     races_of = staticmethod(races_of)
     sw_rules, rule_text, edge_label = SW_RULES, RULE_TEXT, EDGE_LABEL
+    final_value = FINAL_VALUE
 
     def _what(self, program: Program) -> str:
         return f"{program.name or 'the program'} under {self.name}"

@@ -3,7 +3,7 @@ and why an outcome is forbidden (`why_forbidden`): the rule of `go.py` each cand
 giving it breaks, with a witness cycle.
 
 The rules come from the model object (`go.GoModel`): `relations`, `axioms`, `sw_rules`,
-`rule_text`, `edge_label`, `with_reads_from` and `races_of`.
+`rule_text`, `edge_label`, `final_value`, `with_reads_from` and `races_of`.
 """
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def _broken_rules(x: Execution, rules, match, budget: Budget) -> list:
             allowed_here = set(outcomes_of(y, value_of, hb))
             for o in finals:
                 if o not in allowed_here:
-                    found.append(("final-value", _final_witness(y, value_of, hb, o)))
+                    name, text = rules.final_value
+                    found.append((f"{name}: {text}", _final_witness(y, value_of, hb, o)))
                     break
     return found
 
@@ -64,6 +65,8 @@ def _all_finals(x: Execution, value_of) -> list:
 
 
 def _final_witness(x, value_of, hb, o) -> str:
+    """A write giving a final value of `o` and a write of its location it happens before:
+    `W x=1 -hb-> W x=2, and x ends 1`."""
     for loc in x.compiled.plains:
         want = o.memory(loc)
         for w in x.writes(loc):
@@ -72,9 +75,8 @@ def _final_witness(x, value_of, hb, o) -> str:
             for w2 in x.writes(loc):
                 if w2 != w and (w, w2) in hb:
                     a, b = _valued(w, value_of), _valued(w2, value_of)
-                    return (f"{a.short()} -hb-> {b.short()}: the final value of {loc} is that of "
-                            f"a write no other write happens after")
-    return "the final value of a location is that of a write no other write happens after"
+                    return f"{a.short()} -hb-> {b.short()}, and {loc} ends {want}"
+    return "a final value is that of a write another write of its location happens after"
 
 
 def _valued(e: GoEvent, value_of) -> GoEvent:

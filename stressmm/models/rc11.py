@@ -44,8 +44,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..program import Order, Program
+from ..program import Order
 from .build import GraphModel, NotApplicable, Relations
+from .graph import shortest_path
 
 __all__ = ["RC11", "Rc11Model", "relations", "AXIOMS", "NotApplicable"]
 
@@ -90,18 +91,42 @@ def relations(g) -> Relations:
     return Relations(g, RELATIONS, NEEDS)
 
 
+def _coherence_cycle(g, r) -> list:
+    """An event related to itself by hb ; eco?, as a cycle of sb, sw, rf, mo and rb edges."""
+    bad = r["hb"] @ r["eco"].opt()
+    a = next(i for i in range(g.n) if bad.rows[i] >> i & 1)
+    base_hb, base_eco = g.sb | r["sw"], g.rf | g.mo | r["rb"]
+    if r["hb"].rows[a] >> a & 1:
+        return base_hb.cycle()
+    b = next(j for j in range(g.n) if r["hb"].rows[a] >> j & 1 and r["eco"].rows[j] >> a & 1)
+    return (shortest_path(base_hb.successors(), a, b)
+            + shortest_path(base_eco.successors(), b, a)[1:])
+
+
+def _atomicity_cycle(g, r) -> list:
+    """An RMW whose write is not right after the write its read reads: its read, a write in
+    between (rb), its write (mo)."""
+    a, b = (r["rmw"] & (r["rb"] @ r["mo"])).pairs()[0]
+    mid = next(j for j in range(g.n) if r["rb"].rows[a] >> j & 1 and g.mo.rows[j] >> b & 1)
+    return [a, mid, b]
+
+
 # The axioms of RC11-consistency (§3, Definition 1), one check each: True when it holds.
 AXIOMS = (
     ("coherence", lambda r: r["hb"].irreflexive() and r["hb"].then_irreflexive(r["eco"]),
-     "hb ; eco? is irreflexive (§3, Coherence)", ("hb", "eco")),
+     "hb ; eco? is irreflexive (§3, Coherence)", _coherence_cycle),
     ("atomicity", lambda r: r["rmw"].empty() or (r["rmw"] & (r["rb"] @ r["mo"])).empty(),
-     "rmw ∩ (rb ; mo) is empty (§3, Atomicity)", ("rmw", "rb", "mo")),
+     "rmw ∩ (rb ; mo) is empty (§3, Atomicity)", _atomicity_cycle),
     ("sc", lambda r: r["psc"].acyclic(),
-     "psc = psc_base ∪ psc_F is acyclic (§3, SC)", ("psc",)),
+     "psc = psc_base ∪ psc_F is acyclic (§3, SC)", lambda g, r: r["psc"].cycle()),
     ("no-thin-air", lambda r: r["sb|rf"].acyclic(),
-     "sb ∪ rf is acyclic (§3, No-thin-air)", ("sb", "rf")),
+     "sb ∪ rf is acyclic (§3, No-thin-air)", lambda g, r: r["sb|rf"].cycle()),
 )
-"""(name, check, the rule in words, the relations a witness is drawn from)."""
+"""(name, check, the rule in words, witness): `witness(graph, relations)` is a cycle of event
+numbers showing the axiom broken, for `why_forbidden`."""
+
+EDGE_NAMES = ("sb", "rf", "mo", "rb", "rmw", "sw", "hb", "eco", "psc")
+"""The relations that name the edges of a witness cycle, the first that holds an edge wins."""
 
 
 def mode_of_access(order: Optional[Order], atomic: bool, part: str = "") -> str:
@@ -133,6 +158,8 @@ class Rc11Model(GraphModel):
                    "races on plain locations make the behaviour undefined")
     relations = staticmethod(relations)
     axioms = AXIOMS
+    edge_names = EDGE_NAMES
+    sync_relations = (("sw", "synchronizes with"),)
     mode_of_access = staticmethod(mode_of_access)
     by_construction = ("no-thin-air",)    # reads read only writes already in the graph
     # A new event that is last in its thread, read by no one, last in mo if a write, and

@@ -208,7 +208,8 @@ def run_test(hist, verdicts: dict, checked: str, source: str = "",
     for o, n in sorted(hist.counts.items(), key=lambda kv: (-kv[1], kv[0])):
         row = _outcome_row(o, p, results, shown)
         row.update(count=n, percent=100.0 * n / total if total else 0.0,
-                   allowed={m: o in verdicts[m] for m in verdicts})
+                   allowed={m: None if "timeout" in o.flags else o in verdicts[m]
+                            for m in verdicts})
         if explain:
             row["explanations"] = explanations(o, p, results, checked, observed=True)
         rows.append(row)

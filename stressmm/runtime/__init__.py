@@ -38,7 +38,7 @@ from ..schedule import Schedule
 
 __all__ = ["RuntimeUsageError", "ThreadsNotStarted", "BadHistogram", "Backend", "available_cpus", "check_budget",
            "check_histogram", "run_backend", "backend_name", "attach_histogram",
-           "partial_histogram"]
+           "partial_histogram", "hang_note"]
 
 
 class RuntimeUsageError(ValueError):
@@ -195,6 +195,18 @@ def _check_outcome(outcome: Outcome, program: Program, want_regs: set, want_mem:
             f"{who} returned an incomplete outcome for {program.name}: {str(outcome)!r} "
             + "; ".join(problems) + " (an outcome holds every register of every thread and the "
             "final value of every variable, or a flag alone: see docs/backends.md)")
+
+
+def hang_note(who: str, seconds: float, since: str, guess: str) -> str:
+    """How a backend tells a call of the implementation under test that has not returned
+    (`info["stuck"]`, printed as `STUCK: ...`): who is blocked, for how long since when, and
+    the likely cause.
+
+        >>> hang_note("P1: mu.lock() (line 9) on mypkg.locks:Lock", 3.0, "the iteration began",
+        ...           "a primitive that never returns")
+        'P1: mu.lock() (line 9) on mypkg.locks:Lock: still blocked 3 s after the iteration began (a primitive that never returns?)'
+    """
+    return f"{who}: still blocked {seconds:g} s after {since} ({guess}?)"
 
 
 def attach_histogram(exc: BaseException, histogram: Histogram) -> None:

@@ -49,7 +49,7 @@ from typing import Optional
 from ..outcome import Histogram, Outcome
 from ..program import Chan, Mutex, Once, Program, Var
 from ..schedule import Schedule
-from . import RuntimeUsageError, ThreadsNotStarted, attach_histogram, check_budget
+from . import RuntimeUsageError, ThreadsNotStarted, attach_histogram, check_budget, hang_note
 from . import cache_dir as shared_cache_dir
 
 __all__ = ["is_c_impl", "header_path", "include_dir", "build", "user_objects", "CImplBackend",
@@ -420,11 +420,11 @@ class CImplBackend:
                 reply: tuple) -> Histogram:
         """The histogram of a run that ended with `reply` (not a part of a longer run)."""
         if reply[0] in ("dead", "hung"):
-            what = (reply[1] if reply[0] == "dead" else
-                    f"did not return from a call of P{reply[1]} within {HANG_SECONDS:.0f} s "
-                    f"(a call that ignores ctx->wait or sleeps for ever?)")
+            what = (f"{self.impl_name} {reply[1]}" if reply[0] == "dead" else
+                    hang_note(f"{self.impl_name}, called from P{reply[1]}", HANG_SECONDS,
+                              "the call began", "a call that ignores ctx->wait or sleeps for ever"))
             self.close()
-            note = (f"{self.impl_name} {what} while running {program.name or 'the program'} "
+            note = (f"{what} while running {program.name or 'the program'} "
                     f"(schedule seed {schedule.seed}); the worker process was stopped")
             return Histogram(program, {Outcome.flagged("timeout"): 1},
                              time.monotonic() - started, self.name,

@@ -57,7 +57,7 @@ from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceD
                        Recv, RLock, RUnlock, Rmw, RmwOp, Send, Store, Unlock, WaitGroup, WgAdd,
                        WgDone, WgWait, value_in, walk_ops)
 from ..schedule import Schedule
-from . import RuntimeUsageError, ThreadsNotStarted, check_budget
+from . import RuntimeUsageError, ThreadsNotStarted, check_budget, hang_note
 from .compile import SYNC_MUTANTS, check_mutant
 
 __all__ = ["run", "PyThreadsBackend", "ROLES", "GoPanic", "load_impls", "ITERATION_SECONDS"]
@@ -860,10 +860,10 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
             verdict = _watch(it, started, pool.where)
             if verdict == "stuck":
                 stuck = "; ".join(w for w in pool.where if w) or "a thread"
-                notes["stuck"] = (f"{stuck}: still inside its call {ITERATION_SECONDS + GRACE:g} s "
-                                  f"after the iteration began, and not waiting (a call that "
-                                  f"never returns, or a wait loop that sleeps long between "
-                                  f"its rounds?); the run stopped after {done + 1:,} iterations")
+                notes["stuck"] = (hang_note(stuck, ITERATION_SECONDS + GRACE, "the iteration began",
+                                            "a call that never returns and does not wait, or a "
+                                            "wait loop that sleeps long between its rounds")
+                                  + f"; the run stopped after {done + 1:,} iterations")
                 counts[Outcome.flagged("timeout")] = counts.get(Outcome.flagged("timeout"), 0) + 1
                 done += 1
                 break
