@@ -31,7 +31,7 @@ A program is a list of *steps* in one global order. A step is either
   Channels, flags, onces and waitgroups are fresh per handoff (c0, f1, once2, wg3, ...); the
   two mutexes `mu` and `rw` are shared (their sections never nest).
 - an **access** by one thread: a plain load or store of a data location, or a seq_cst atomic
-  load, store or add of the atomic counter `a`.
+  load, store or add (of 1 or -1) of the atomic counter `a`.
 - a **contention** between two threads inside one primitive, where a broken primitive shows
   (`GO_CONTENTIONS`), on variables of its own (v<j>, w<j>, u<j>, t<j>, c<j>): both threads
   ``mu.Lock(); r = v0; v0 = k; mu.Unlock()`` (mutual exclusion: one of them reads the other's
@@ -264,7 +264,9 @@ class _Builder:
             loc = self.declare(Var(_COUNTER, atomic=True))
             op = {"atomic-load": lambda: Load(_FRESH, loc, _SC),
                   "atomic-store": lambda: Store(loc, self.next_value(loc), _SC),
-                  "atomic-add": lambda: Rmw(_FRESH, loc, RmwOp.ADD, 1, order=_SC)}[step.kind]()
+                  # an Add of 1, or (second location index) of -1: a delta of either sign
+                  "atomic-add": lambda: Rmw(_FRESH, loc, RmwOp.ADD, -1 if step.loc % 2 else 1,
+                                           order=_SC)}[step.kind]()
         self.threads[t].append(op)
         self.current = t
 

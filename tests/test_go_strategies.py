@@ -184,6 +184,13 @@ def test_contentions_reach_a_writer_waiting_for_two_readers_and_negative_deltas(
     assert p.description == "P0 <-atomic-sb-> P1"
 
 
+def test_an_atomic_add_access_may_subtract():
+    p = find(go_programs(accesses=["atomic-add"]),
+             lambda p: any(isinstance(op, Rmw) and op.loc == "a" and op.operand < 0
+                           for _, op in p.ops()), settings=FIND)
+    assert "atomic.add-delta" in exercised(p)
+
+
 # ---------------------------------------------------------------- shrinking
 
 
