@@ -21,8 +21,7 @@ A program is a list of *steps* in one global order. A step is either
   waitgroup    destination ``wg.Add(1)``, starts the source      ``wg.Add(1)`` in the source
                with an atomic flag, ``wg.Wait(); r = x``;
                source ``x = v; wg.Done()`` (or ``wg.Add(1+k)``
-               and k Dones before ``x = v; wg.Done()``;
-               with k = 2 the source then waits too)
+               and k Dones before ``x = v; wg.Done()``)
   chan-sync    ``x = v; <-c``  /  ``c <- 1; r = x``, c           c buffered: the receive then
                unbuffered (the receive is synchronized          orders nothing
                before the send completes)
@@ -405,12 +404,10 @@ def _waitgroup(b: _Builder, j, step, write, read):
         return (WgAdd(wg, 1),) + write + (WgDone(wg),), (WgWait(wg),) + read
     # Add before the goroutine starts: the start flag stands for the `go` statement. With a
     # capacity of k > 0, the destination adds 1 + k and the source calls Done k times before
-    # its write: Wait must not return before the last Done. With k = 2 the source waits for
-    # the group too: the zero counter releases both waiters.
+    # its write: Wait must not return before the last Done.
     start = b.declare(Var(f"s{j}", atomic=True))
     extra = step.capacity
-    also_waits = (WgWait(wg),) if extra == 2 else ()
-    return ((Await(start, 1, _SC),) + (WgDone(wg),) * extra + write + (WgDone(wg),) + also_waits,
+    return ((Await(start, 1, _SC),) + (WgDone(wg),) * extra + write + (WgDone(wg),),
             (WgAdd(wg, 1 + extra), Store(start, 1, _SC), WgWait(wg)) + read)
 
 
