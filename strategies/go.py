@@ -16,9 +16,12 @@ A program is a list of *steps* in one global order. A step is either
   close        ``x = v; close(c)``  /  ``<-c; r = x``           the read before the receive
   rwmutex      ``rw.Lock() ... rw.Unlock()`` / ``rw.RLock()``   the writer takes ``RLock``
   once         ``once.Do { x = v }`` / same, then ``r = x``     the read before ``once.Do``
+               (or each call with a body value of its own,
+               and the source reads ``x`` after its Do too)
   waitgroup    destination ``wg.Add(1)``, starts the source      ``wg.Add(1)`` in the source
                with an atomic flag, ``wg.Wait(); r = x``;
-               source ``x = v; wg.Done()``
+               source ``x = v; wg.Done()`` (or ``wg.Add(1+k)``
+               and k Dones before ``x = v; wg.Done()``)
   chan-sync    ``x = v; <-c``  /  ``c <- 1; r = x``, c           c buffered: the receive then
                unbuffered (the receive is synchronized          orders nothing
                before the send completes)
@@ -27,15 +30,17 @@ A program is a list of *steps* in one global order. A step is either
   Channels, flags, onces and waitgroups are fresh per handoff (c0, f1, once2, wg3, ...); the
   two mutexes `mu` and `rw` are shared (their sections never nest).
 - an **access** by one thread: a plain load or store of a data location, or a seq_cst atomic
-  load, store or add of the atomic counter `a`.
+  load, store or add (of 1 or -1) of the atomic counter `a`.
 - a **contention** between two threads inside one primitive, where a broken primitive shows
   (`GO_CONTENTIONS`), on variables of its own (v<j>, w<j>, u<j>, t<j>, c<j>): both threads
   ``mu.Lock(); r = v0; v0 = k; mu.Unlock()`` (mutual exclusion: one of them reads the other's
   write; likewise with ``rw.Lock()``), a reader ``rw.RLock(); r0 = v0; r1 = w0; rw.RUnlock()``
-  beside a writer ``rw.Lock(); w0 = 1; v0 = 1; rw.Unlock()`` (no torn reads), both threads
-  ``c <- k; r = <-c`` on one buffered channel (no value received twice, none lost), both
-  ``r = atomic.Add(&u0, k)`` (or Swap, or ``CAS(&u0, 0, k)``: no lost update) or the store
-  buffering shape on two counters (one order of all atomics), two readers of an RWMutex of
+  beside a writer ``rw.Lock(); w0 = 1; v0 = 1; rw.Unlock()`` (no torn reads; the writer may
+  first read ``v0`` in a read section of its own, so it must wait for the other reader), both
+  threads ``c <- k; r = <-c`` on one buffered channel (no value received twice, none lost),
+  both ``r = atomic.Add(&u0, k)`` with k = 1 and k = 2 or -2 (or Swap, or ``CAS(&u0, 0, k)``:
+  no lost update, a delta of either sign), the store buffering shape on two counters
+  (``atomic-sb``: one order of all atomics), two readers of an RWMutex of
   their own ``rw0.RLock(); c0 <- 1 / r = <-c0; rw0.RUnlock()`` (readers share the lock), and a stream
   ``c0 <- 1; c0 <- 2`` / ``r0 = <-c0; r1 = <-c0`` on a channel of capacity 0 to 2, maybe
   closed after the values (FIFO order, the capacity, values buffered at the close).
@@ -89,7 +94,7 @@ GO_MECHANISMS = ("chan", "mutex", "atomic", "close", "rwmutex", "once", "waitgro
 """The synchronisations of a handoff, in the order the shrinker prefers them."""
 
 GO_CONTENTIONS = ("mutex", "rwmutex", "rwmutex-reader", "chan", "atomic", "rwmutex-readers",
-                  "chan-stream")
+                  "chan-stream", "atomic-sb")
 """The primitives a contention step puts two threads inside at once."""
 
 GO_ACCESSES = ("load", "store", "atomic-load", "atomic-store", "atomic-add")
@@ -153,7 +158,7 @@ class _Handoff:
     target: int        # offset from the source, minus one
     write: Optional[int]   # data location written by the source, None for none
     read: int          # data location read by the destination
-    capacity: int
+    capacity: int      # 0, 1 or 2: a channel's capacity; the variant of a once or waitgroup
 
 
 @dataclass(frozen=True)
@@ -191,7 +196,8 @@ class _Contention:
 
 _CONTENTION_NEEDS = {"mutex": ("mutex",), "rwmutex": ("rwmutex",),
                      "rwmutex-reader": ("rwmutex",), "chan": ("chan",), "atomic": ("atomic",),
-                     "rwmutex-readers": ("rwmutex", "chan"), "chan-stream": ("chan",)}
+                     "rwmutex-readers": ("rwmutex", "chan"), "chan-stream": ("chan",),
+                     "atomic-sb": ("atomic",)}
 
 
 def _contention_kinds(knobs: _Knobs) -> tuple:
@@ -205,8 +211,9 @@ def _contentions(knobs: _Knobs) -> st.SearchStrategy:
     def build(c):
         first, second = divmod(c[1], n_max - 1)
         # Without `close` in the sync knob, a channel stream never closes its channel.
-        variant = c[2] if "close" in knobs.sync else c[2] % _CAPACITIES
-        variant = variant if kinds[c[0]] != "chan-stream" else variant % (2 * _CAPACITIES)
+        variant = c[2]
+        if kinds[c[0]] == "chan-stream":
+            variant %= 2 * _CAPACITIES if "close" in knobs.sync else _CAPACITIES
         return _Contention(kinds[c[0]], first, second, variant)
 
     return st.tuples(st.integers(0, len(kinds) - 1), st.integers(0, n_max * (n_max - 1) - 1),
@@ -256,7 +263,9 @@ class _Builder:
             loc = self.declare(Var(_COUNTER, atomic=True))
             op = {"atomic-load": lambda: Load(_FRESH, loc, _SC),
                   "atomic-store": lambda: Store(loc, self.next_value(loc), _SC),
-                  "atomic-add": lambda: Rmw(_FRESH, loc, RmwOp.ADD, 1, order=_SC)}[step.kind]()
+                  # an Add of 1, or (second location index) of -1: a delta of either sign
+                  "atomic-add": lambda: Rmw(_FRESH, loc, RmwOp.ADD, -1 if step.loc % 2 else 1,
+                                           order=_SC)}[step.kind]()
         self.threads[t].append(op)
         self.current = t
 
@@ -277,7 +286,7 @@ class _Builder:
             ops_a = (Send(c, 1), Send(c, 2)) + ((Close(c),) if closes else ())
             ops_b = (Recv(c, _FRESH), Recv(c, _FRESH)) + (
                 (Recv(c, _FRESH, _FRESH),) if closes else ())
-        elif step.primitive == "atomic" and step.variant % (len(_RMWS) + 1) == len(_RMWS):
+        elif step.primitive == "atomic-sb":
             # Store buffering: each thread stores one counter, then loads the other; one
             # order of all atomic ops (Go's seq_cst) forbids both loads seeing 0.
             u, t = (self.declare(Var(f"{n}{j}", atomic=True)) for n in ("u", "t"))
@@ -285,11 +294,13 @@ class _Builder:
             ops_b = (Store(t, 1, _SC), Load(_FRESH, u, _SC))
         elif step.primitive == "atomic":
             # One read-modify-write each on one counter: returned values and the final value
-            # tell whether both were single atomic steps.
+            # tell whether both were single atomic steps. The second operand is 2 or -2, so
+            # an Add whose delta loses its sign shows too.
             u = self.declare(Var(f"u{j}", atomic=True))
-            op, expected = _RMWS[step.variant % (len(_RMWS) + 1)]
+            op, expected = _RMWS[step.variant % len(_RMWS)]
+            second = 2 if step.variant // len(_RMWS) % 2 == 0 else -2
             ops_a = (Rmw(_FRESH, u, op, 1, expected=expected, order=_SC),)
-            ops_b = (Rmw(_FRESH, u, op, 2, expected=expected, order=_SC),)
+            ops_b = (Rmw(_FRESH, u, op, second, expected=expected, order=_SC),)
         elif step.primitive == "rwmutex-readers":
             # Both readers inside at once: a rendezvous on an unbuffered channel. The RWMutex
             # is its own: on the shared `rw`, a writer of another step could wait for this
@@ -299,11 +310,14 @@ class _Builder:
             ops_b = (RLock(rw), Recv(c, _FRESH), RUnlock(rw))
         elif step.primitive == "rwmutex-reader":
             # The writer writes in the reverse order of the reads: any overlap of the two
-            # sections shows as a torn read (r0 old, r1 new).
+            # sections shows as a torn read (r0 old, r1 new). In odd variants the writer
+            # first reads under a read lock of its own (check, then update), so two readers
+            # hold the lock together and the writer must wait for the one still inside.
             rw = self.declare(Mutex("rw", rw=True))
+            check = (RLock(rw), Load(_FRESH, x), RUnlock(rw)) if step.variant % 2 else ()
             ops_a = (RLock(rw), Load(_FRESH, x), Load(_FRESH, y), RUnlock(rw))
-            ops_b = (Lock(rw), Store(y, self.next_value(y)), Store(x, self.next_value(x)),
-                     Unlock(rw))
+            ops_b = check + (Lock(rw), Store(y, self.next_value(y)),
+                             Store(x, self.next_value(x)), Unlock(rw))
         else:
             m = self.declare(Mutex("mu") if step.primitive == "mutex" else Mutex("rw", rw=True))
             ops_a = (Lock(m), Load(_FRESH, x), Store(x, self.next_value(x)), Unlock(m))
@@ -374,6 +388,12 @@ def _once(b: _Builder, j, step, write, read):
     o = b.declare(Once(f"once{j}"))
     if step.racy:
         return (OnceDo(o, write),), read + (OnceDo(o, write),)
+    if write and step.capacity:
+        # Each call with a body of its own value, and the source reads after its Do too:
+        # both threads then read the value of the one body that ran.
+        loc = write[0].loc
+        own = (Store(loc, b.next_value(loc)),)
+        return (OnceDo(o, write), Load(_FRESH, loc)), (OnceDo(o, own),) + read
     return (OnceDo(o, write),), (OnceDo(o, write),) + read
 
 
@@ -382,10 +402,13 @@ def _waitgroup(b: _Builder, j, step, write, read):
     if step.racy:
         # The Go bug: Add inside the goroutine, so Wait may find the counter still at 0.
         return (WgAdd(wg, 1),) + write + (WgDone(wg),), (WgWait(wg),) + read
-    # Add before the goroutine starts: the start flag stands for the `go` statement.
+    # Add before the goroutine starts: the start flag stands for the `go` statement. With a
+    # capacity of k > 0, the destination adds 1 + k and the source calls Done k times before
+    # its write: Wait must not return before the last Done.
     start = b.declare(Var(f"s{j}", atomic=True))
-    return ((Await(start, 1, _SC),) + write + (WgDone(wg),),
-            (WgAdd(wg, 1), Store(start, 1, _SC), WgWait(wg)) + read)
+    extra = step.capacity
+    return ((Await(start, 1, _SC),) + (WgDone(wg),) * extra + write + (WgDone(wg),),
+            (WgAdd(wg, 1 + extra), Store(start, 1, _SC), WgWait(wg)) + read)
 
 
 _MECHANISMS = {"chan": _chan, "mutex": _mutex, "atomic": _atomic, "close": _close,

@@ -25,6 +25,24 @@ def test_the_campaign_programs_exercise_the_clause(clause_id):
     assert clause(clause_id).test(p)
 
 
+def test_every_clause_is_exercised_by_one_campaign_program_in_a_hundred():
+    # a clause reached by fewer programs leaves its mutants unfound within a short campaign
+    # (`stressmm bench --mutants` counts the programs to the first detection)
+    from hypothesis import given
+
+    seen = []
+
+    @settings(max_examples=600, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck), phases=(Phase.generate,))
+    @given(GO_PROGRAMS)
+    def draw(p):
+        seen.append(exercised(p))
+
+    draw()
+    rare = {c.id: n for c in CLAUSES if (n := sum(c.id in e for e in seen)) < len(seen) / 100}
+    assert not rare, (rare, len(seen))
+
+
 def test_every_mutant_breaks_a_clause_of_the_checklist():
     named = {m for c in CLAUSES for m in c.mutants}
     assert named <= set(MUTANTS)

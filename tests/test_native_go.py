@@ -353,6 +353,17 @@ def test_mutant_shows_a_go_forbidden_outcome(mutant):
     assert forbidden(h, sc) != {}
 
 
+@TWO_CPUS
+@pytest.mark.parametrize("text", ["P0: x = 1; c <- 1 | P1: <-c; r0 = x",
+                                  "P0: x = 1; e <- 1 | P1: <-e; r0 = x"])
+def test_chan_send_closed_ok_leaves_a_send_on_an_open_channel_as_it_is(text):
+    # the mutant breaks the send on a closed channel only: message passing over an open
+    # channel (unbuffered, buffered) runs every iteration to an outcome go allows
+    program = short_program("chan-send-closed-ok", text)
+    h = run(program, iterations=500, mutant="chan-send-closed-ok")
+    assert forbidden(h, get_model("go").allowed(program).outcomes) == {}
+
+
 # ---------------------------------------------------------------- bad input
 
 

@@ -476,10 +476,10 @@ static int sync_try(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r
     int cap = in->b;
     switch ((mm_opcode)in->code) {
     case OP_LOCK: return try_lock(p);
-    case OP_MUT_SEND_CLOSED_OK:
     case OP_RLOCK: return try_rlock(sx, p);
     case OP_UNLOCK: return try_unlock(sx, p);
     case OP_RUNLOCK: return try_runlock(sx, p);
+    case OP_MUT_SEND_CLOSED_OK:   /* on an open channel, the send of OP_SEND */
     case OP_SEND:
         if (cap > 0)
             return try_send_buffered(sx, p, cap, r[in->a]);
