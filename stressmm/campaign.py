@@ -39,8 +39,11 @@ HEARTBEAT = 0.5          # seconds between progress messages from a worker
 CHUNK = 8                # Hypothesis examples per chunk: bounds the overshoot past the deadline
 GO_TOOLCHAIN_BACKENDS = ("go", "gccgo", "go-race")   # Go programs compiled by a Go toolchain
 MAX_RESPAWNS = 3         # fresh workers per slot after crashes or hangs; then the slot stays empty
-START_TRIES = 2          # runs of a program whose threads could not start, before it is skipped
 FIGURES = ("examples", "runs", "unstarted")   # a worker's counts, summed over the workers
+# The longest a try of a program may wait at a start barrier before ThreadsNotStarted: the
+# native executor's MM_STUCK_SECONDS (20 s), pythreads' BARRIER_SECONDS (30 s). A worker beats
+# between tries, so that is the longest silence an overloaded machine causes.
+START_BARRIER_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class CampaignConfig:
     workers: Optional[int] = None
     iterations: int = DEFAULT_ITERATIONS
     corpus: Optional[str] = ".stressmm/counterexamples"
-    hang_seconds: float = 120.0      # a started worker silent this long is hung
+    hang_seconds: float = 120.0      # a started worker silent this long is hung (see hang_note)
     startup_seconds: float = 300.0   # a worker must start (spawn, imports) within this
     go: bool = False
     backend: str = "native"          # a registry spec: each worker builds its own backend
@@ -65,6 +68,23 @@ class CampaignConfig:
 
     def budget_seconds(self) -> float:
         return self.minutes * 60.0 if self.minutes is not None else float("inf")
+
+    def hang_note(self) -> str:
+        """What is wrong with `hang_seconds`, or "": below START_BARRIER_SECONDS, a program
+        whose threads wait out their start barrier on an overloaded machine (a try that is
+        then skipped, not a fault) is taken for a hung worker.
+
+            >>> CampaignConfig().hang_note()
+            ''
+            >>> CampaignConfig(hang_seconds=10).hang_note()[:60]
+            'hang_seconds=10 is below the 30 s a try of a program may wai'
+        """
+        if self.hang_seconds >= START_BARRIER_SECONDS:
+            return ""
+        return (f"hang_seconds={self.hang_seconds:g} is below the {START_BARRIER_SECONDS:g} s "
+                f"a try of a program may wait for its threads to start on an overloaded "
+                f"machine: such a wait is then reported as a hung worker; give hang_seconds "
+                f"of {START_BARRIER_SECONDS * 2:g} or more")
 
     def part_seconds(self) -> float:
         """How long one part of a program's runs may take (`run_in_parts`): a twentieth of the
@@ -241,8 +261,7 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
 
-    from .fuzz import ForbiddenOutcome, Memo, check_program
-    from .runtime import ThreadsNotStarted
+    from .fuzz import ForbiddenOutcome, Memo, check_program, run_started
     from .runtime.registry import get_backend
     from .syntax import print_program
 
@@ -264,15 +283,17 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
     last = [0.0]
     out.send(("ready", index, None))  # started: from now on, silence means a hang
 
-    def beat(_hist=None):
+    def beat(so_far=None):
         """Say the worker makes progress (at most every HEARTBEAT s): after each part of a
-        program's runs, and after each program."""
+        program's runs (`so_far`: the histogram of its parts done, whose runs count at once,
+        so a worker that hangs in a later part loses none of them), and after each program."""
         if os.getppid() != parent:   # orphaned: nobody reads our results; end, do not linger
             os._exit(0)
         now = time.monotonic()
         if now - last[0] > HEARTBEAT:
             last[0] = now
-            out.send(("beat", index, stats))
+            out.send(("beat", index, stats if so_far is None
+                      else dict(stats, runs=stats["runs"] + so_far.total)))
 
     def on_run(hist):
         stats["runs"] += hist.total
@@ -291,17 +312,16 @@ def _worker(index: int, cfg: CampaignConfig, cpus: list, seed: int, deadline: fl
         _count(stats["coverage"], {"programs": 1}, tally(program))
         out.send(("program", index, print_program(program)))
         try:
-            for tries in range(1, START_TRIES + 1):
-                try:
-                    hist = check_program(program, schedule, backend=backend, model=cfg.model,
-                                         mutant=cfg.mutant, memo=memo, iterations=cfg.iterations,
-                                         on_run=on_run, on_part=beat,
-                                         part_seconds=cfg.part_seconds())
-                    break
-                except ThreadsNotStarted:   # overload, not a fault: try again, then skip
-                    if tries == START_TRIES:
-                        stats["unstarted"] += 1
-                        return   # passes unrun (not in `passed`: it may be drawn again)
+            # Overload, not a fault: a program whose threads could not start is tried again,
+            # then skipped unjudged. A beat before the new try: the failed one may have waited
+            # out a barrier's whole bound without a word.
+            hist = run_started(lambda: check_program(
+                program, schedule, backend=backend, model=cfg.model, mutant=cfg.mutant,
+                memo=memo, iterations=cfg.iterations, on_run=on_run, on_part=beat,
+                part_seconds=cfg.part_seconds()), on_retry=beat)
+            if hist is None:
+                stats["unstarted"] += 1
+                return   # passes unrun (not in `passed`: it may be drawn again)
             if getattr(backend, "race", False):   # go-race: the detector is under test too
                 from .go_fuzz import check_races
                 check_races(hist, schedule, backend, cfg.model, memo)
@@ -426,6 +446,9 @@ def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[CampaignResul
     if cfg.minutes is None and cfg.examples is None:
         raise ValueError("give a budget: minutes or examples")
     plans = plan_workers(program_threads(cfg), cfg.workers)
+    if cfg.hang_note():
+        import warnings
+        warnings.warn(f"stressmm: {cfg.hang_note()}", RuntimeWarning, stacklevel=2)
     seed = cfg.seed if cfg.seed is not None else new_seed()
     start = time.monotonic()
     wall_start = time.time()

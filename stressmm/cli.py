@@ -591,6 +591,7 @@ def report_campaign(res, args, cfg, kinds: tuple = ()) -> int:
     for f in res.failures:
         print(f"WORKER FAILURE: worker {f.worker} {f.what} while running:\n{f.program_text}")
     if res.unstarted:
+        from .fuzz import unstarted_note
         print(unstarted_note(res.unstarted))
     used = [p for p, n in res.coverage.per_primitive if n or args.go]
     print(res.coverage.render(primitives_shown=used))
@@ -607,18 +608,6 @@ def report_campaign(res, args, cfg, kinds: tuple = ()) -> int:
               f"{res.first_detection_runs:,} runs ({res.first_detection:.1f}s)")
     print(f"seed {res.seed} (rerun with --seed {res.seed} to draw the same programs)")
     return finish(args, results, status)
-
-
-def unstarted_note(n: int) -> str:
-    """The summary line for the programs a campaign skipped because their threads could not
-    start in time.
-
-        >>> unstarted_note(3)
-        '3 programs could not start their threads in time (skipped, not judged): machine overloaded? Run fewer jobs beside the campaign, or fewer --workers'
-    """
-    return (f"{n:,} program{'s' if n != 1 else ''} could not start their threads in time "
-            f"(skipped, not judged): machine overloaded? Run fewer jobs beside the campaign, "
-            f"or fewer --workers")
 
 
 def replay_backend(label: str, meta: dict, backend: Optional[str], impl: Sequence[str]):

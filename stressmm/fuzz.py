@@ -34,11 +34,12 @@ from .schedule import Schedule
 __all__ = ["Counterexample", "StuckCounterexample", "ForbiddenOutcome", "Memo", "check_program", "DEFAULT_MODEL",
            "save_counterexample", "load_counterexample", "load_corpus", "load_corpus_entries",
            "check_replay_meta", "check_corpus", "default_model", "DEFAULT_ITERATIONS",
-           "run_in_parts"]
+           "run_in_parts", "START_TRIES", "run_started", "unstarted_note"]
 
 DEFAULT_ITERATIONS = 20_000
 PART_SECONDS = 2.0        # run_in_parts: the length of one part of a program's runs
 FIRST_PART_RUNS = 500     # run_in_parts: the first part, which measures the pace
+START_TRIES = 2           # run_started: tries of a program whose threads could not start in time
 
 
 DEFAULT_MODEL = "tso"
@@ -361,7 +362,11 @@ def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedu
     overloaded machine) reports every `part_seconds` while a call that never returns stops
     the reports. Part n runs `schedule.part(n)` (fresh delays). The runs end early when a
     part ran fewer iterations than asked (the backend stopped: capped, or a crash or hang,
-    `info["stuck"]`). A race-detector backend runs whole: its reports are per process.
+    `info["stuck"]`), and when a part after the first could not start its threads
+    (`ThreadsNotStarted`: the parts done are returned, with `info["capped"]` saying so; from
+    the first part it is raised). Ctrl-C or SIGTERM in a part carries the runs of every part
+    done (`partial_histogram`). A race-detector backend runs whole: its reports are per
+    process.
 
         >>> from stressmm.syntax import parse
         >>> from stressmm.outcome import Outcome
@@ -375,7 +380,7 @@ def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedu
         >>> sizes[0], sizes[-1]
         (500, 5000)
     """
-    from .runtime import run_backend
+    from .runtime import ThreadsNotStarted, attach_histogram, partial_histogram, run_backend
 
     if getattr(backend, "race", False):
         hist = run_backend(backend, program, iterations=iterations, schedule=schedule,
@@ -385,8 +390,22 @@ def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedu
     started = time.monotonic()
     hist, part = None, min(iterations, FIRST_PART_RUNS)
     for n in range(iterations):   # bounded: every part runs at least one iteration
-        got = run_backend(backend, program, iterations=part, schedule=schedule.part(n),
-                          mutant=mutant)
+        try:
+            got = run_backend(backend, program, iterations=part, schedule=schedule.part(n),
+                              mutant=mutant)
+        except ThreadsNotStarted:
+            if hist is None:
+                raise   # not one run yet: the caller decides (`run_started` tries again)
+            # The parts done are judged, not thrown away with this one: a forbidden outcome
+            # they showed stays found. The note says why the runs are fewer than asked.
+            return replace(hist, info={**hist.info, "capped": (
+                f"{hist.total:,} of {iterations:,} runs: the threads of the next part could "
+                f"not start in time (machine overloaded?)")})
+        except BaseException as exc:   # Ctrl-C, SIGTERM: every part's runs go with the signal
+            if hist is not None:
+                done = partial_histogram(exc)
+                attach_histogram(exc, hist if done is None else hist.merged(done))
+            raise
         hist = got if hist is None else hist.merged(got)
         on_part(hist)
         done = hist.total
@@ -395,6 +414,56 @@ def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedu
         pace = done / max(time.monotonic() - started, 1e-6)   # iterations a second so far
         part = max(1, min(iterations - done, int(pace * part_seconds)))
     return hist
+
+
+def run_started(attempt: Callable[[], Histogram], tries: int = START_TRIES,
+                on_retry: Optional[Callable[[], None]] = None) -> Optional[Histogram]:
+    """`attempt()` (a run of one program, usually `check_program`), tried again when it
+    raises `ThreadsNotStarted` (a program thread missed a start barrier of the runtime: the
+    machine is overloaded, which says nothing of the implementation under test), at most
+    `tries` times in all. Returns what `attempt` returned, or None when no try could start
+    the threads: the program is then unjudged, to be counted (`unstarted_note`), never
+    reported as a finding nor as a pass. `on_retry()` is called before each new try (a campaign
+    worker's heartbeat: a failed try may have waited out a barrier's bound). What any try
+    raises besides `ThreadsNotStarted` (a ForbiddenOutcome, Ctrl-C) goes through at once.
+    Campaign workers and the pytest plugin both run their programs through this.
+
+        >>> from stressmm.runtime import ThreadsNotStarted
+        >>> calls = []
+        >>> def late_once():
+        ...     calls.append(1)
+        ...     if len(calls) == 1:
+        ...         raise ThreadsNotStarted("P: a thread missed the start barrier")
+        ...     return "judged"
+        >>> run_started(late_once), len(calls)
+        ('judged', 2)
+        >>> def never():
+        ...     raise ThreadsNotStarted("P: a thread missed the start barrier")
+        >>> run_started(never) is None
+        True
+    """
+    from .runtime import ThreadsNotStarted
+
+    for n in range(tries):
+        if n and on_retry is not None:
+            on_retry()
+        try:
+            return attempt()
+        except ThreadsNotStarted:   # overload, not a fault: try again, then give up unjudged
+            continue
+    return None
+
+
+def unstarted_note(n: int, remedy: str = "Run fewer jobs beside the campaign, or fewer "
+                                         "--workers") -> str:
+    """What is said of `n` programs skipped unjudged because their threads could not start in
+    time (`run_started` gave up on them), ending with `remedy`.
+
+        >>> unstarted_note(3)
+        '3 programs could not start their threads in time (skipped, not judged): machine overloaded? Run fewer jobs beside the campaign, or fewer --workers'
+    """
+    return (f"{n:,} program{'s' if n != 1 else ''} could not start their threads in time "
+            f"(skipped, not judged): machine overloaded? {remedy}")
 
 
 def why_forbidden(program: Program, outcome: Outcome, model: str = DEFAULT_MODEL) -> str:

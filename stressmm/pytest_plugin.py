@@ -38,6 +38,12 @@ Options:
 pythreads backend with that class in place of the built-in primitive of its role (a list
 for several roles).
 
+A program whose threads could not start in time (an overloaded machine: the runtime's start
+barrier timed out) is run once more, then left unjudged, as `stressmm fuzz` does: never a
+failure (it says nothing of the code under test), never a silent pass either. The test warns
+with the count ("3 programs could not start their threads in time (skipped, not judged)"), and
+a test in which no program could be judged is skipped with that reason.
+
 A failing test saves its minimal counterexample in the corpus and its report ends with the
 command that replays it (`stressmm replay <file>`).
 
@@ -56,7 +62,8 @@ from typing import Optional
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from .fuzz import DEFAULT_ITERATIONS, ForbiddenOutcome, Memo, check_program, save_counterexample
+from .fuzz import (DEFAULT_ITERATIONS, ForbiddenOutcome, Memo, check_program, run_started,
+                   save_counterexample, unstarted_note)
 
 DEFAULT_CORPUS = ".stressmm/counterexamples"   # the same as `stressmm fuzz --corpus`
 HARDWARE_HEALTH_CHECKS = (HealthCheck.too_slow,)
@@ -81,6 +88,43 @@ settings.register_profile("stressmm-ci", max_examples=100, derandomize=True,
 # to within a round (each example runs the program thousands of times).
 settings.register_profile("stressmm-fuzz", max_examples=20, derandomize=False,
                           suppress_health_check=list(HealthCheck), **HARDWARE)
+
+# What the programs of a test whose threads could not start in time are told to do.
+UNSTARTED_REMEDY = "Run fewer jobs beside the tests, or fewer pytest-xdist workers"
+
+
+class StressmmWarning(UserWarning):
+    """Something a stressmm test did not check, though it passed: programs left unjudged."""
+
+
+@dataclass
+class Judged:
+    """What the `stressmm_check` calls of the test now running came to: programs judged, and
+    programs skipped unjudged because their threads could not start in time (`run_started`).
+    One per test, kept in `config.stash` (not a global), replaced when the next test starts."""
+
+    judged: int = 0
+    unstarted: int = 0
+
+    def verdict(self) -> tuple:
+        """("skip" | "warn" | "", message) for a test that passed with these counts: a test
+        that judged no program is skipped with the reason, never passed; one that judged some
+        warns about the rest.
+
+            >>> Judged(judged=0, unstarted=2).verdict()[0], Judged(3, 1).verdict()[0]
+            ('skip', 'warn')
+            >>> Judged(3, 0).verdict()
+            ('', '')
+        """
+        if not self.unstarted:
+            return "", ""
+        note = unstarted_note(self.unstarted, UNSTARTED_REMEDY)
+        if not self.judged:
+            return "skip", f"no program could be judged: {note}"
+        return "warn", f"stressmm: {self.judged:,} program(s) judged; {note}"
+
+
+JUDGED = pytest.StashKey[Judged]()
 
 # The settings a stressmm profile decides for a test, unless the test's own @settings does.
 PROFILE_FIELDS = ("max_examples", "deadline", "derandomize", "phases", "report_multiple_bugs")
@@ -248,9 +292,14 @@ def stressmm_memo():
 def stressmm_check(request, stressmm_memo):
     """`stressmm_check(program, schedule=Schedule(), backend=None, impl=(), oversubscribe=None)`:
     run and judge one example with the session's options; raises `ForbiddenOutcome` with a
-    readable counterexample. `impl` ("module:Class", or a list) runs your own Python
-    primitives on the pythreads backend. Session-scoped: it holds no per-test state beyond the
-    backends it built (one per spec, so that the memo recognises a program seen before)."""
+    readable counterexample, and returns the histogram of the runs (None when the program's
+    threads could not start in time, twice: an overloaded machine, not a fault; the program
+    is then left unjudged and counted, and the test warns with the count, or, when no
+    program of it could be judged, is skipped with the reason). `impl` ("module:Class", or a
+    list) runs your own Python primitives on the pythreads backend. Session-scoped: it holds
+    no per-test state beyond the backends it built (one per spec, so that the memo
+    recognises a program seen before); the counts of the test now running are in
+    `config.stash[JUDGED]`."""
     opts = request.config.getoption
     mutant = opts("--stressmm-mutant")
     model = opts("--stressmm-model")
@@ -275,9 +324,16 @@ def stressmm_check(request, stressmm_memo):
                       or getattr(backend, "default_iterations", DEFAULT_ITERATIONS))
         native = (backend is None or isinstance(backend, _Oversubscribed)
                   or getattr(backend, "spec", None) == "native")
-        return check_program(program, schedule or Schedule(), backend=backend, model=model,
-                             mutant=mutant if native else None, iterations=iterations,
-                             memo=stressmm_memo)
+        hist = run_started(lambda: check_program(
+            program, schedule or Schedule(), backend=backend, model=model,
+            mutant=mutant if native else None, iterations=iterations, memo=stressmm_memo))
+        tally = request.config.stash.get(JUDGED, None)
+        if tally is not None:
+            if hist is None:
+                tally.unstarted += 1
+            else:
+                tally.judged += 1
+        return hist
 
     return run
 
@@ -289,6 +345,7 @@ def pytest_runtest_call(item):
     until its M minutes are spent or it fails."""
     if "stressmm_check" not in getattr(item, "fixturenames", ()):
         return (yield)
+    tally = item.config.stash[JUDGED] = Judged()
     minutes = item.config.getoption("--stressmm-minutes")
     function = getattr(item, "function", None)
     own = getattr(function, "_hypothesis_internal_use_settings", None)
@@ -300,22 +357,35 @@ def pytest_runtest_call(item):
             fuzzing=minutes is not None)
     try:
         result = yield  # raises if the first round failed
-        if minutes is None:
-            return result
-        deadline = time.monotonic() + minutes * 60.0
-        rounds = 1
-        base_seed = forced_seed(own_seed)
-        while time.monotonic() < deadline and rounds < 1_000_000:
-            if own is not None and base_seed is not None:
-                function._hypothesis_internal_use_seed = round_seed(base_seed, rounds)
-            item.runtest()  # raises on a counterexample: pytest reports it as this test's failure
-            rounds += 1
+        if minutes is not None:
+            deadline = time.monotonic() + minutes * 60.0
+            rounds = 1
+            base_seed = forced_seed(own_seed)
+            while time.monotonic() < deadline and rounds < 1_000_000:
+                if own is not None and base_seed is not None:
+                    function._hypothesis_internal_use_seed = round_seed(base_seed, rounds)
+                item.runtest()  # raises on a counterexample: reported as this test's failure
+                rounds += 1
+        what, message = tally.verdict()
+        if what == "skip":
+            _skip_at(item, message)
+        if what == "warn":
+            item.warn(StressmmWarning(message))   # shown at the test, in the warnings summary
         return result
     finally:
         if own is not None:
             function._hypothesis_internal_use_settings = own
             if hasattr(function, "_hypothesis_internal_use_seed"):
                 function._hypothesis_internal_use_seed = own_seed
+
+
+def _skip_at(item, reason: str):
+    """Skip `item` with `reason`, shown at the test's own line (as a skip marker's is), not at
+    this plugin's."""
+    try:
+        raise pytest.skip.Exception(reason, _use_item_location=True)
+    except TypeError:   # a pytest without that keyword: the reason alone still says it all
+        pytest.skip(reason)
 
 
 def forced_seed(own_seed):

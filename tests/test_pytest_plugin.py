@@ -346,3 +346,82 @@ def test_two_threads_on_one_cpu(stressmm_check):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--stressmm-iterations",
                                            "200", timeout=240)
     result.assert_outcomes(passed=1)
+
+
+# A user's test file whose backends cannot start the program threads in time on some calls, as
+# the native runtime's start barrier times out on an overloaded machine (correct otherwise).
+UNSTARTED_TEST = '''
+from hypothesis import given, settings
+from stressmm import strategies as mst
+from stressmm.models import get_model
+from stressmm.outcome import Histogram
+from stressmm.runtime import ThreadsNotStarted
+
+
+class StartsLate:
+    """Every outcome sc allows; call n (1, 2, ...) cannot start its threads when late(n)."""
+
+    name = "starts-late"
+
+    def __init__(self, late):
+        self.late, self.calls = late, 0
+
+    def run(self, program, iterations, schedule):
+        self.calls += 1
+        if self.late(self.calls):
+            raise ThreadsNotStarted(f"{program.name}: execute: a program thread did not reach "
+                                    "the barrier within 20 s (machine overloaded, or threads "
+                                    "descheduled); the run was abandoned")
+        outcomes = sorted(get_model("sc").allowed(program).outcomes)
+        return Histogram(program, {o: iterations for o in outcomes}, backend=self.name)
+
+
+NEVER = StartsLate(lambda n: True)
+EVERY_OTHER = StartsLate(lambda n: n % 2 == 1)    # each program starts when tried again
+FIRST_PROGRAM = StartsLate(lambda n: n <= 2)      # the first program's two tries, then fine
+PROGRAMS = mst.programs(threads=2, ops=(1, 2), kinds=("load", "store"), locations=2)
+
+
+@settings(max_examples=5)
+@given(program=PROGRAMS, schedule=mst.schedules(max_delay=2))
+def test_never_starts(program, schedule, stressmm_check):
+    stressmm_check(program, schedule, backend=NEVER)
+
+
+@settings(max_examples=5)
+@given(program=PROGRAMS, schedule=mst.schedules(max_delay=2))
+def test_starts_when_tried_again(program, schedule, stressmm_check):
+    assert stressmm_check(program, schedule, backend=EVERY_OTHER) is not None
+
+
+@settings(max_examples=5)
+@given(program=PROGRAMS, schedule=mst.schedules(max_delay=2))
+def test_first_program_never_starts(program, schedule, stressmm_check):
+    stressmm_check(program, schedule, backend=FIRST_PROGRAM)
+
+
+def test_counts():   # runs after the three above
+    assert NEVER.calls == 2 * 5
+    assert EVERY_OTHER.calls == 2 * 5
+    assert FIRST_PROGRAM.calls == 2 + 4
+'''
+
+
+def test_programs_whose_threads_cannot_start_are_unjudged_not_failed_nor_passed(pytester):
+    # Tried again, as campaigns do; a program that still cannot start is neither a failure (it
+    # says nothing of the code under test) nor a silent pass: the test warns with the count,
+    # and a test that judged no program at all is skipped with the reason.
+    pytester.makepyfile(test_user=UNSTARTED_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", timeout=240)
+    result.assert_outcomes(passed=3, skipped=1)
+    out = result.stdout.str()
+    assert "Flaky" not in out and "ThreadsNotStarted" not in out
+    result.stdout.fnmatch_lines([
+        "SKIPPED*test_user.py:*: no program could be judged: 5 programs could not start "
+        "their threads in time (skipped, not judged): machine overloaded? Run fewer jobs "
+        "beside the tests, or fewer pytest-xdist workers"])
+    result.stdout.fnmatch_lines([
+        "*test_first_program_never_starts*",
+        "*StressmmWarning: stressmm: 4 program(s) judged; 1 program could not start their "
+        "threads in time (skipped, not judged)*"])
+    assert "test_starts_when_tried_again" not in out.split("warnings summary")[-1]
