@@ -101,7 +101,7 @@ class StressmmWarning(UserWarning):
 class Judged:
     """What the `stressmm_check` calls of the test now running came to: programs judged, and
     programs skipped unjudged because their threads could not start in time (`run_started`).
-    One per test, kept in `config.stash` (not a global), replaced when the next test starts."""
+    One per test while it runs, kept in `config.stash` (not a global)."""
 
     judged: int = 0
     unstarted: int = 0
@@ -373,6 +373,7 @@ def pytest_runtest_call(item):
             item.warn(StressmmWarning(message))   # shown at the test, in the warnings summary
         return result
     finally:
+        del item.config.stash[JUDGED]   # calls outside a test's call count for no test
         if own is not None:
             function._hypothesis_internal_use_settings = own
             if hasattr(function, "_hypothesis_internal_use_seed"):
