@@ -29,12 +29,17 @@ op a thread yields with a probability set by its schedule delay. Every wait is b
 built-in primitives detect deadlock (every unfinished thread blocked in one) and give up at the
 iteration's deadline (`timeout`). Threads inside user calls are watched by the run's own
 thread (`_watch`): when every thread is finished, blocked in a built-in primitive or waiting
-inside a user call, and nothing moves for DEADLOCK_SECONDS (CERTAIN_SECONDS when every user
-call waits on a condition no one notified), the iteration is `deadlock`, judged by the model
-(docs/backends.md). A user method still inside its call ITERATION_SECONDS + GRACE after the
-iteration began, and not waiting, ends the run with a `timeout` outcome and `info["stuck"]`
-naming the call. Python threads cannot be killed: a thread still blocked in a user call after
-its iteration ended is left behind, as a daemon, and the run goes on with fresh threads.
+inside a user call -- blocked for good in a lock wait (on Linux, /proc shows a wait that only
+another thread can end: not a sleep, not a wait for the GIL or a CPU) and running no line of
+user code, or going round a loop DEADLOCK_ROUNDS times (a spinning wait) -- and nothing moves
+for CERTAIN_SECONDS (DEADLOCK_SECONDS when a thread spins), the iteration is `deadlock`,
+judged by the model (docs/backends.md). A slow thread is never taken for a blocked one; at
+worst it makes the judgement wait. A user method still inside its call ITERATION_SECONDS +
+GRACE after the iteration began, and not waiting, ends the run with a `timeout` outcome and
+`info["stuck"]` naming the call (the call is stopped at its next line of user code). Python
+threads cannot be killed: a thread still blocked in a user call after its iteration ended is
+left behind, as a daemon, and the run goes on with fresh threads (at most MAX_LEFT_BEHIND
+per run and MAX_STRANDED per process; then the run stops, `capped`).
 
 Mutants: the read-modify-write mutants (add-not-atomic, swap-not-atomic, cas-ignores-failure)
 break the interpreter's atomic section the same way as in C; sc-store-no-fence and
@@ -44,6 +49,7 @@ native Go primitives do not apply (use `impl=` to run a broken primitive here).
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import random
 import sys
@@ -63,16 +69,18 @@ from .compile import SYNC_MUTANTS, check_mutant
 __all__ = ["run", "PyThreadsBackend", "ROLES", "GoPanic", "load_impls", "ITERATION_SECONDS"]
 
 NAME = "pythreads"
+_THREAD_PREFIX = "stressmm-P"   # the names of the threads that run programs
 AWAIT_BUDGET = 20_000       # polls (each yields the GIL) before an await is a timeout
 ITERATION_SECONDS = 2.0     # a built-in wait still blocked this long after the start: timeout
 GRACE = 1.0                 # then a thread stuck in user code this much longer ends the run
 DEADLOCK_SECONDS = 0.5      # every thread waiting and nothing moving this long: deadlock
-DEADLOCK_ROUNDS = 32        # rounds a spinning wait makes in that window (see _waiting)
-CERTAIN_SECONDS = 0.02      # the same when every user call waits on an un-notified condition
+DEADLOCK_ROUNDS = 32        # rounds a spinning wait makes in that window
+CERTAIN_SECONDS = 0.02      # the same when every user call is blocked for good in a lock
 WATCH_SECONDS = 0.01        # how often the run's thread looks at an unfinished iteration
 QUIT_SECONDS = 0.25         # threads still in a call this long after the end are left behind
 RUN_SECONDS = 10.0          # iterations that ended early may take this long in a run (capped)
 MAX_LEFT_BEHIND = 64        # threads a run may leave blocked in user calls (capped)
+MAX_STRANDED = 256          # such threads a process may hold, from all its runs (capped)
 BARRIER_SECONDS = 30.0      # a thread missing the start barrier this long breaks the run
 MIN_USER_PREEMPTION = 1 / 64   # inside user primitives, even with no delay in the schedule
 SWITCH_INTERVALS = (5e-6, 2e-5, 1e-4, 5e-4)   # seconds; drawn from the schedule's seed
@@ -621,11 +629,12 @@ def run(program: Program, iterations: Optional[int] = None, seconds: Optional[fl
         raise RuntimeUsageError(f"schedule must be a stressmm.schedule.Schedule, got {schedule!r}")
     impls = impl if isinstance(impl, dict) else load_impls(impl)
     factories = _factories(program, impls)
+    wait = lock_wait() if impls else None
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVALS[schedule.seed % len(SWITCH_INTERVALS)])
     try:
         counts, elapsed, done, notes = _run(program, iterations, seconds, schedule, mutant,
-                                            factories)
+                                            factories, wait)
     finally:
         sys.setswitchinterval(old_interval)
     info = {"threads": len(program.threads), "mutant": mutant, "seed": schedule.seed,
@@ -661,20 +670,98 @@ def _states(it: _Iteration) -> tuple:
                  else "user" if it.user[t] else "running" for t in range(len(it.done)))
 
 
-def _runnable(native_id) -> bool:
-    """Whether the OS thread `native_id` of this process is runnable now (Linux: state R in
-    /proc): a thread that only waits for a CPU is slow, not blocked. False where unknown."""
+@dataclass(frozen=True)
+class LockWait:
+    """How a thread blocked in a lock's acquire() without a timeout shows in
+    /proc/self/task/<id>/syscall: the system call's number and operation (a futex wait, on
+    Linux), with no timeout. Measured once per process (`lock_wait`)."""
+
+    number: str
+    operation: str
+
+    def blocks(self, fields: tuple) -> bool:
+        """Whether a thread whose syscall file reads `fields` waits so: only another thread
+        can end that wait (no timeout, no sleep, not waiting for the GIL or a CPU).
+
+            >>> LockWait("202", "0x189").blocks(("202", "0x7f", "0x189", "0x0", "0x0"))
+            True
+            >>> LockWait("202", "0x189").blocks(("202", "0x7f", "0x89", "0x0", "0x7f10"))
+            False
+            >>> LockWait("202", "0x189").blocks(("running",))
+            False
+        """
+        return (len(fields) > 4 and fields[0] == self.number and fields[2] == self.operation
+                and fields[4] == "0x0")
+
+
+def _syscall(native_id) -> tuple:
+    """The fields of /proc/self/task/<native_id>/syscall (Linux): the system call a thread is
+    blocked in and its arguments, ("running",) when it is not blocked, () where unknown."""
     try:
-        with open(f"/proc/self/task/{native_id}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "R"
-    except (OSError, IndexError):
+        with open(f"/proc/self/task/{native_id}/syscall") as f:
+            return tuple(f.read().split())
+    except OSError:
+        return ()
+
+
+def _switches(native_id) -> Optional[int]:
+    """How many times the OS thread `native_id` of this process was switched off its CPU so
+    far (Linux), or None where unknown."""
+    try:
+        with open(f"/proc/self/task/{native_id}/status") as f:
+            counts = [int(line.split()[1]) for line in f if "ctxt_switches" in line]
+    except (OSError, ValueError, IndexError):
+        return None
+    return sum(counts) if len(counts) == 2 else None
+
+
+@functools.lru_cache(maxsize=1)
+def lock_wait(seconds: float = 5.0) -> Optional[LockWait]:
+    """How a thread blocked for good in `threading.Lock.acquire()` looks from /proc, measured
+    on a helper thread that blocks so; None where it cannot be read (no /proc: deadlocks
+    inside user calls are then never judged, they end as `timeout`). A fact of the platform,
+    measured once per process, in at most `seconds`."""
+    gate = threading.Lock()
+    gate.acquire()
+    helper = threading.Thread(target=gate.acquire, daemon=True, name="stressmm-lock-wait")
+    helper.start()
+    try:
+        before, deadline = None, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.02)     # the GIL is free: a helper not blocked on `gate` would run
+            seen = (_syscall(helper.native_id), _switches(helper.native_id))
+            fields = seen[0]
+            if (seen == before and seen[1] is not None and len(fields) > 4
+                    and fields[0] != "running" and fields[4] == "0x0"):
+                return LockWait(fields[0], fields[2])
+            before = seen
+        return None
+    finally:
+        gate.release()
+        helper.join(timeout=seconds)
+
+
+def _blocked_for_good(wait: Optional[LockWait], native_ids) -> bool:
+    """Whether the threads `native_ids` were all, at one instant, blocked in a lock wait that
+    only another thread can end (`wait`). Each thread is looked at twice, all first looks
+    before any second one: blocked both times and not switched onto a CPU in between, it was
+    blocked all along, so at the instant between the two passes every one of them was."""
+    if wait is None:
         return False
+
+    def look(native_id):
+        switches = _switches(native_id)
+        return switches if switches is not None and wait.blocks(_syscall(native_id)) else None
+
+    first = [look(n) for n in native_ids]
+    return None not in first and first == [look(n) for n in native_ids]
 
 
 def _condition_waiter(frame):
-    """The lock a thread blocked in `threading.Condition.wait()` without a timeout waits on,
-    still locked (so not notified yet), when `frame` (the thread's innermost) is that wait;
-    else None. Only a notify from another thread can release it."""
+    """The wait lock of a thread blocked in `threading.Condition.wait()` without a timeout,
+    when `frame` (the thread's innermost) is that wait and the lock is taken; else None.
+    (A notified waiter takes it back too before it leaves wait(): this does not tell a
+    notified waiter from an un-notified one.)"""
     if frame is None or frame.f_code is not _CONDITION_WAIT:
         return None
     local = frame.f_locals
@@ -687,45 +774,40 @@ def _condition_waiter(frame):
 _CONDITION_WAIT = threading.Condition.wait.__code__
 
 
-def _waiting(it: _Iteration, window: _Window, t: int) -> bool:
-    """Whether thread `t`, inside a user call since the window opened, is waiting rather than
-    running its own code: it ran no line of it (blocked: a lock, a condition, a sleep) and is
-    not merely waiting for a CPU, or it went round a loop DEADLOCK_ROUNDS times (a spinning
-    wait that re-checked its condition that often since anything last moved)."""
-    lines = it.lines[t] - window.lines[t]
-    if lines == 0:
-        return not _runnable(it.native_ids[t])
-    return it.rounds[t] - window.rounds[t] >= DEADLOCK_ROUNDS
-
-
-def _look_for_deadlock(it: _Iteration, window: Optional[_Window], now: float,
-                       where: list) -> Optional[_Window]:
+def _look_for_deadlock(it: _Iteration, window: Optional[_Window], now: float, where: list,
+                       wait: Optional[LockWait]) -> Optional[_Window]:
     """One look of the watcher: ends the iteration as `deadlock` when every thread is finished,
     blocked in a built-in primitive or waiting inside a user call (at least one), and nothing
-    moved (no op begun, no call entered or left, no built-in change) for DEADLOCK_SECONDS while
-    every thread in a user call was waiting (`_waiting`) all along. Returns the window to keep
-    watching, or None."""
+    moved (no op begun, no call entered or left, no built-in change) since the window opened.
+    A thread in a user call waits when it ran no line of user code since then and is blocked
+    for good in a lock wait (`_blocked_for_good`: not asleep, not waiting for the GIL or a
+    CPU), judged after CERTAIN_SECONDS; or when it went round a loop DEADLOCK_ROUNDS times in
+    DEADLOCK_SECONDS (a spinning wait, while every other thread is blocked for good). Returns
+    the window to keep watching, or None."""
     states = _states(it)
     if "running" in states or "user" not in states:
         return None
     if window is None or window.progress != it.progress:
         return _Window(now, it.progress, tuple(it.lines), tuple(it.rounds))
+    quiet = now - window.opened
+    if quiet < CERTAIN_SECONDS:
+        return window
     users = [t for t, s in enumerate(states) if s == "user"]
-    if now - window.opened < DEADLOCK_SECONDS:
-        # Sooner when it is certain: every thread in a user call is blocked in a condition
-        # wait that no one notified, and has run no line since the window opened.
-        frames = sys._current_frames()
-        if (now - window.opened < CERTAIN_SECONDS or not all(
-                it.lines[t] == window.lines[t]
-                and _condition_waiter(frames.get(it.idents[t])) is not None for t in users)):
-            return window
-    elif not all(_waiting(it, window, t) for t in users):
-        return _Window(now, it.progress, tuple(it.lines), tuple(it.rounds))
+    ran = [t for t in users if it.lines[t] != window.lines[t]]
+    blocked = [t for t in users if t not in ran]
+    spinning = all(it.rounds[t] - window.rounds[t] >= DEADLOCK_ROUNDS for t in ran)
+    slow = bool(ran) and (quiet < DEADLOCK_SECONDS or not spinning)
+    if slow or (blocked and not _blocked_for_good(wait, [it.native_ids[t] for t in blocked])):
+        # Slow, not stuck (a thread runs its code, naps, or waits for the GIL or a CPU):
+        # keep watching, from a fresh window once it is DEADLOCK_SECONDS old.
+        return window if quiet < DEADLOCK_SECONDS else _Window(
+            now, it.progress, tuple(it.lines), tuple(it.rounds))
     note = "; ".join(w for w in where if w)
     with it.cv:
-        if it.progress == window.progress and it.reason is None:
+        if (it.progress == window.progress and it.reason is None
+                and all(it.lines[t] == window.lines[t] for t in blocked)):
             it._end("deadlock", f"{note}: every thread waiting, none leaving its call for "
-                                f"{now - window.opened:.2g} s")
+                                f"{quiet:.2g} s")
     return None
 
 
@@ -743,11 +825,12 @@ def _wake_condition_waiters(it: _Iteration) -> None:
                 pass
 
 
-def _watch(it: _Iteration, began: float, where: list) -> str:
+def _watch(it: _Iteration, began: float, where: list, wait: Optional[LockWait]) -> str:
     """Wait for the iteration's threads: "done" when all finished; "left" when the iteration
     ended (deadlock, panic, timeout) but a thread is still inside a user call QUIT_SECONDS
     later (blocked for good: it is left behind); "stuck" when a thread is still inside a call
-    ITERATION_SECONDS + GRACE after `began` with no deadlock seen."""
+    ITERATION_SECONDS + GRACE after `began` with no deadlock seen (the iteration is ended, so
+    that the call stops at its next line of user code instead of running on unwatched)."""
     window: Optional[_Window] = None
     ended: Optional[float] = None
     while not it.all_done.wait(WATCH_SECONDS):
@@ -759,9 +842,12 @@ def _watch(it: _Iteration, began: float, where: list) -> str:
             if now - ended > QUIT_SECONDS:
                 return "left"
         elif now - began > ITERATION_SECONDS + GRACE:
+            with it.cv:
+                it._end("timeout", "")
+            _wake_condition_waiters(it)
             return "stuck"
         else:
-            window = _look_for_deadlock(it, window, now, where)
+            window = _look_for_deadlock(it, window, now, where, wait)
     return "done"
 
 
@@ -782,7 +868,7 @@ class _Pool:
         self.rmw_lock = threading.Lock()
         self.threads = [threading.Thread(target=self._worker,
                                          args=(t, program, schedule, mutant, generation),
-                                         daemon=True, name=f"stressmm-P{t}")
+                                         daemon=True, name=f"{_THREAD_PREFIX}{t}")
                         for t in range(n)]
         for th in self.threads:
             th.start()
@@ -830,7 +916,7 @@ class _Pool:
             th.join(timeout=0 if left_behind else ITERATION_SECONDS + GRACE)
 
 
-def _run(program, iterations, seconds, schedule, mutant, factories):
+def _run(program, iterations, seconds, schedule, mutant, factories, wait):
     n = len(program.threads)
     init = {v.name: v.init for v in program.vars}
     names = [tuple(program.registers(t)) for t in range(n)]
@@ -839,6 +925,7 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
     began = time.monotonic()
     done = generation = left = 0
     slow = 0.0                  # seconds spent in iterations that ended early
+    stranded = 0                # threads left blocked in user calls, in the whole process
     pool: Optional[_Pool] = None
     verdict = "done"
     try:
@@ -857,13 +944,17 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
             pool.box[0] = (it, mem, prims, regs)
             pool.start.wait(timeout=BARRIER_SECONDS)
             started = time.monotonic()
-            verdict = _watch(it, started, pool.where)
+            verdict = _watch(it, started, pool.where, wait)
             if verdict == "stuck":
                 stuck = "; ".join(w for w in pool.where if w) or "a thread"
                 notes["stuck"] = (hang_note(stuck, ITERATION_SECONDS + GRACE, "the iteration began",
                                             "a call that never returns and does not wait, or a "
                                             "wait loop that sleeps long between its rounds")
-                                  + f"; the run stopped after {done + 1:,} iterations")
+                                  + f"; the run stopped after {done + 1:,} iterations"
+                                  + ("" if wait is not None else
+                                     " (deadlocks inside user calls cannot be told here: "
+                                     "/proc/self/task/*/syscall is unreadable, so a call "
+                                     "blocked for good ends so too)"))
                 counts[Outcome.flagged("timeout")] = counts.get(Outcome.flagged("timeout"), 0) + 1
                 done += 1
                 break
@@ -871,6 +962,7 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
                 left += it.running
                 pool.close(left_behind=True)
                 pool = None
+                stranded = _stranded()
             else:
                 pool.end.wait(timeout=BARRIER_SECONDS)
             if it.fault is not None:
@@ -887,7 +979,7 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
                                        mem)
             counts[outcome] = counts.get(outcome, 0) + 1
             done += 1
-            capped = _capped(done, iterations, slow, left)
+            capped = _capped(done, iterations, slow, left, stranded)
             if capped:
                 notes["capped"] = capped
                 break
@@ -902,26 +994,40 @@ def _run(program, iterations, seconds, schedule, mutant, factories):
     return counts, time.monotonic() - began, done, notes
 
 
-def _capped(done: int, iterations: Optional[int], slow: float, left: int) -> str:
-    """Why a run of `iterations` stops after `done` of them, or "": its iterations that ended
-    early (deadlock, timeout) took RUN_SECONDS, or it left MAX_LEFT_BEHIND threads blocked in
-    user calls (Python threads cannot be killed; each costs memory until the process ends).
+def _capped(done: int, iterations: Optional[int], slow: float, left: int,
+            stranded: int = 0) -> str:
+    """Why a run of `iterations` (None: a run for some seconds) stops after `done` of them, or
+    "": its iterations that ended early (deadlock, timeout) took RUN_SECONDS, or it left
+    MAX_LEFT_BEHIND threads blocked in user calls, or the process holds `stranded` such
+    threads, MAX_STRANDED or more, from this run and earlier ones (Python threads cannot be
+    killed; each costs memory and a thread of the OS's limit until the process ends).
 
         >>> _capped(10, 1000, 25.0, 0)[:40]
         '10 of 1,000 runs: stopped after 25 s in '
         >>> _capped(10, 1000, 1.0, 0), _capped(10, None, 99.0, 0)
         ('', '')
+        >>> _capped(10, None, 0.0, 1, 300)[:60]
+        '10 runs: stopped after leaving 1 thread blocked in user call'
     """
-    if iterations is None or done >= iterations:
+    if iterations is not None and done >= iterations:
         return ""
-    if slow > RUN_SECONDS:
-        return (f"{done:,} of {iterations:,} runs: stopped after {slow:.0f} s in iterations "
-                f"that deadlocked or timed out (each waits {DEADLOCK_SECONDS:g} s or more "
-                f"before it is judged)")
-    if left >= MAX_LEFT_BEHIND:
-        return (f"{done:,} of {iterations:,} runs: stopped after leaving {left} threads blocked "
-                f"in user calls at the end of iterations (Python threads cannot be killed)")
+    runs = f"{done:,} of {iterations:,} runs" if iterations is not None else f"{done:,} runs"
+    if iterations is not None and slow > RUN_SECONDS:
+        return (f"{runs}: stopped after {slow:.0f} s in iterations that deadlocked or timed "
+                f"out (each waits {CERTAIN_SECONDS:g} s or more before it is judged)")
+    if left >= MAX_LEFT_BEHIND or (left and stranded >= MAX_STRANDED):
+        return (f"{runs}: stopped after leaving {left} thread{'s' * (left != 1)} blocked in "
+                f"user calls at the end of iterations, {stranded} in this process so far "
+                f"(Python threads cannot be killed: a run leaves at most {MAX_LEFT_BEHIND}, "
+                f"a process holds at most {MAX_STRANDED}; start a new process to test more)")
     return ""
+
+
+def _stranded() -> int:
+    """How many threads of earlier iterations are still blocked in user calls in this process
+    (the pools' threads that outlived their pool)."""
+    return sum(1 for th in threading.enumerate()
+               if th.name.startswith(_THREAD_PREFIX) and th.is_alive())
 
 
 class PyThreadsBackend:
