@@ -100,3 +100,28 @@ def test_sanitized_build_runs_clean(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "sanitized run ok" in done.stdout
+
+
+def test_the_extension_in_use_was_built_from_the_sources_beside_it():
+    # an editable install whose C files changed since `pip install -e .` must not run old code
+    from stressmm import _native
+    from stressmm.runtime.native_sources import source_digest
+
+    assert _native.SOURCE_DIGEST == source_digest(ROOT), "rebuild with `pip install -e .`"
+
+
+def test_a_change_to_the_c_sources_makes_the_old_extension_an_error_that_says_how_to_rebuild(
+        tmp_path):
+    from stressmm.runtime.native_sources import DEPENDS, MAIN, source_digest, stale_build
+
+    for rel in (MAIN,) + DEPENDS:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    built = source_digest(tmp_path)
+    assert stale_build(built, tmp_path) is None
+    with open(tmp_path / "stressmm/_native/sync.c", "a") as f:
+        f.write("/* edited */\n")
+    why = stale_build(built, tmp_path)
+    assert why is not None and f"pip install -e {tmp_path}" in why and built in why
+    (tmp_path / "stressmm/_native/impl.c").unlink()   # no sources beside it: an installed wheel
+    assert stale_build(built, tmp_path) is None

@@ -629,6 +629,11 @@ static int add_opcodes(PyObject *m)
     return 0;
 }
 
+/* The digest of the C sources this was built from (setup.py; see runtime/native_sources.py). */
+#ifndef MM_SOURCE_DIGEST
+#define MM_SOURCE_DIGEST ""
+#endif
+
 PyMODINIT_FUNC PyInit__native(void)
 {
     if (PyType_Ready(&AtomicCellType) < 0)
@@ -646,7 +651,8 @@ PyMODINIT_FUNC PyInit__native(void)
         || PyModule_AddIntConstant(m, "MAX_FILE", MM_MAX_FILE) < 0
         || PyModule_AddIntConstant(m, "MAX_OPS", MM_MAX_OPS) < 0
         || PyModule_AddIntConstant(m, "MAX_WORDS", MM_MAX_WORDS) < 0
-        || PyModule_AddIntConstant(m, "MAX_CAPACITY", MM_MAX_CAPACITY) < 0) {
+        || PyModule_AddIntConstant(m, "MAX_CAPACITY", MM_MAX_CAPACITY) < 0
+        || PyModule_AddStringConstant(m, "SOURCE_DIGEST", MM_SOURCE_DIGEST) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 from ..outcome import Outcome
@@ -40,6 +42,7 @@ from ..program import (Await, Chan, Close, Fence, Load, Lock, Mutex, Once, OnceD
                        Program, RLock, RUnlock, Recv, Rmw, RmwOp, Send, Store, Unlock, Var,
                        Sum, WaitGroup, WgAdd, WgDone, WgWait)
 from . import RuntimeUsageError
+from .native_sources import stale_build
 
 __all__ = ["MUTANTS", "SYNC_MUTANTS", "ATOMIC_MUTANTS", "CompiledThread", "Compiled", "compile_program", "opcode_name",
            "check_mutant"]
@@ -185,6 +188,12 @@ WAITGROUP_WORDS = 2  # the counter, and a word the wg-wake-one mutant uses
 STATUS_FLAGS = {1: "timeout", 2: "timeout", 3: "deadlock", 4: "panic"}
 
 
+@lru_cache(maxsize=None)
+def _stale(built: Optional[str]) -> Optional[str]:
+    """Why the extension built from sources with digest `built` must not run (read once)."""
+    return stale_build(built, Path(__file__).resolve().parents[2])
+
+
 def _native():
     try:
         from .. import _native
@@ -192,6 +201,9 @@ def _native():
         raise RuntimeUsageError(
             "the C extension stressmm._native is not built: run `pip install -e .` "
             f"in the stressmm checkout ({exc})") from exc
+    stale = _stale(getattr(_native, "SOURCE_DIGEST", None))
+    if stale:
+        raise RuntimeUsageError(stale)
     return _native
 
 

@@ -117,7 +117,8 @@ def _execute(compiled: Compiled, schedule: Schedule, cpus, iterations, seconds, 
              user=None):
     """Call the C executor until the budget is spent (it returns early when its outcome tables
     fill up), and decode its keys into Outcomes."""
-    from .. import _native
+    from .compile import _native as _load_native
+    _native = _load_native()
     nthreads = len(compiled.threads)
     specs = [(th.code_array(), th.file, len(th.regs)) + schedule.delay(t)
              for t, th in enumerate(compiled.threads)]
