@@ -322,9 +322,11 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
     if on_part is None:
         hist = run_backend(backend, program, iterations=iterations, schedule=schedule,
                            mutant=mutant)
-    else:
+    else:   # a part that shows a forbidden outcome ends the runs: the finding is made
+        allowed = get_model(model).allowed(program).outcomes
         hist = run_in_parts(backend, program, iterations=iterations, schedule=schedule,
-                            mutant=mutant, on_part=on_part, part_seconds=part_seconds)
+                            mutant=mutant, on_part=on_part, part_seconds=part_seconds,
+                            stop=lambda h: bool(h.outside(allowed)))
     if on_run is not None:
         on_run(hist)
     stuck = stuck_finding(hist, schedule, model, backend, mutant)
@@ -354,7 +356,8 @@ def check_program(program: Program, schedule: Schedule = Schedule(), *, backend=
 
 def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedule,
                  mutant: Optional[str], on_part: Callable[[Histogram], None],
-                 part_seconds: float = PART_SECONDS) -> Histogram:
+                 part_seconds: float = PART_SECONDS,
+                 stop: Optional[Callable[[Histogram], bool]] = None) -> Histogram:
     """Run `program` `iterations` times on `backend` in parts, calling `on_part(histogram so
     far)` after each, and return the merged histogram. The first part is short
     (FIRST_PART_RUNS); each next one is sized from the pace so far to take about
@@ -364,9 +367,10 @@ def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedu
     part ran fewer iterations than asked (the backend stopped: capped, or a crash or hang,
     `info["stuck"]`), and when a part after the first could not start its threads
     (`ThreadsNotStarted`: the parts done are returned, with `info["capped"]` saying so; from
-    the first part it is raised). Ctrl-C or SIGTERM in a part carries the runs of every part
-    done (`partial_histogram`). A race-detector backend runs whole: its reports are per
-    process.
+    the first part it is raised), and when `stop(histogram so far)` is true (a campaign stops
+    at the first part that shows a forbidden outcome). Ctrl-C or SIGTERM in a part carries
+    the runs of every part done (`partial_histogram`). A race-detector backend runs whole:
+    its reports are per process.
 
         >>> from stressmm.syntax import parse
         >>> from stressmm.outcome import Outcome
@@ -409,7 +413,8 @@ def run_in_parts(backend, program: Program, *, iterations: int, schedule: Schedu
         hist = got if hist is None else hist.merged(got)
         on_part(hist)
         done = hist.total
-        if done >= iterations or got.total < part or (got.info or {}).get("stuck"):
+        if (done >= iterations or got.total < part or (got.info or {}).get("stuck")
+                or (stop is not None and stop(hist))):
             break
         pace = done / max(time.monotonic() - started, 1e-6)   # iterations a second so far
         part = max(1, min(iterations - done, int(pace * part_seconds)))

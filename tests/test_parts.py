@@ -50,11 +50,10 @@ class Scripted:
 def test_a_later_part_that_cannot_start_keeps_what_the_parts_before_it_showed():
     # The first part saw a forbidden outcome; the second could not start its threads: the
     # finding stands (it used to go with the abandoned part, and the program was run again).
-    backend = Scripted("forbidden", "late")
-    with pytest.raises(ForbiddenOutcome) as found:
-        check_program(SB, Schedule(), backend=backend, model="sc", iterations=5000,
-                      on_part=lambda h: None, part_seconds=0.0)
-    assert found.value.counterexample.total == FIRST_PART_RUNS
+    hist = run_in_parts(Scripted("forbidden", "late"), SB, iterations=5000,
+                        schedule=Schedule(), mutant=None, on_part=lambda h: None,
+                        part_seconds=0.0)
+    assert hist.counts[BOTH_ZERO] == 1 and hist.total == FIRST_PART_RUNS
     # Without a finding, the runs done are judged and say why they are fewer than asked.
     hist = check_program(SB, Schedule(), backend=Scripted("ok", "ok", "late"), model="sc",
                          iterations=5000, on_part=lambda h: None, part_seconds=0.0)
@@ -64,6 +63,21 @@ def test_a_later_part_that_cannot_start_keeps_what_the_parts_before_it_showed():
     with pytest.raises(ThreadsNotStarted):
         check_program(SB, Schedule(), backend=Scripted("late"), model="sc", iterations=5000,
                       on_part=lambda h: None)
+
+
+def test_a_campaign_program_stops_at_the_first_part_that_shows_a_forbidden_outcome():
+    # the finding is made: the thousands of runs left would only delay the report (and every
+    # step of shrinking, each a program that shows it again)
+    backend = Scripted("ok", "forbidden", "ok")
+    with pytest.raises(ForbiddenOutcome) as found:
+        check_program(SB, Schedule(), backend=backend, model="sc", iterations=20_000,
+                      on_part=lambda h: None, part_seconds=0.0)
+    assert len(backend.calls) == 2
+    assert found.value.counterexample.count == 1
+    assert found.value.counterexample.total == FIRST_PART_RUNS + 1
+    # a program that shows nothing forbidden runs every iteration asked
+    assert check_program(SB, Schedule(), backend=Scripted("ok"), model="sc", iterations=2000,
+                         on_part=lambda h: None, part_seconds=0.0).total == 2000
 
 
 def test_ctrl_c_in_a_later_part_carries_the_runs_of_every_part():
