@@ -11,9 +11,10 @@ from stressmm.campaign import CampaignConfig, strategies_for
 from stressmm.contracts import CLAUSES, PRIMITIVES, clause, exercised, primitives
 from stressmm.runtime.compile import MUTANTS
 from stressmm.syntax import parse, print_program
+from finding import NO_EXPLAIN
 
 GO_PROGRAMS, _ = strategies_for(CampaignConfig(minutes=1, go=True))
-SEARCH = settings(max_examples=20_000, database=None, deadline=None,
+SEARCH = settings(max_examples=20_000, database=None, deadline=None, phases=NO_EXPLAIN,
                   suppress_health_check=list(HealthCheck))
 DOC = Path(__file__).resolve().parent.parent / "docs" / "contracts.md"
 

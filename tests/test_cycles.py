@@ -14,6 +14,7 @@ from stressmm.program import (
     FENCE_ORDERS, LOAD_ORDERS, STORE_ORDERS, Fence, Load, Order, Program, Store,
 )
 from stressmm.syntax import parse, print_program
+from finding import FIND
 
 cycles = importlib.import_module("stressmm.strategies.cycles").cycles
 
@@ -23,7 +24,6 @@ MANY = settings(max_examples=250, derandomize=True, database=None, deadline=None
                 suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=60, derandomize=True, database=None, deadline=None,
                suppress_health_check=[HealthCheck.too_slow])
-FIND = settings(max_examples=2000, derandomize=True, database=None, deadline=None)
 
 
 def accesses(thread):

@@ -21,6 +21,7 @@ from stressmm.models import get_model
 from stressmm.outcome import Histogram
 from stressmm.program import Load, Order, Program, Store, Thread, Var
 from stressmm.schedule import Schedule
+from finding import NO_EXPLAIN
 
 
 class DemotedStoresBackend:
@@ -110,7 +111,8 @@ def test_shrinks_to_the_classic_store_buffering_shape():
     # (derandomized, bounded by a count of shrinks) stop on it.
     shrunk = find(mst.programs(threads=(1, 3), ops=(1, 4), locations=2, kinds=("load", "store")),
                   fails, settings=settings(max_examples=5000, database=None, derandomize=True,
-                                           deadline=None, suppress_health_check=list(HealthCheck)))
+                                           deadline=None, phases=NO_EXPLAIN,
+                                           suppress_health_check=list(HealthCheck)))
     assert len(shrunk.threads) == 2
     assert shrunk.size == 4
     for t in shrunk.threads:

@@ -15,6 +15,7 @@ from stressmm.program import (
 )
 from stressmm.contracts import exercised
 from stressmm.syntax import parse, print_program
+from finding import FIND
 
 go_module = importlib.import_module("stressmm.strategies.go")
 go_programs, GO_MECHANISMS = go_module.go_programs, go_module.GO_MECHANISMS
@@ -26,7 +27,6 @@ MANY = settings(max_examples=150, derandomize=True, database=None, deadline=None
                 suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=40, derandomize=True, database=None, deadline=None,
                suppress_health_check=[HealthCheck.too_slow])
-FIND = settings(max_examples=2000, derandomize=True, database=None, deadline=None)
 
 # Mechanisms that order the destination's read after the source's write (the others, mutex,
 # rwmutex and once, exclude each other but either side may go first).

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from stressmm.models import get_model
 from stressmm.strategies import programs
+from finding import FIND
 
 SC, TSO, GO, C11 = (get_model(m) for m in ("sc", "tso", "go", "c11"))
 
@@ -36,7 +37,7 @@ def missing(smaller, larger) -> list:
 
 def test_the_strategy_draws_plain_accesses_of_atomic_locations():
     from hypothesis import find
-    p = find(SEQ_CST_MIXED, lambda p: bool(p.mixed) and C11.allowed(p).races)
+    p = find(SEQ_CST_MIXED, lambda p: bool(p.mixed) and C11.allowed(p).races, settings=FIND)
     assert p.mixed and GO.allowed(p).races
 
 

@@ -26,7 +26,7 @@ from stressmm.runtime.compile import compile_program, opcode_name
 from stressmm.runtime.native import MUTANTS, run
 from stressmm.schedule import Schedule
 
-from hardware import until
+from hardware import ctrl_c_raises, until
 from released_locks import RUNLOCK_RELEASED, UNLOCK_RELEASED
 from stressmm.syntax import parse, parse_file
 
@@ -212,7 +212,7 @@ def test_ctrl_c_stops_a_deadlocking_run():
     began = time.monotonic()
     timer.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with ctrl_c_raises(), pytest.raises(KeyboardInterrupt):
             run(p, seconds=30)
     finally:
         timer.cancel()

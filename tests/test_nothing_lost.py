@@ -17,6 +17,8 @@ from stressmm.outcome import Histogram, Outcome
 from stressmm.report import render_run
 from stressmm.syntax import parse, parse_file
 
+from hardware import sigint_as_at_a_terminal
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 SB = SCENARIOS / "classic" / "SB.litmus"
@@ -243,7 +245,7 @@ def test_a_thread_slower_than_the_spin_budget_is_waited_for(text, outcome, monke
 def _start(*args):
     return subprocess.Popen([sys.executable, "-m", "stressmm", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=sigint_as_at_a_terminal)
 
 
 def _wait_for(predicate, seconds=120.0):

@@ -14,11 +14,11 @@ from stressmm.program import (
     RmwOp, Send, Store, Thread, Unlock, Var, WaitGroup, WgAdd, WgDone, WgWait,
 )
 from stressmm.schedule import MAX_DELAY, Schedule
+from finding import FIND
 
 # Deterministic runs: the same examples and the same shrinks every time.
 FAST = settings(max_examples=40, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
-FIND = settings(max_examples=2000, derandomize=True, database=None, deadline=None)
 
 SC = Order.SEQ_CST
 

@@ -41,10 +41,18 @@ NAME = "native"
 
 
 def choose_cpus(nthreads: int, schedule: Schedule, oversubscribe: bool) -> Optional[tuple]:
-    """The CPU of each program thread, or None for unpinned threads (oversubscription).
+    """The CPU of each program thread, or None for unpinned threads (oversubscription): the
+    ones the schedule names, each one this process may run on, else the first free ones. The
+    examples hold on any CPU set (a pytest-xdist worker may be pinned to CPU 1 alone):
 
-    >>> choose_cpus(1, Schedule(cpus=(0,)), False)
-    (0,)
+    >>> cpu = available_cpus()[-1]
+    >>> choose_cpus(1, Schedule(cpus=(cpu,)), False) == (cpu,)
+    True
+    >>> choose_cpus(1, Schedule(), False) == available_cpus()[:1]
+    True
+    >>> choose_cpus(1, Schedule(cpus=(100_000,)), False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    stressmm.runtime.RuntimeUsageError: the schedule pins threads to CPUs [100000], which this process may not use (available: [...])
     """
     cpus = available_cpus()
     if schedule.cpus is not None:
