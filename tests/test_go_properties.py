@@ -124,3 +124,24 @@ def test_sc_within_go_and_drf_sc_reused_waitgroups(program):
     """A Done ordered before a Wait in the WaitGroup's order synchronizes with it, whatever
     the counter did in between: race-free waitgroup programs are sequentially consistent."""
     check_sc_within_go_and_drf_sc(program)
+
+
+def campaign_programs(backend):
+    from stressmm.campaign import CampaignConfig, strategies_for
+
+    programs_, _ = strategies_for(CampaignConfig(go=True, threads=3, backend=backend))
+    return programs_
+
+
+@settings(SETTINGS, max_examples=100)
+@given(st.one_of(campaign_programs("native"), campaign_programs("go")))
+def test_every_go_campaign_program_prints_back_and_is_judged_within_budget(program):
+    """What a `fuzz --go` campaign draws (templates, op-by-op programs, lost wake-ups, the
+    toolchain shapes) prints as a litmus test that reads back as the same program, and the go
+    model judges it without reaching its state limit (StateLimitError) and allows at least
+    one outcome, every outcome sequential consistency allows among them."""
+    from stressmm.syntax import parse, print_program
+
+    assert parse(print_program(program)) == [program], print_program(program)
+    check_sc_within_go_and_drf_sc(program)
+    assert GO.allowed(program).outcomes, print_program(program)
