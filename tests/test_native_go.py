@@ -187,6 +187,32 @@ def test_unlock_of_a_mutex_another_thread_released_panics(prog):
     assert set(h.counts) <= {PANIC, TIMEOUT} and h.counts.get(PANIC, 0) > 4000
 
 
+# P0 spins on a flag nobody sets, so its await runs out of budget and stops the iteration;
+# meanwhile P1 waits for the value P0 would send after it.
+AWAIT_BESIDE_RECV = parse("""
+litmus AwaitBesideRecv "a spinning await beside a receive it would have satisfied"
+var f atomic int
+chan c 0
+P0:
+  for atomic.Load(&f) == 0 {}
+  c <- 1
+P1:
+  r0 = <-c
+""")[0]
+
+
+@TWO_CPUS
+def test_a_thread_stopped_by_a_timeout_is_never_taken_for_a_finished_one():
+    # Each iteration ends as a `timeout`: P0 stops (its await's budget), and P1, left waiting,
+    # is stopped with it. P1 must not take the stopped P0 for a finished thread and call its
+    # own wait a deadlock: under load, the same race turned a correct program whose thread was
+    # descheduled past its grace into a `deadlock` the go model forbids. P1 looks for a
+    # deadlock every few microseconds, so on the unfixed runtime about one iteration in 150
+    # showed it.
+    h = run(AWAIT_BESIDE_RECV, iterations=3000, schedule=Schedule(batch=4))
+    assert h.counts == {TIMEOUT: 3000}
+
+
 @TWO_CPUS
 def test_deadlocking_run_is_bounded_by_seconds():
     p = Program("stuck", (Chan("c", 0),), (Thread((Recv("c"),)), Thread((Recv("c"),))))

@@ -21,7 +21,11 @@
  * epoch again: if every state is DONE or e + 1 and the epoch is still e, no thread runs and
  * every blocked thread has seen every change, so none can ever proceed: a deadlock. (A change
  * made by a thread between its try and its epoch bump is covered: that thread set its state to
- * 0 before the try, so the checker saw 0, or it saw the older e + 1 and then the bump.)
+ * 0 before the try, so the checker saw 0, or it saw the older e + 1 and then the bump.) A
+ * thread stopped early (its wait timed out, it panicked) also ends with MM_STATE_DONE, after
+ * setting the abort word; the checker reads that word last, so a thread whose partner was
+ * stopped while it waited (it read the abort word clear just before) ends as aborted, and the
+ * iteration as the partner's timeout or panic, never as a deadlock.
  * Spin loops on memory (Await) are not part of this: a thread inside one counts as running, so
  * an iteration stuck in an await ends as `timeout`, never `deadlock`.
  *
@@ -517,6 +521,10 @@ static int sync_try(const mm_sync *sx, const mm_insn *in, int64_t *p, int64_t *r
 
 /* ------------------------------------------------------------------ blocking */
 
+/* Whether the instance is deadlocked (see the top of this file). A thread that stopped early
+ * (timeout, panic, abort) publishes MM_STATE_DONE too, but only after the abort word is set:
+ * so the abort word, read after the states, tells a thread that finished its ops from one
+ * that was stopped, and a waiter left alone by a stopped thread is no deadlock. */
 static bool deadlocked(const mm_sync *sx)
 {
     int64_t e = __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST);
@@ -525,7 +533,8 @@ static bool deadlocked(const mm_sync *sx)
         if (s != MM_STATE_DONE && s != e + 1)
             return false;
     }
-    return __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST) == e;
+    return __atomic_load_n(sx->epoch, __ATOMIC_SEQ_CST) == e
+        && !__atomic_load_n(sx->abort, __ATOMIC_SEQ_CST);
 }
 
 /* Whether no thread of the instance may still make progress on its own: each is done, blocked
